@@ -1,0 +1,3 @@
+export { danlu, runDanlu } from "./cli.js"
+export { isUserFacing, UserError } from "./userError.js"
+export { version } from "./version.js"
