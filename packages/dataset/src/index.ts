@@ -1,4 +1,43 @@
+export {
+  type BucketAssigner,
+  type BucketAssignment,
+  bucketAssigner,
+  fixedSizeAssigner,
+} from "./buckets/assignBucket.js"
+export {
+  type BucketOptions,
+  defaultBucketOptions,
+  makeBucketResolutions,
+  type Size,
+} from "./buckets/bucketResolutions.js"
+export { type CropOrigin, cropOrigin } from "./buckets/crop.js"
+export {
+  type BucketedSample,
+  balanceRegularization,
+  type EpochPlanOptions,
+  type PlannedBatch,
+  type PlannedSample,
+  planEpoch,
+  stepsPerEpoch,
+} from "./buckets/epochPlan.js"
+export { defaultSizing, formatSize, makeAssigner, parseSize, type Sizing } from "./buckets/sizing.js"
+export { type CaptionOptions, processCaption } from "./captions/captionPipeline.js"
+export { type CaptionLookup, captionCandidates, readCaption } from "./captions/readCaption.js"
+export { tagFrequency } from "./captions/tagFrequency.js"
+export { smallSetThreshold } from "./check/advice.js"
+export { type CheckOptions, checkDataset } from "./check/checkDataset.js"
+export type * from "./check/checkReport.js"
+export { formatCheckReport } from "./check/formatCheckReport.js"
+export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
+export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
 export { DatasetError } from "./errors.js"
+export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
+export {
+  type Concept,
+  type IgnoredFolder,
+  scanTrainingFolder,
+  type TrainingFolder,
+} from "./folders/trainingFolder.js"
 export {
   decodeImageRgb,
   decodeImageRgba,
@@ -15,3 +54,4 @@ export {
 export { isTrainableImage, otherImageExtensions, trainableExtensions } from "./image/formats.js"
 export { type FolderListing, type ListImagesOptions, listImages, scanFolder } from "./image/listImages.js"
 export * as promise from "./promise.js"
+export { createRng, type Rng, shuffled } from "./random/rng.js"

@@ -13,15 +13,24 @@ export const writeFileIn = async (root: string, relative: string, bytes: Uint8Ar
   return path
 }
 
-/** A solid image with a diagonal gradient so that resizes and hashes have something to see. */
+/**
+ * A smooth pattern whose layout depends on `seed` (different stripe directions and frequencies), so
+ * different seeds hash far apart while resizes of one image stay close. With 4 channels, the left
+ * half is fully transparent.
+ */
 export const gradient = (width: number, height: number, seed = 0, channels: 3 | 4 = 3) => {
   const data = Buffer.alloc(width * height * channels)
+  const angle = seed * 2.399
+  const frequency = 2 + (seed % 5)
+  const fx = (Math.cos(angle) * frequency * Math.PI) / width
+  const fy = (Math.sin(angle) * frequency * Math.PI) / height
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * channels
-      data[i] = (x * 255) / Math.max(1, width - 1)
-      data[i + 1] = (y * 255) / Math.max(1, height - 1)
-      data[i + 2] = (seed * 67 + x * y) % 256
+      const wave = Math.sin(x * fx + y * fy + seed)
+      data[i] = 128 + 127 * wave
+      data[i + 1] = (x * 255) / Math.max(1, width - 1)
+      data[i + 2] = 128 - 127 * wave
       if (channels === 4) data[i + 3] = x < width / 2 ? 0 : 255
     }
   }
@@ -41,4 +50,46 @@ export const animatedWebp = async (size: number) => {
   return sharp(frames, { raw: { width: size, height: size * 2, channels: 4, pageHeight: size } })
     .webp({ loop: 0, delay: [100, 100] })
     .toBuffer()
+}
+
+/**
+ * A training folder with everything the check must notice: odd sizes, alpha, CMYK, 16-bit, EXIF
+ * rotation, an animated WebP, corrupt and truncated files, a copy and a near-copy, a GIF, a text file,
+ * a nested image, a wrongly named folder and a hyphenated one.
+ */
+export const mixedDataset = async (root: string) => {
+  const a = await gradient(600, 400, 1).png().toBuffer()
+  const jpeg = await gradient(1024, 768, 2).jpeg({ quality: 90 }).toBuffer()
+  await writeFileIn(root, "10_cat/a.png", a)
+  await writeFileIn(root, "10_cat/a.txt", "1girl, smile, outdoors")
+  await writeFileIn(root, "10_cat/b.jpg", jpeg)
+  await writeFileIn(root, "10_cat/b.txt", "1girl, red hair")
+  await writeFileIn(root, "10_cat/c.webp", await gradient(512, 512, 3).webp().toBuffer())
+  await writeFileIn(root, "10_cat/c.caption", "1girl")
+  await writeFileIn(root, "10_cat/alpha.png", await gradient(300, 300, 4, 4).png().toBuffer())
+  await writeFileIn(
+    root,
+    "10_cat/cmyk.jpg",
+    await gradient(520, 520, 5).toColourspace("cmyk").jpeg().toBuffer(),
+  )
+  await writeFileIn(
+    root,
+    "10_cat/sixteen.png",
+    await gradient(520, 520, 6).toColourspace("rgb16").png().toBuffer(),
+  )
+  await writeFileIn(
+    root,
+    "10_cat/rotated.jpg",
+    await gradient(640, 480, 7).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
+  )
+  await writeFileIn(root, "10_cat/anim.webp", await animatedWebp(520))
+  await writeFileIn(root, "10_cat/corrupt.png", "this is not a png at all")
+  await writeFileIn(root, "10_cat/truncated.jpg", jpeg.subarray(0, 2000))
+  await writeFileIn(root, "10_cat/dup.png", a)
+  await writeFileIn(root, "10_cat/near.jpg", await sharp(a).resize(580, 387).jpeg({ quality: 80 }).toBuffer())
+  await writeFileIn(root, "10_cat/notes.md", "# my notes")
+  await writeFileIn(root, "10_cat/d.gif", await gradient(64, 64).gif().toBuffer())
+  await writeFileIn(root, "10_cat/sub/e.png", a)
+  await writeFileIn(root, "cats/f.png", a)
+  await writeFileIn(root, "2-dog/x.png", await gradient(768, 512, 8).png().toBuffer())
 }

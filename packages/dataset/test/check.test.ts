@@ -1,0 +1,100 @@
+import { createHash } from "node:crypto"
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { checkDataset, formatCheckReport } from "../src/index.js"
+import { mixedDataset, tempDir } from "./fixtures.js"
+
+/** Every file under a folder with the hash of its bytes, to prove nothing was changed. */
+export const snapshot = async (root: string): Promise<Record<string, string>> => {
+  const out: Record<string, string> = {}
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const path = join(entry.parentPath, entry.name)
+    out[path] = createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex")
+  }
+  return out
+}
+
+describe("checkDataset on a mixed folder", async () => {
+  const root = await tempDir()
+  await mixedDataset(root)
+  const before = await snapshot(root)
+  const report = await Effect.runPromise(checkDataset(root, { batchSize: 2 }))
+  const names = (paths: ReadonlyArray<string>) => paths.map((p) => p.slice(root.length + 1)).sort()
+
+  it("changes nothing on disk", async () => {
+    expect(await snapshot(root)).toEqual(before)
+  })
+
+  it("counts images per concept and steps per epoch", () => {
+    expect(
+      report.concepts.map((c) => [c.folderName, c.repeats, c.images, c.imagesTimesRepeats, c.stepsPerEpoch]),
+    ).toEqual([
+      ["10_cat", 10, 10, 100, 50],
+      ["2-dog", 2, 1, 2, 1],
+    ])
+    expect(report.totals.images).toBe(11)
+    expect(report.totals.imagesTimesRepeats).toBe(102)
+    const perBucket = report.buckets.reduce((sum, b) => {
+      const samples = report.images.filter(
+        (i) => i.bucket.width === b.bucket.width && i.bucket.height === b.bucket.height,
+      )
+      return sum + Math.ceil(samples.reduce((s, i) => s + (i.concept === "10_cat" ? 10 : 2), 0) / 2)
+    }, 0)
+    expect(report.totals.stepsPerEpoch).toBe(perBucket)
+  })
+
+  it("finds every kind of problem", () => {
+    const p = report.problems
+    expect(names(p.decodeFailures.map((f) => f.path))).toEqual(["10_cat/corrupt.png", "10_cat/truncated.jpg"])
+    expect(names(p.animated)).toEqual(["10_cat/anim.webp"])
+    expect(names(p.cmyk)).toEqual(["10_cat/cmyk.jpg"])
+    expect(names(p.highBitDepth)).toEqual(["10_cat/sixteen.png"])
+    expect(names(p.alpha)).toContain("10_cat/alpha.png")
+    expect(names(p.exifRotated)).toEqual(["10_cat/rotated.jpg"])
+    expect(names(p.belowResolution)).toContain("10_cat/alpha.png")
+    expect(names(p.belowResolution)).not.toContain("10_cat/b.jpg")
+    expect(p.exactDuplicates.map(names)).toEqual([["10_cat/a.png", "10_cat/dup.png"]])
+    expect(p.nearDuplicates.map(names)).toEqual([["10_cat/a.png", "10_cat/dup.png", "10_cat/near.jpg"]])
+    expect(report.formats).toEqual({ png: 5, jpeg: 4, webp: 2 })
+  })
+
+  it("lists skipped files with reasons", () => {
+    const skipped = Object.fromEntries(report.skipped.map((s) => [s.path.slice(root.length + 1), s.reason]))
+    expect(skipped["cats"]).toMatch(/folder ignored: not named <repeats>_<name>/)
+    expect(skipped["10_cat/d.gif"]).toBe("not PNG/JPG/WebP")
+    expect(skipped["10_cat/sub/e.png"]).toMatch(/sub-folder/)
+  })
+
+  it("puts rotated images in the bucket of their upright size", () => {
+    const rotated = report.images.find((i) => i.path.endsWith("rotated.jpg"))!
+    expect(rotated).toMatchObject({ width: 480, height: 640, bucket: { width: 448, height: 576 } })
+  })
+
+  it("reports caption coverage, the other extension and top tags", () => {
+    expect(report.captions.captioned).toBe(2)
+    expect(report.captions.otherExtension).toEqual({ extension: ".caption", count: 1 })
+    expect(report.captions.topTags[0]).toEqual({ tag: "1girl", count: 2 })
+  })
+
+  it("gives the guide's advice and a readable table", () => {
+    const messages = report.advice.map((a) => a.message).join("\n")
+    expect(messages).toMatch(/10_cat has only 10 images/)
+    expect(messages).toMatch(/2-dog: danlu reads the guide's/)
+    expect(messages).toMatch(/cannot be decoded/)
+    expect(messages).toMatch(/pass --caption-extension \.caption/)
+    const text = formatCheckReport(report)
+    expect(text).toMatch(/10_cat\s+10\s+10\s+100\s+50/)
+    expect(text).toContain("cannot decode (2)")
+    expect(text).toContain("512×512")
+  })
+
+  it("says to point at the parent when given a concept folder", async () => {
+    const leaf = await Effect.runPromise(checkDataset(join(root, "10_cat")))
+    expect(leaf.advice[0]?.message).toMatch(/looks like a concept folder itself: point danlu at its parent/)
+  })
+})
