@@ -1,0 +1,33 @@
+export { type BlobLike, type ByteSink, type ByteSource, blobSource, memorySink, memorySource } from "./byteSource.js"
+export { convertToSafetensors } from "./convert.js"
+export {
+  CheckpointFormatError,
+  FileAccessError,
+  type ModelFileError,
+  ModelMismatch,
+  OutputExists,
+  PickleRefused,
+} from "./errors.js"
+export { openTensorFile } from "./openTensorFile.js"
+export { openTorchZip } from "./pickle/torchCheckpoint.js"
+export {
+  openSafetensors,
+  safetensorsHeaderBytes,
+  type TensorWriteSource,
+  tensorsInMemory,
+  writeSafetensors,
+} from "./safetensors.js"
+export { maxSafetensorsHeaderBytes } from "./safetensorsHeader.js"
+export {
+  fromHostTensor,
+  hostDTypeFor,
+  isStorageDType,
+  type StorageDType,
+  type StoredTensor,
+  storageByteSize,
+  storageDTypes,
+  type TensorInfo,
+  tensorByteLength,
+  toHostTensor,
+} from "./storedTensor.js"
+export type { TensorFile, TensorFileFormat } from "./tensorFile.js"
