@@ -7,8 +7,8 @@ import { isUserFacing } from "./userError.js"
 const program = runDanlu(process.argv.slice(2)).pipe(
   Effect.provide(NodeServices.layer),
   Effect.exit,
-  Effect.map((exit) => {
-    if (Exit.isSuccess(exit)) return
+  Effect.tap((exit) => {
+    if (Exit.isSuccess(exit)) return Effect.void
     const failure = exit.cause.reasons.find(Cause.isFailReason)
     const error = failure?.error
     if (isUserFacing(error)) {
@@ -17,6 +17,7 @@ const program = runDanlu(process.argv.slice(2)).pipe(
       process.stderr.write(`danlu: internal error\n${Cause.pretty(exit.cause)}\n`)
     }
     process.exitCode = 1
+    return Effect.void
   }),
 )
 

@@ -1,0 +1,251 @@
+import { Effect } from "effect"
+import { BackendExecutionError, ProgramInputError } from "../errors.js"
+import { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "../graph/graph.js"
+import { lowerComposites } from "../graph/lowerComposites.js"
+import type { CompositeOp } from "../ops/composites.js"
+import { isComposite } from "../ops/opName.js"
+import type { HostTensor } from "../tensor/hostTensor.js"
+import { formatShape, sameShape } from "../tensor/shape.js"
+import type { Tensor } from "../tensor/tensor.js"
+import type { BackendShape, Capabilities, DeviceBuffer, Program } from "./Backend.js"
+import type { FusedKernels, Kernel, KernelTable } from "./kernels.js"
+
+/** A device driven by core's generic executor: it supplies storage and one kernel per primitive. */
+export interface KernelDevice<Buf> {
+  readonly name: string
+  readonly kernels: KernelTable<Buf>
+  readonly fused: FusedKernels<Buf>
+  allocate(spec: Omit<TensorSpec, "name">): Buf
+  fromHost(tensor: HostTensor): Buf
+  toHost(buffer: Buf, spec: Omit<TensorSpec, "name">): Promise<HostTensor>
+  copy(from: Buf, to: Buf, spec: Omit<TensorSpec, "name">): void
+  /** Buffers with equal keys are interchangeable, so a dead one can hold a later node. */
+  poolKey(spec: Omit<TensorSpec, "name">): string
+}
+
+/** A device buffer of the generic executor. */
+export class KernelBuffer<Buf> implements DeviceBuffer {
+  constructor(
+    readonly backend: string,
+    readonly dtype: DeviceBuffer["dtype"],
+    readonly shape: DeviceBuffer["shape"],
+    readonly storage: Buf,
+  ) {}
+}
+
+interface Step<Buf> {
+  readonly node: Tensor
+  readonly kernel: Kernel<never, Buf>
+  readonly inputs: ReadonlyArray<number>
+  readonly output: number
+  readonly args: Array<Buf>
+}
+
+/** A graph turned into a fixed list of kernel calls over numbered buffer slots. */
+export interface ExecutionPlan<Buf> {
+  readonly analyzed: AnalyzedGraph
+  readonly steps: ReadonlyArray<Step<Buf>>
+  /** Slot of every node; sources map to caller buffers bound per run. */
+  readonly slotOf: ReadonlyMap<number, number>
+  readonly slotSpecs: ReadonlyArray<Omit<TensorSpec, "name">>
+  readonly inputSlots: ReadonlyMap<string, number>
+  readonly stateSlots: ReadonlyMap<string, number>
+}
+
+/**
+ * Orders the nodes and assigns each computed node a buffer slot, reusing the slot of a node whose last
+ * reader has run (same pool key). Outputs and update values keep their slots to the end.
+ */
+export const planExecution = <Buf>(device: KernelDevice<Buf>, graph: Graph): ExecutionPlan<Buf> => {
+  const keep = new Set(Object.keys(device.fused) as Array<CompositeOp>)
+  const analyzed = analyzeGraph(lowerComposites(graph, keep))
+  const { order } = analyzed
+  const lastUse = new Map<number, number>()
+  order.forEach((node, i) => {
+    for (const input of node.inputs) lastUse.set(input.id, i)
+  })
+  const pinned = new Set(
+    [...Object.values(analyzed.graph.outputs), ...Object.values(analyzed.graph.updates ?? {})].map(
+      (t) => t.id,
+    ),
+  )
+
+  const slotOf = new Map<number, number>()
+  const slotSpecs: Array<Omit<TensorSpec, "name">> = []
+  const inputSlots = new Map<string, number>()
+  const stateSlots = new Map<string, number>()
+  const free = new Map<string, Array<number>>()
+  const steps: Array<Step<Buf>> = []
+  const newSlot = (spec: Omit<TensorSpec, "name">): number => slotSpecs.push(spec) - 1
+
+  order.forEach((node, i) => {
+    const spec = { shape: node.shape, dtype: node.dtype }
+    if (node.op === "input" || node.op === "state") {
+      const slots = node.op === "input" ? inputSlots : stateSlots
+      const name = (node as Tensor<"input" | "state">).attrs.name
+      const slot = slots.get(name) ?? newSlot(spec)
+      slots.set(name, slot)
+      slotOf.set(node.id, slot)
+      return
+    }
+    const kernel = isComposite(node.op)
+      ? device.fused[node.op]
+      : device.kernels[node.op as keyof KernelTable<Buf>]
+    const key = device.poolKey(spec)
+    const reusable = free.get(key)
+    const output = reusable && reusable.length > 0 ? reusable.pop()! : newSlot(spec)
+    slotOf.set(node.id, output)
+    steps.push({
+      node,
+      kernel: kernel as Kernel<never, Buf>,
+      inputs: node.inputs.map((t) => slotOf.get(t.id)!),
+      output,
+      args: new Array<Buf>(node.inputs.length),
+    })
+    for (const input of new Set(node.inputs)) {
+      const isSource = input.op === "input" || input.op === "state"
+      if (lastUse.get(input.id) === i && !pinned.has(input.id) && !isSource) {
+        const k = device.poolKey({ shape: input.shape, dtype: input.dtype })
+        const list = free.get(k) ?? []
+        list.push(slotOf.get(input.id)!)
+        free.set(k, list)
+      }
+    }
+  })
+  return { analyzed, steps, slotOf, slotSpecs, inputSlots, stateSlots }
+}
+
+/**
+ * Runs every step of a plan over `slots` (sources already bound), allocating a slot's buffer the first
+ * time it is needed and keeping it for later runs. Throws what a kernel throws, naming the node.
+ */
+export const executePlan = <Buf>(
+  device: KernelDevice<Buf>,
+  plan: ExecutionPlan<Buf>,
+  slots: Array<Buf | undefined>,
+): void => {
+  for (const step of plan.steps) {
+    let out = slots[step.output]
+    if (out === undefined) {
+      out = device.allocate(plan.slotSpecs[step.output]!)
+      slots[step.output] = out
+    }
+    for (let j = 0; j < step.inputs.length; j++) step.args[j] = slots[step.inputs[j]!]!
+    try {
+      step.kernel(step.node as never, step.args, out)
+    } catch (cause) {
+      throw new BackendExecutionError({
+        backend: device.name,
+        op: step.node.op,
+        detail: cause instanceof Error ? cause.message : String(cause),
+      })
+    }
+  }
+}
+
+const checkBinding = (
+  what: string,
+  spec: TensorSpec,
+  value: { shape: TensorSpec["shape"]; dtype: TensorSpec["dtype"] } | undefined,
+) => {
+  if (!value) return new ProgramInputError({ name: spec.name, detail: `missing ${what}` })
+  if (!sameShape(value.shape, spec.shape) || value.dtype !== spec.dtype) {
+    return new ProgramInputError({
+      name: spec.name,
+      detail: `expected ${formatShape(spec.shape)} ${spec.dtype}, got ${formatShape(value.shape)} ${value.dtype}`,
+    })
+  }
+  return undefined
+}
+
+/** Turns a kernel device into a `Backend`, with core's generic executor doing the scheduling. */
+export const makeKernelBackend = <Buf>(
+  device: KernelDevice<Buf>,
+  capabilities: Capabilities,
+  describe: BackendShape["describe"],
+): BackendShape => {
+  const own = (buffer: DeviceBuffer, name: string): Effect.Effect<Buf, ProgramInputError> =>
+    buffer instanceof KernelBuffer && buffer.backend === device.name
+      ? Effect.succeed(buffer.storage as Buf)
+      : Effect.fail(
+          new ProgramInputError({
+            name,
+            detail: `the buffer belongs to ${buffer.backend}, not ${device.name}`,
+          }),
+        )
+
+  const compile = (graph: Graph) =>
+    Effect.try({
+      try: () => planExecution(device, graph),
+      catch: (cause) =>
+        new BackendExecutionError({
+          backend: device.name,
+          op: undefined,
+          detail: `cannot plan the graph: ${String(cause)}`,
+        }),
+    }).pipe(
+      Effect.map((plan): Program => {
+        const slots = new Array<Buf | undefined>(plan.slotSpecs.length)
+        const run: Program["run"] = (inputs, states = {}) =>
+          Effect.gen(function* () {
+            for (const spec of plan.analyzed.inputs) {
+              const value = inputs[spec.name]
+              const problem = checkBinding("input", spec, value)
+              if (problem) return yield* problem
+              const slot = plan.inputSlots.get(spec.name)!
+              slots[slot] =
+                "data" in value!
+                  ? device.fromHost(value as HostTensor)
+                  : yield* own(value as DeviceBuffer, spec.name)
+            }
+            for (const spec of plan.analyzed.states) {
+              const value = states[spec.name]
+              const problem = checkBinding("state", spec, value)
+              if (problem) return yield* problem
+              slots[plan.stateSlots.get(spec.name)!] = yield* own(value!, spec.name)
+            }
+            yield* Effect.try({
+              try: () => executePlan(device, plan, slots),
+              catch: (cause) =>
+                cause instanceof BackendExecutionError
+                  ? cause
+                  : new BackendExecutionError({ backend: device.name, op: undefined, detail: String(cause) }),
+            })
+            const results: Record<string, HostTensor> = {}
+            for (const spec of plan.analyzed.outputs) {
+              const node = plan.analyzed.graph.outputs[spec.name]!
+              results[spec.name] = yield* Effect.promise(() =>
+                device.toHost(slots[plan.slotOf.get(node.id)!]!, spec),
+              )
+            }
+            for (const spec of plan.analyzed.updates) {
+              const node = plan.analyzed.graph.updates![spec.name]!
+              device.copy(slots[plan.slotOf.get(node.id)!]!, slots[plan.stateSlots.get(spec.name)!]!, spec)
+            }
+            return results
+          })
+        return {
+          analyzed: plan.analyzed,
+          inputs: plan.analyzed.inputs,
+          states: plan.analyzed.states,
+          outputs: plan.analyzed.outputs,
+          run,
+        }
+      }),
+    )
+
+  return {
+    name: device.name,
+    capabilities,
+    describe,
+    upload: (tensor) =>
+      Effect.sync(() => new KernelBuffer(device.name, tensor.dtype, tensor.shape, device.fromHost(tensor))),
+    download: (buffer) =>
+      own(buffer, "download").pipe(
+        Effect.flatMap((storage) =>
+          Effect.promise(() => device.toHost(storage, { shape: buffer.shape, dtype: buffer.dtype })),
+        ),
+      ),
+    compile,
+  }
+}

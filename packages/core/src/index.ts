@@ -1,0 +1,49 @@
+/**
+ * @danlu/core — lazy tensors recorded into graphs, autodiff on the graph, the `Backend` service and the
+ * reference executor that every backend is measured against.
+ */
+
+export { grad, vjp } from "./autodiff/grad.js"
+export { type VjpRule, vjpRules } from "./autodiff/vjp.js"
+export {
+  Backend,
+  type BackendInfo,
+  type BackendShape,
+  type Capabilities,
+  type DeviceBuffer,
+  type DeviceInfo,
+  type Program,
+} from "./backend/Backend.js"
+export {
+  type ExecutionPlan,
+  KernelBuffer,
+  type KernelDevice,
+  makeKernelBackend,
+  planExecution,
+} from "./backend/executor.js"
+export type { FusedKernels, Kernel, KernelOp, KernelTable } from "./backend/kernels.js"
+export * from "./errors.js"
+export { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "./graph/graph.js"
+export { graphKey } from "./graph/graphKey.js"
+export { lowerComposites } from "./graph/lowerComposites.js"
+export { topologicalOrder } from "./graph/topologicalOrder.js"
+export type { CompositeAttrs, CompositeOp } from "./ops/composites.js"
+export { compositeOps } from "./ops/composites.js"
+export * as T from "./ops/index.js"
+export type { OpAttrs, OpName } from "./ops/opName.js"
+export type { ConvAttrs, PrimitiveAttrs, PrimitiveOp } from "./ops/primitives.js"
+export { primitiveOps } from "./ops/primitives.js"
+export * as Random from "./random/index.js"
+export * as Reference from "./reference/index.js"
+export { type DType, dtypes, isFloat } from "./tensor/dtype.js"
+export {
+  fromBF16Bits,
+  fromF16Bits,
+  roundToBF16,
+  roundToF16,
+  toBF16Bits,
+  toF16Bits,
+} from "./tensor/halfFloat.js"
+export { type HostTensor, hostTensor, zerosHost } from "./tensor/hostTensor.js"
+export { type Shape, sizeOf } from "./tensor/shape.js"
+export { Tensor } from "./tensor/tensor.js"

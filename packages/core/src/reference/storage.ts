@@ -1,0 +1,66 @@
+import type { DType } from "../tensor/dtype.js"
+import {
+  fromBF16Bits,
+  fromF16Bits,
+  roundToBF16,
+  roundToF16,
+  toBF16Bits,
+  toF16Bits,
+} from "../tensor/halfFloat.js"
+import type { HostTensor } from "../tensor/hostTensor.js"
+import { type Shape, sizeOf } from "../tensor/shape.js"
+
+/**
+ * Reference storage: floats of every width live in f64 arrays, rounded to their dtype whenever a kernel
+ * stores them, so the reference computes each op exactly and then rounds once, as an ideal device would.
+ */
+export type RefArray = Float64Array | Int32Array | Uint32Array | Uint8Array
+
+export const allocateRef = (dtype: DType, shape: Shape): RefArray => {
+  const n = sizeOf(shape)
+  switch (dtype) {
+    case "i32":
+      return new Int32Array(n)
+    case "u32":
+      return new Uint32Array(n)
+    case "bool":
+      return new Uint8Array(n)
+    default:
+      return new Float64Array(n)
+  }
+}
+
+/** Rounds an f64 array in place to the precision of a float dtype. */
+export const roundTo = (data: RefArray, dtype: DType): void => {
+  if (!(data instanceof Float64Array)) return
+  const round =
+    dtype === "f32" ? Math.fround : dtype === "f16" ? roundToF16 : dtype === "bf16" ? roundToBF16 : undefined
+  if (!round) return
+  for (let i = 0; i < data.length; i++) data[i] = round(data[i]!)
+}
+
+export const refFromHost = (tensor: HostTensor): RefArray => {
+  const out = allocateRef(tensor.dtype, tensor.shape)
+  const src = tensor.data
+  if (tensor.dtype === "f16") for (let i = 0; i < out.length; i++) out[i] = fromF16Bits(src[i]!)
+  else if (tensor.dtype === "bf16") for (let i = 0; i < out.length; i++) out[i] = fromBF16Bits(src[i]!)
+  else out.set(src)
+  return out
+}
+
+export const refToHost = (data: RefArray, dtype: DType, shape: Shape): HostTensor => {
+  switch (dtype) {
+    case "f32":
+      return { dtype, shape, data: Float32Array.from(data) }
+    case "f16":
+      return { dtype, shape, data: Uint16Array.from(data, toF16Bits) }
+    case "bf16":
+      return { dtype, shape, data: Uint16Array.from(data, toBF16Bits) }
+    case "i32":
+      return { dtype, shape, data: Int32Array.from(data) }
+    case "u32":
+      return { dtype, shape, data: Uint32Array.from(data) }
+    case "bool":
+      return { dtype, shape, data: Uint8Array.from(data, (v) => (v ? 1 : 0)) }
+  }
+}
