@@ -1,0 +1,113 @@
+import { readFile, rm } from "node:fs/promises"
+import { join, relative, resolve, sep } from "node:path"
+import { Effect } from "effect"
+import { NothingToUndo, TaggerFileError } from "../errors.js"
+import { writeFileAtomic } from "./atomicWrite.js"
+
+/** The one level of backup a folder keeps: written before any caption changes, replaced by the next write. */
+export const backupFileName = ".danlu-captions-backup.json"
+
+interface BackupFile {
+  readonly version: 1
+  readonly command: string
+  readonly createdAt: string
+  /** Caption path relative to the folder → its text before the change, or null if it did not exist. */
+  readonly captions: Record<string, string | null>
+}
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT"
+
+const fileError = (path: string, action: string) => (error: unknown) =>
+  new TaggerFileError({ path, message: `cannot ${action} ${path}: ${(error as Error).message}` })
+
+/** Reads a caption, or null when there is none. */
+export const readCaptionFile = (path: string): Effect.Effect<string | null, TaggerFileError> =>
+  Effect.tryPromise({
+    try: async () => {
+      try {
+        return await readFile(path, "utf8")
+      } catch (error) {
+        if (isMissing(error)) return null
+        throw error
+      }
+    },
+    catch: fileError(path, "read"),
+  })
+
+/**
+ * Writes a caption atomically. Uninterruptible so that stopping a run (Ctrl-C, a fiber interrupt) never
+ * leaves a temporary file behind: each caption is either the old one or the new one.
+ */
+export const writeCaptionFile = (path: string, text: string): Effect.Effect<void, TaggerFileError> =>
+  Effect.uninterruptible(
+    Effect.tryPromise({ try: () => writeFileAtomic(path, text), catch: fileError(path, "write") }),
+  )
+
+/**
+ * Records the current text of `captionPaths` (null for those that don't exist yet) as the folder's
+ * backup, replacing the previous one. Call it before changing any of them.
+ */
+export const saveCaptionBackup = (
+  folder: string,
+  command: string,
+  captionPaths: Iterable<string>,
+): Effect.Effect<void, TaggerFileError> =>
+  Effect.gen(function* () {
+    const captions: Record<string, string | null> = {}
+    for (const path of captionPaths) captions[relative(folder, path)] = yield* readCaptionFile(path)
+    const backup: BackupFile = { version: 1, command, createdAt: new Date().toISOString(), captions }
+    yield* writeCaptionFile(join(folder, backupFileName), JSON.stringify(backup))
+  })
+
+export interface UndoResult {
+  /** The command whose changes were undone. */
+  readonly command: string
+  readonly restored: number
+  readonly removed: number
+}
+
+/**
+ * Puts every caption recorded in the folder's backup back as it was (deleting captions that did not exist
+ * then), then drops the backup.
+ */
+export const undoCaptionChanges = (
+  folder: string,
+): Effect.Effect<UndoResult, TaggerFileError | NothingToUndo> =>
+  Effect.gen(function* () {
+    const backupPath = join(folder, backupFileName)
+    const text = yield* readCaptionFile(backupPath)
+    if (text === null) {
+      return yield* new NothingToUndo({
+        message: `nothing to undo in ${folder}: no caption backup (${backupFileName})`,
+      })
+    }
+    const backup = yield* Effect.try({
+      try: () => JSON.parse(text) as BackupFile,
+      catch: () =>
+        new TaggerFileError({ path: backupPath, message: `${backupPath} is damaged; remove it to continue` }),
+    })
+    const root = resolve(folder)
+    let restored = 0
+    let removed = 0
+    for (const [name, previous] of Object.entries(backup.captions)) {
+      const path = resolve(root, name)
+      if (!path.startsWith(root + sep)) {
+        return yield* new TaggerFileError({
+          path: backupPath,
+          message: `${backupPath} names a file outside ${folder}`,
+        })
+      }
+      if (previous === null) {
+        yield* Effect.tryPromise({ try: () => rm(path, { force: true }), catch: fileError(path, "remove") })
+        removed++
+      } else {
+        yield* writeCaptionFile(path, previous)
+        restored++
+      }
+    }
+    yield* Effect.tryPromise({
+      try: () => rm(backupPath, { force: true }),
+      catch: fileError(backupPath, "remove"),
+    })
+    return { command: backup.command, restored, removed }
+  })

@@ -1,0 +1,169 @@
+import { access } from "node:fs/promises"
+import { listImages } from "@danlu/dataset"
+import { Duration, Effect, Result, Stream } from "effect"
+import { readCaptionFile, saveCaptionBackup, writeCaptionFile } from "../captions/captionBackup.js"
+import { captionPathFor } from "../captions/captionPath.js"
+import { type ExistingCaptions, mergeCaption } from "../captions/mergeCaption.js"
+import {
+  type ExecutionProviderUnavailable,
+  TaggerFileError,
+  TaggerInputError,
+  type TaggerModelError,
+} from "../errors.js"
+import { readWd14Input } from "../preprocess/readWd14Input.js"
+import { selectTags, type TagSelection } from "../tags/selectTags.js"
+import { openWd14Tagger, type Wd14TaggerOptions } from "./wd14Tagger.js"
+
+export interface TagProgress {
+  readonly done: number
+  readonly total: number
+  /** The image just finished. */
+  readonly image: string
+}
+
+export interface TagFolderOptions extends Wd14TaggerOptions, TagSelection {
+  readonly folder: string
+  /** Tag images in sub-folders too. Default false: only the folder itself, like kohya's tagger. */
+  readonly recursive?: boolean
+  /** What to do with images that already have a caption. Default `skip`. */
+  readonly existing?: ExistingCaptions
+  /** Images per inference; models exported with a fixed batch (WD1.4 v2) use their own. Default 4. */
+  readonly batchSize?: number
+  /** Default `.txt`. */
+  readonly captionExtension?: string
+  /** Images decoded and resized at once while the model runs. Default 2. */
+  readonly decodeConcurrency?: number
+  readonly onProgress?: (progress: TagProgress) => void
+}
+
+export interface TagFolderReport {
+  readonly images: number
+  /** Captions written (new, appended to or overwritten). */
+  readonly written: number
+  /** Images left alone because they already had a caption (`existing: "skip"`). */
+  readonly skipped: number
+  /** Images that could not be read; the others are tagged anyway. */
+  readonly failed: ReadonlyArray<{ readonly image: string; readonly message: string }>
+  /** Images per inference actually used. */
+  readonly batchSize: number
+  /** Time spent decoding and resizing, summed over images. */
+  readonly preprocessSeconds: number
+  /** Time spent in the model. */
+  readonly inferenceSeconds: number
+  /** Whether a backup of the previous captions was written (`danlu tags undo` restores it). */
+  readonly backedUp: boolean
+}
+
+interface Job {
+  readonly image: string
+  readonly caption: string
+  readonly existing: string | null
+}
+
+const describeCommand = (options: TagFolderOptions) => `tag ${options.folder} (${options.existing ?? "skip"})`
+
+/**
+ * Auto-tags every image of a folder and writes kohya-style `.txt` captions. Captions are written one by
+ * one, atomically, after a backup of all captions the run may touch: a run stopped at any point leaves
+ * each caption either as it was or as the new one, and `undoCaptionChanges` brings all of them back.
+ */
+export const tagFolder = (
+  options: TagFolderOptions,
+): Effect.Effect<
+  TagFolderReport,
+  TaggerInputError | TaggerModelError | ExecutionProviderUnavailable | TaggerFileError
+> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const mode = options.existing ?? "skip"
+      yield* Effect.tryPromise({
+        try: () => access(options.folder),
+        catch: () => new TaggerInputError({ message: `folder not found: ${options.folder}` }),
+      })
+      const images = yield* listImages(options.folder, { recursive: options.recursive === true }).pipe(
+        Effect.mapError((error) => new TaggerFileError({ path: options.folder, message: error.message })),
+      )
+      if (images.length === 0) {
+        return yield* new TaggerInputError({
+          message: `no images (PNG, JPG, WebP) in ${options.folder}${options.recursive === true ? "" : "; add --recursive to include sub-folders"}`,
+        })
+      }
+
+      const jobs: Array<Job> = []
+      for (const image of images) {
+        const caption = captionPathFor(image, options.captionExtension)
+        const existing = yield* readCaptionFile(caption)
+        if (existing !== null && mode === "skip") continue
+        jobs.push({ image, caption, existing })
+      }
+
+      const tagger = yield* openWd14Tagger(options)
+      const batchSize = tagger.model.fixedBatch ?? Math.max(1, options.batchSize ?? 4)
+      const report = {
+        images: images.length,
+        written: 0,
+        skipped: images.length - jobs.length,
+        failed: [] as Array<{ image: string; message: string }>,
+        batchSize,
+        preprocessSeconds: 0,
+        inferenceSeconds: 0,
+        backedUp: false,
+      }
+      if (jobs.length === 0) return report
+
+      yield* saveCaptionBackup(
+        options.folder,
+        describeCommand(options),
+        jobs.map((job) => job.caption),
+      )
+      report.backedUp = true
+
+      let done = 0
+      const finish = (job: Job) => {
+        done++
+        options.onProgress?.({ done, total: jobs.length, image: job.image })
+      }
+
+      yield* Stream.fromIterable(jobs).pipe(
+        Stream.mapEffect(
+          (job) =>
+            readWd14Input(job.image, tagger.model.size).pipe(
+              Effect.timed,
+              Effect.result,
+              Effect.map((result) => ({ job, result })),
+            ),
+          { concurrency: Math.max(1, options.decodeConcurrency ?? 2) },
+        ),
+        Stream.grouped(batchSize),
+        Stream.runForEach((batch) =>
+          Effect.gen(function* () {
+            const ready: Array<{ job: Job; input: Float32Array }> = []
+            for (const { job, result } of batch) {
+              if (Result.isSuccess(result)) {
+                const [duration, input] = result.success
+                report.preprocessSeconds += Duration.toSeconds(duration)
+                ready.push({ job, input })
+              } else {
+                report.failed.push({ image: job.image, message: result.failure.message })
+                finish(job)
+              }
+            }
+            if (ready.length === 0) return
+            const [duration, predictions] = yield* Effect.timed(
+              tagger.predict(ready.map((item) => item.input)),
+            )
+            report.inferenceSeconds += Duration.toSeconds(duration)
+            for (let i = 0; i < ready.length; i++) {
+              const { job } = ready[i]!
+              const tags = selectTags(predictions[i]!, tagger.labels, options)
+              const caption = mergeCaption(job.existing, tags, options.triggerWords ?? [], mode)
+              yield* writeCaptionFile(job.caption, caption)
+              report.written++
+              finish(job)
+            }
+          }),
+        ),
+      )
+      return report
+    }),
+  )

@@ -1,0 +1,8 @@
+export * as onnxGraph from "./onnxGraph.js"
+export {
+  buildTinyWd14Model,
+  selectedTagsCsv,
+  type TinyWd14Model,
+  type TinyWd14Options,
+  tinyWd14Reference,
+} from "./tinyWd14Model.js"
