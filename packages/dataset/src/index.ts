@@ -53,5 +53,19 @@ export {
 } from "./image/decode.js"
 export { isTrainableImage, otherImageExtensions, trainableExtensions } from "./image/formats.js"
 export { type FolderListing, type ListImagesOptions, listImages, scanFolder } from "./image/listImages.js"
+export { temporarySuffix, writeFileAtomic } from "./io/atomicWrite.js"
+export {
+  manifestName,
+  type PreparedEntry,
+  type PrepareOptions,
+  type PrepareResult,
+  prepareDataset,
+} from "./prepare/prepareDataset.js"
+export {
+  type ImageTransform,
+  type OutputFormat,
+  type PreparedImage,
+  prepareImage,
+} from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"

@@ -1,23 +1,8 @@
-import { createHash } from "node:crypto"
-import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { checkDataset, formatCheckReport } from "../src/index.js"
-import { mixedDataset, tempDir } from "./fixtures.js"
-
-/** Every file under a folder with the hash of its bytes, to prove nothing was changed. */
-export const snapshot = async (root: string): Promise<Record<string, string>> => {
-  const out: Record<string, string> = {}
-  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    out[path] = createHash("sha256")
-      .update(await readFile(path))
-      .digest("hex")
-  }
-  return out
-}
+import { mixedDataset, snapshot, tempDir } from "./fixtures.js"
 
 describe("checkDataset on a mixed folder", async () => {
   const root = await tempDir()

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { createHash } from "node:crypto"
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import sharp from "sharp"
@@ -92,4 +93,17 @@ export const mixedDataset = async (root: string) => {
   await writeFileIn(root, "10_cat/sub/e.png", a)
   await writeFileIn(root, "cats/f.png", a)
   await writeFileIn(root, "2-dog/x.png", await gradient(768, 512, 8).png().toBuffer())
+}
+
+/** Every file under a folder with the hash of its bytes, to prove nothing was changed. */
+export const snapshot = async (root: string): Promise<Record<string, string>> => {
+  const out: Record<string, string> = {}
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const path = join(entry.parentPath, entry.name)
+    out[path] = createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex")
+  }
+  return out
 }

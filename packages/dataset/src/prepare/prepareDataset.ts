@@ -1,0 +1,244 @@
+import { readdir, readFile, realpath, rm } from "node:fs/promises"
+import { basename, extname, join, relative, resolve, sep } from "node:path"
+import { Effect } from "effect"
+import type { Size } from "../buckets/bucketResolutions.js"
+import { defaultSizing, makeAssigner, type Sizing } from "../buckets/sizing.js"
+import { readCaption } from "../captions/readCaption.js"
+import type { SkippedFile } from "../check/checkReport.js"
+import { DatasetError, describeCause } from "../errors.js"
+import { type Concept, scanTrainingFolder } from "../folders/trainingFolder.js"
+import { type Rgb, white } from "../image/decode.js"
+import { temporarySuffix, writeFileAtomic } from "../io/atomicWrite.js"
+import { type OutputFormat, prepareImage } from "./prepareImage.js"
+
+export interface PrepareOptions {
+  /** Where the prepared training folder goes; must lie outside the source folder. */
+  readonly out: string
+  readonly sizing?: Sizing
+  /** Alpha is flattened onto this colour (white by default; the guide prefers white for products). */
+  readonly background?: Rgb
+  /** Enlarge images smaller than their target with Lanczos (they look soft); skipped otherwise. */
+  readonly upscale?: boolean
+  /** "same" keeps each image's own format. */
+  readonly format?: OutputFormat | "same"
+  readonly quality?: number
+  readonly captionExtension?: string
+  /** Images processed at once (a bounded pool). */
+  readonly concurrency?: number
+  readonly onProgress?: (done: number, total: number) => void
+}
+
+/** One prepared image, as listed in the output's `danlu-dataset.json`. */
+export interface PreparedEntry {
+  /** Relative to the output folder. */
+  readonly file: string
+  readonly source: string
+  readonly concept: string
+  readonly repeats: number
+  readonly bucket: Size
+  readonly caption: boolean
+}
+
+export interface PrepareResult {
+  readonly out: string
+  readonly images: ReadonlyArray<PreparedEntry>
+  /** Written by enlarging a smaller image (only with `upscale`). */
+  readonly upscaled: ReadonlyArray<string>
+  /** Not written: too small without `upscale`, or not decodable. */
+  readonly skipped: ReadonlyArray<SkippedFile>
+}
+
+export const manifestName = "danlu-dataset.json"
+
+const formatOfExtension = (path: string): OutputFormat => {
+  const extension = extname(path).toLowerCase()
+  return extension === ".png" ? "png" : extension === ".webp" ? "webp" : "jpeg"
+}
+
+const extensionOf: Readonly<Record<OutputFormat, string>> = { png: ".png", jpeg: ".jpg", webp: ".webp" }
+
+const isInside = (child: string, parent: string) => child === parent || child.startsWith(parent + sep)
+
+/** The real path of a folder that may not exist yet: its nearest existing ancestor, resolved. */
+const realPathOf = async (path: string): Promise<string> => {
+  try {
+    return await realpath(path)
+  } catch {
+    const parent = resolve(path, "..")
+    return parent === path ? path : join(await realPathOf(parent), basename(path))
+  }
+}
+
+/** Removes temporary files an earlier, killed run left in the output folder. */
+const removeLeftovers = async (out: string) => {
+  let entries: Array<{ name: string; parentPath: string; isFile(): boolean }>
+  try {
+    entries = await readdir(out, { recursive: true, withFileTypes: true })
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    if (entry.isFile() && entry.name.endsWith(temporarySuffix))
+      await rm(join(entry.parentPath, entry.name), { force: true })
+  }
+}
+
+interface Job {
+  readonly source: string
+  readonly concept: Concept
+  readonly target: string
+  readonly format: OutputFormat
+}
+
+/**
+ * Writes a training-ready copy of a training folder: the same `<repeats>_<name>` folders, every
+ * image resized and cropped to its size or bucket, flattened and stripped, with its caption next to
+ * it, plus `danlu-dataset.json` listing what was written. The source folder is only read. Each file
+ * is written atomically, and interrupting the run finishes the files in flight first, so the output
+ * never holds a half-written file.
+ */
+export const prepareDataset = (
+  root: string,
+  options: PrepareOptions,
+): Effect.Effect<PrepareResult, DatasetError> =>
+  Effect.gen(function* () {
+    const sizing = options.sizing ?? defaultSizing
+    const captionExtension = options.captionExtension ?? ".txt"
+    const quality = options.quality ?? 95
+    if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+      return yield* new DatasetError({ message: `quality must be an integer from 1 to 100, got ${quality}` })
+    }
+    const out = resolve(options.out)
+    const [realRoot, realOut] = yield* Effect.promise(() =>
+      Promise.all([realPathOf(resolve(root)), realPathOf(out)]),
+    )
+    if (isInside(realOut, realRoot) || isInside(realRoot, realOut)) {
+      return yield* new DatasetError({
+        message: `the output folder ${options.out} must lie outside the training folder ${root} (danlu never writes into your files); choose another --out`,
+        path: out,
+      })
+    }
+    const folder = yield* scanTrainingFolder(root)
+    const concepts = folder.concepts.filter((c) => c.images.length > 0)
+    if (concepts.length === 0) {
+      return yield* new DatasetError({
+        message: folder.rootLooksLikeConcept
+          ? `${root} is a concept folder; run prepare on its parent folder`
+          : `no <repeats>_<name> folders with images in ${root}; run \`danlu dataset check ${root}\` to see why`,
+        path: root,
+      })
+    }
+    const jobs: Array<Job> = []
+    const targets = new Map<string, string>()
+    for (const concept of concepts) {
+      for (const source of concept.images) {
+        const format =
+          options.format === undefined || options.format === "same"
+            ? formatOfExtension(source)
+            : options.format
+        const target = join(out, concept.folderName, basename(source, extname(source)) + extensionOf[format])
+        const clash = targets.get(target)
+        if (clash !== undefined) {
+          return yield* new DatasetError({
+            message: `${clash} and ${source} would both be written as ${target}; rename one of them`,
+            path: source,
+          })
+        }
+        targets.set(target, source)
+        jobs.push({ source, concept, target, format })
+      }
+    }
+    yield* Effect.promise(() => removeLeftovers(out))
+
+    const transform = {
+      assigner: makeAssigner(sizing),
+      background: options.background ?? white,
+      upscale: options.upscale ?? false,
+      quality,
+    }
+    let done = 0
+    options.onProgress?.(0, jobs.length)
+    const outcomes = yield* Effect.forEach(
+      jobs,
+      (job) =>
+        Effect.gen(function* () {
+          const bytes = yield* Effect.tryPromise({
+            try: () => readFile(job.source),
+            catch: (cause) =>
+              new DatasetError({
+                message: `cannot read ${job.source}: ${describeCause(cause)}`,
+                path: job.source,
+              }),
+          })
+          const prepared = yield* Effect.tryPromise(() =>
+            prepareImage(bytes, { ...transform, format: job.format }),
+          ).pipe(
+            Effect.catch((cause) =>
+              Effect.succeed({ kind: "failed" as const, reason: describeCause(cause) }),
+            ),
+          )
+          if (prepared.kind !== "done") {
+            return { kind: "skipped" as const, job, prepared }
+          }
+          const caption = yield* Effect.promise(() => readCaption(job.source, captionExtension))
+          // Writing is uninterruptible: an interrupt waits for this image and its caption to land whole.
+          yield* Effect.uninterruptible(
+            Effect.tryPromise({
+              try: async () => {
+                await writeFileAtomic(job.target, prepared.bytes)
+                if (caption.kind === "found" || caption.kind === "empty") {
+                  const target = job.target.slice(0, -extname(job.target).length) + captionExtension
+                  await writeFileAtomic(target, await readFile(caption.path))
+                }
+              },
+              catch: (cause) =>
+                new DatasetError({
+                  message: `cannot write ${job.target}: ${describeCause(cause)}`,
+                  path: job.target,
+                }),
+            }),
+          )
+          return { kind: "written" as const, job, prepared, captioned: caption.kind === "found" }
+        }).pipe(Effect.tap(() => Effect.sync(() => options.onProgress?.(++done, jobs.length)))),
+      { concurrency: options.concurrency ?? 2 },
+    )
+
+    const images: Array<PreparedEntry> = []
+    const upscaled: Array<string> = []
+    const skipped: Array<SkippedFile> = []
+    for (const outcome of outcomes) {
+      const { job } = outcome
+      if (outcome.kind === "skipped") {
+        skipped.push({
+          path: job.source,
+          reason:
+            outcome.prepared.kind === "failed"
+              ? `cannot decode: ${outcome.prepared.reason}`
+              : `smaller than its ${outcome.prepared.assignment.bucket.width}×${outcome.prepared.assignment.bucket.height} target; pass --upscale to enlarge it (soft), or upscale it properly first`,
+        })
+        continue
+      }
+      if (outcome.prepared.assignment.upscaled) upscaled.push(job.source)
+      images.push({
+        file: relative(out, job.target),
+        source: job.source,
+        concept: job.concept.folderName,
+        repeats: job.concept.repeats,
+        bucket: outcome.prepared.assignment.bucket,
+        caption: outcome.captioned,
+      })
+    }
+    yield* Effect.tryPromise({
+      try: () =>
+        writeFileAtomic(
+          join(out, manifestName),
+          `${JSON.stringify({ version: 1, source: resolve(root), sizing, images }, null, 2)}\n`,
+        ),
+      catch: (cause) =>
+        new DatasetError({
+          message: `cannot write ${join(out, manifestName)}: ${describeCause(cause)}`,
+          path: out,
+        }),
+    })
+    return { out, images, upscaled, skipped }
+  })

@@ -1,0 +1,50 @@
+import sharp from "sharp"
+import type { BucketAssigner, BucketAssignment } from "../buckets/assignBucket.js"
+import { cropOrigin } from "../buckets/crop.js"
+import { openImage, type Rgb } from "../image/decode.js"
+
+export type OutputFormat = "png" | "jpeg" | "webp"
+
+export interface ImageTransform {
+  readonly assigner: BucketAssigner
+  readonly background: Rgb
+  /** Enlarge images smaller than their target (Lanczos); otherwise they are skipped. */
+  readonly upscale: boolean
+  readonly format: OutputFormat
+  /** JPEG/WebP quality, 1–100. */
+  readonly quality: number
+}
+
+export type PreparedImage =
+  | { readonly kind: "done"; readonly bytes: Uint8Array; readonly assignment: BucketAssignment }
+  | { readonly kind: "too-small"; readonly assignment: BucketAssignment }
+
+/**
+ * One image made ready for training: first frame, upright, 8-bit sRGB, alpha flattened onto the
+ * background, scaled to cover its bucket (Lanczos 3) and centre-cropped to it, encoded without any
+ * metadata (sharp writes none unless asked).
+ */
+export const prepareImage = async (
+  source: string | Uint8Array,
+  transform: ImageTransform,
+): Promise<PreparedImage> => {
+  const input =
+    typeof source === "string" ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength)
+  const { autoOrient } = await sharp(input).metadata()
+  const assignment = transform.assigner.assign(autoOrient)
+  if (assignment.upscaled && !transform.upscale) return { kind: "too-small", assignment }
+  const { bucket, resized } = assignment
+  const { left, top } = cropOrigin(resized, bucket)
+  let pipeline = openImage(input)
+    .flatten({ background: transform.background })
+    .resize(resized.width, resized.height, { fit: "fill", kernel: "lanczos3" })
+    .extract({ left, top, width: bucket.width, height: bucket.height })
+  pipeline =
+    transform.format === "png"
+      ? pipeline.png()
+      : transform.format === "jpeg"
+        ? pipeline.jpeg({ quality: transform.quality, chromaSubsampling: "4:4:4" })
+        : pipeline.webp({ quality: transform.quality })
+  const bytes = await pipeline.toBuffer()
+  return { kind: "done", bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), assignment }
+}

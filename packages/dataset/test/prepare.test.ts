@@ -1,0 +1,134 @@
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { Effect, Fiber } from "effect"
+import sharp from "sharp"
+import { describe, expect, it } from "vitest"
+import { manifestName, prepareDataset, temporarySuffix } from "../src/index.js"
+import { gradient, mixedDataset, snapshot, tempDir, writeFileIn } from "./fixtures.js"
+
+const filesUnder = async (root: string) =>
+  (await readdir(root, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(root.length + 1))
+    .sort()
+
+describe("prepareDataset", () => {
+  it("writes every decodable image at its size, with captions, and changes nothing in the source", async () => {
+    const root = await tempDir()
+    await mixedDataset(root)
+    const before = await snapshot(root)
+    const out = join(await tempDir(), "prepared")
+    const progress: Array<number> = []
+    const result = await Effect.runPromise(
+      prepareDataset(root, {
+        out,
+        sizing: { mode: "fixed", size: { width: 512, height: 512 } },
+        format: "png",
+        upscale: true,
+        onProgress: (done) => progress.push(done),
+      }),
+    )
+    expect(await snapshot(root)).toEqual(before)
+    expect(result.images).toHaveLength(11)
+    expect(result.skipped.map((s) => s.path.slice(root.length + 1)).sort()).toEqual([
+      "10_cat/corrupt.png",
+      "10_cat/truncated.jpg",
+    ])
+    expect(result.upscaled.map((p) => p.slice(root.length + 1)).sort()).toEqual([
+      "10_cat/a.png",
+      "10_cat/alpha.png",
+      "10_cat/dup.png",
+      "10_cat/near.jpg",
+      "10_cat/rotated.jpg",
+    ])
+    expect(progress.at(-1)).toBe(13)
+    const files = await filesUnder(out)
+    expect(files).toContain("10_cat/a.png")
+    expect(files).toContain("10_cat/a.txt")
+    expect(files).toContain("2-dog/x.png")
+    expect(files).toContain(manifestName)
+    expect(files.some((f) => f.endsWith(temporarySuffix))).toBe(false)
+    for (const file of files.filter((f) => f.endsWith(".png"))) {
+      const meta = await sharp(join(out, file)).metadata()
+      expect([file, meta.width, meta.height, meta.hasAlpha, meta.exif, meta.space]).toEqual([
+        file,
+        512,
+        512,
+        false,
+        undefined,
+        "srgb",
+      ])
+    }
+    expect(await readFile(join(out, "10_cat/a.txt"), "utf8")).toBe("1girl, smile, outdoors")
+    // The alpha image's transparent left half becomes white.
+    const { data } = await sharp(join(out, "10_cat/alpha.png")).raw().toBuffer({ resolveWithObject: true })
+    expect([...data.subarray(0, 3)]).toEqual([255, 255, 255])
+    const manifest = JSON.parse(await readFile(join(out, manifestName), "utf8"))
+    expect(manifest.images.find((i: { file: string }) => i.file === "2-dog/x.png")).toMatchObject({
+      concept: "2-dog",
+      repeats: 2,
+    })
+  })
+
+  it("skips images smaller than their bucket unless asked to upscale, and applies EXIF rotation", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "5_x/small.png", await gradient(200, 300).png().toBuffer())
+    await writeFileIn(
+      root,
+      "5_x/rotated.jpg",
+      await gradient(1200, 800).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
+    )
+    const out = await tempDir()
+    const result = await Effect.runPromise(prepareDataset(root, { out, background: { r: 0, g: 0, b: 0 } }))
+    expect(result.skipped.map((s) => s.reason)).toEqual([
+      expect.stringMatching(/^smaller than its 384×640 target; pass --upscale/),
+    ])
+    expect(result.images).toEqual([
+      expect.objectContaining({ file: "5_x/rotated.jpg", bucket: { width: 384, height: 640 } }),
+    ])
+    const meta = await sharp(join(out, "5_x/rotated.jpg")).metadata()
+    expect([meta.width, meta.height, meta.orientation]).toEqual([384, 640, undefined])
+  })
+
+  it("refuses an output folder inside the training folder, and a folder without concepts", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "5_x/a.png", await gradient(64, 64).png().toBuffer())
+    const inside = await Effect.runPromise(Effect.flip(prepareDataset(root, { out: join(root, "out") })))
+    expect(inside.message).toMatch(/must lie outside the training folder/)
+    const leaf = await Effect.runPromise(
+      Effect.flip(prepareDataset(join(root, "5_x"), { out: await tempDir() })),
+    )
+    expect(leaf.message).toMatch(/is a concept folder; run prepare on its parent folder/)
+  })
+
+  it("leaves no half-written file when interrupted", async () => {
+    const root = await tempDir()
+    for (let i = 0; i < 24; i++)
+      await writeFileIn(root, `3_many/${i}.png`, await gradient(700, 700, i).png().toBuffer())
+    const out = await tempDir()
+    let started: () => void = () => {}
+    const firstDone = new Promise<void>((resolve) => {
+      started = resolve
+    })
+    const fiber = Effect.runFork(
+      prepareDataset(root, {
+        out,
+        concurrency: 3,
+        onProgress: (done) => {
+          if (done === 2) started()
+        },
+      }),
+    )
+    await firstDone
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    const files = await filesUnder(out)
+    expect(files.some((f) => f.endsWith(temporarySuffix))).toBe(false)
+    expect(files).not.toContain(manifestName)
+    expect(files.length).toBeGreaterThanOrEqual(2)
+    expect(files.length).toBeLessThan(24)
+    for (const file of files) {
+      const { data, info } = await sharp(join(out, file)).raw().toBuffer({ resolveWithObject: true })
+      expect([info.width, info.height, data.length]).toEqual([512, 512, 512 * 512 * 3])
+    }
+  })
+})
