@@ -2,7 +2,6 @@ import { Effect } from "effect"
 import { saveCaptionBackup, writeCaptionFile } from "../captions/captionBackup.js"
 import { formatCaption, parseCaption } from "../captions/captionText.js"
 import type { TaggerFileError, TaggerInputError } from "../errors.js"
-import { tagKey } from "../tags/formatTag.js"
 import { type CaptionedImage, type CaptionFolderOptions, readCaptionedImages } from "./captionedImages.js"
 
 /** An edit that may depend on the image, e.g. on its concept. */
@@ -29,12 +28,12 @@ export interface EditCaptionsOptions extends CaptionFolderOptions {
   readonly dryRun?: boolean
 }
 
-/** `-pink hair, +blue hair`, or the new order when only the order changed. */
+/** `-pink hair, +blue hair`; `duplicates removed` or the new order when no tag text changed. */
 export const describeChange = (change: CaptionChange): string => {
-  const beforeKeys = new Set(change.before.map(tagKey))
-  const afterKeys = new Set(change.after.map(tagKey))
-  const removed = change.before.filter((tag) => !afterKeys.has(tagKey(tag))).map((tag) => `-${tag}`)
-  const added = change.after.filter((tag) => !beforeKeys.has(tagKey(tag))).map((tag) => `+${tag}`)
+  const before = new Set(change.before)
+  const after = new Set(change.after)
+  const removed = [...before].filter((tag) => !after.has(tag)).map((tag) => `-${tag}`)
+  const added = [...after].filter((tag) => !before.has(tag)).map((tag) => `+${tag}`)
   const parts = [...removed, ...added]
   if (parts.length > 0) return parts.join(", ")
   return change.after.length < change.before.length
