@@ -1,0 +1,17 @@
+/**
+ * @danlu/core/testing — the conformance suite every backend runs on itself (vitest required).
+ */
+
+export { buildCaseGraph, type CaseGraph } from "./caseGraph.js"
+export { conformanceCases } from "./cases.js"
+export { compareTensor, defaultTolerances, hostValues, type Tolerance } from "./compare.js"
+export { drawInput } from "./draw.js"
+export { finiteDifferenceMismatch, runFiniteDifferenceChecks } from "./finiteDifferences.js"
+export type { InputKind, InputSpec, OpCase } from "./opCase.js"
+export {
+  allCases,
+  backendRequired,
+  type ConformanceOptions,
+  checkCase,
+  runConformance,
+} from "./runConformance.js"

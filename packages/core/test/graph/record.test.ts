@@ -1,0 +1,108 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { analyzeGraph, grad, graphKey, planExecution, Reference, T, type Tensor } from "../../src/index.js"
+
+describe("recording checks shapes and dtypes", () => {
+  it("names the op and the shapes", () => {
+    expect(() => T.matmul(T.input("a", [2, 3]), T.input("b", [4, 5]))).toThrow(
+      "[matmul] inner dimensions 3 and 4 differ (shapes [2,3], [4,5])",
+    )
+    expect(() => T.add(T.input("a", [2, 3]), T.input("b", [4]))).toThrow("[add] shapes do not broadcast")
+    expect(() => T.add(T.input("a", [2], "f32"), T.input("b", [2], "f16"))).toThrow(
+      "[add] inputs must share one dtype",
+    )
+  })
+  it("refuses empty reductions and bad axes", () => {
+    expect(() => T.sum(T.input("a", [2, 0]), 1)).toThrow("cannot reduce over empty axis 1")
+    expect(() => T.sum(T.input("a", [2, 3]), 2)).toThrow("axis 2 is out of range for rank 2")
+  })
+  it("infers shapes", () => {
+    const x = T.input("x", [2, 1, 4])
+    expect(T.add(x, T.input("y", [3, 1])).shape).toEqual([2, 3, 4])
+    expect(T.reshape(x, [-1, 2]).shape).toEqual([4, 2])
+    expect(
+      T.conv2d(T.input("i", [1, 3, 9, 9]), T.input("w", [8, 3, 3, 3]), { stride: 2, padding: 1 }).shape,
+    ).toEqual([1, 8, 5, 5])
+    expect(T.sum(x, [0, 2], true).shape).toEqual([1, 1, 1])
+  })
+})
+
+describe("graphs", () => {
+  it("refuses an update of a state the graph does not read", () => {
+    const w = T.state("w", [2])
+    expect(() => analyzeGraph({ outputs: { y: w }, updates: { v: w } })).toThrow('update "v" has no state')
+  })
+  it("gives equal keys to equal structures built twice", () => {
+    const build = () => ({ outputs: { y: T.sum(T.mul(T.input("x", [3]), 2)) } })
+    expect(graphKey(build())).toBe(graphKey(build()))
+    expect(graphKey(build())).not.toBe(graphKey({ outputs: { y: T.sum(T.mul(T.input("x", [4]), 2)) } }))
+  })
+  it("prunes frozen weights: no gradient work reaches a weight outside wrt", () => {
+    const x = T.input("x", [2, 3])
+    const frozen = T.state("frozen", [3, 3])
+    const lora = T.state("lora", [3, 3])
+    const loss = T.sum(T.matmul(T.matmul(x, frozen), lora))
+    const [g] = grad(loss, [lora])
+    const plan = planExecution(Reference.referenceDevice, { outputs: { g: g! } })
+    // d/dlora needs (x·frozen)ᵀ·1 only: no product with loraᵀ, and no weight gradient of `frozen`.
+    const matmuls = plan.steps.filter((s) => s.node.op === "matmul")
+    expect(matmuls.length).toBe(2)
+    expect(plan.analyzed.states.map((s) => s.name)).toEqual(["frozen"])
+  })
+  it("reuses dead buffers", () => {
+    let t: Tensor = T.input("x", [16])
+    for (let i = 0; i < 50; i++) t = T.add(T.mul(t, 1.01), 0.5)
+    const plan = planExecution(Reference.referenceDevice, { outputs: { y: t } })
+    expect(plan.steps.length).toBeGreaterThan(150)
+    expect(plan.slotSpecs.length).toBeLessThan(10)
+  })
+})
+
+describe("programs", () => {
+  const backend = Reference.makeReferenceBackend()
+  it("updates state in place between runs", async () => {
+    const w = T.state("w", [2])
+    const step = { outputs: { w }, updates: { w: T.add(w, T.input("delta", [2])) } }
+    const result = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const program = yield* backend.compile(step)
+          const buffer = yield* backend.upload({ dtype: "f32", shape: [2], data: Float32Array.from([1, 2]) })
+          const delta = { dtype: "f32" as const, shape: [2], data: Float32Array.from([0.5, -1]) }
+          yield* program.run({ delta }, { w: buffer })
+          yield* program.run({ delta }, { w: buffer })
+          return yield* backend.download(buffer)
+        }),
+      ),
+    )
+    expect(Array.from(result.data)).toEqual([2, 0])
+  })
+  it("refuses a missing or mis-shaped input with a typed error", async () => {
+    const program = (shape: Array<number>) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* backend.compile({ outputs: { y: T.mul(T.input("x", [2]), 2) } })
+          return yield* p.run(
+            shape.length ? { x: { dtype: "f32", shape, data: new Float32Array(shape[0]!) } } : {},
+          )
+        }),
+      )
+    const missing = await Effect.runPromise(Effect.flip(program([])))
+    expect(missing.message).toBe('program input "x": missing input')
+    const wrong = await Effect.runPromise(Effect.flip(program([3])))
+    expect(wrong.message).toBe('program input "x": expected [2] f32, got [3] f32')
+  })
+  it("rounds f16 values on store", async () => {
+    const x = T.input("x", [1], "f16")
+    const out = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* backend.compile({ outputs: { y: T.add(x, T.full(1e-4, [], "f16")) } })
+          return yield* p.run({ x: { dtype: "f16", shape: [1], data: Uint16Array.from([0x3c00]) } })
+        }),
+      ),
+    )
+    // 1 + 1e-4 is not representable in f16: it rounds back to 1.0 (0x3c00).
+    expect(Array.from(out.y!.data)).toEqual([0x3c00])
+  })
+})
