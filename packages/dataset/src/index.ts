@@ -38,6 +38,7 @@ export {
   scanTrainingFolder,
   type TrainingFolder,
 } from "./folders/trainingFolder.js"
+export { parseColour } from "./image/colour.js"
 export {
   decodeImageRgb,
   decodeImageRgba,

@@ -220,7 +220,7 @@ export const checkDataset = (
       sizing.mode === "fixed"
         ? sizing.size.width * sizing.size.height
         : sizing.resolution.width * sizing.resolution.height
-    const captions = inspections.filter((r) => !isRegularization(r.inspection.path))
+    const captions = decoded.filter((r) => !isRegularization(r.inspection.path))
     const otherCaptions = captions.filter((r) => r.otherCaption !== undefined)
     const report: Omit<CheckReport, "advice"> = {
       root: folder.root,
