@@ -1,10 +1,7 @@
-import { buildTinyWd14Model, selectedTagsCsv } from "../src/testing/index.js"
+import { buildTinyWd14Model, meanColourWeights, selectedTagsCsv } from "../src/testing/index.js"
 import { tempDir, writeFileIn } from "./fixtures.js"
 
-/**
- * A tiny tagger whose tags follow an image's mean colour, so that tests know the answer:
- * logit = aB·meanB + aG·meanG + aR·meanR + bias, means 0–1.
- */
+/** A tiny tagger whose tags follow an image's mean colour (see `meanColourWeights`), so tests know the answer. */
 const size = 4
 const tags = [
   { name: "general", category: 9, a: [0, 0, 0], bias: 0.5 },
@@ -17,16 +14,7 @@ const tags = [
 
 export const colourTagger = async () => {
   const dir = await tempDir()
-  const pixels = size * size
-  const weights = new Float32Array(pixels * 3 * tags.length)
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < 3; c++) {
-      tags.forEach((tag, t) => {
-        weights[(p * 3 + c) * tags.length + t] = tag.a[c]! / pixels
-      })
-    }
-  }
-  const model = buildTinyWd14Model({ size, weights, bias: new Float32Array(tags.map((tag) => tag.bias)) })
+  const model = buildTinyWd14Model({ size, ...meanColourWeights(size, tags) })
   return {
     model: await writeFileIn(dir, "model.onnx", model.bytes),
     tags: await writeFileIn(dir, "selected_tags.csv", selectedTagsCsv(tags)),

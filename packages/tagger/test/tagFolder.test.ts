@@ -122,6 +122,17 @@ describe("tagFolder", () => {
     expect(seen).toEqual([1, 2, 3])
   })
 
+  it("rejects out-of-range thresholds and counts in one line", async () => {
+    const dir = await dataset({ "a.png": "red" })
+    await expect(run(dir, { generalThreshold: 35 })).rejects.toMatchObject({
+      message: "the general threshold must be between 0 and 1, got 35",
+    })
+    await expect(run(dir, { batchSize: 0 })).rejects.toMatchObject({
+      message: "the batch size must be a whole number ≥ 1, got 0",
+    })
+    await expect(run(dir, { maxTags: -1 })).rejects.toMatchObject({ _tag: "TaggerInputError" })
+  })
+
   it("gives one line for an empty or missing folder", async () => {
     const empty = await tempDir()
     await expect(run(empty)).rejects.toMatchObject({

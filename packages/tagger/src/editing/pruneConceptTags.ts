@@ -97,8 +97,10 @@ export const pruneConceptTags = (
       const after = moveToFront(trigger)(addTags(trigger, "front")(pruned))
       if (formatCaption(after) === formatCaption(before)) continue
       const kept = new Set(pruned.map(tagKey))
+      const counted = new Set<string>()
       for (const tag of before) {
-        if (kept.has(tagKey(tag))) continue
+        if (kept.has(tagKey(tag)) || counted.has(tagKey(tag))) continue
+        counted.add(tagKey(tag))
         const key = `${image.concept}\u0000${tagKey(tag)}`
         const entry = removedCounts.get(key)
         if (entry === undefined) removedCounts.set(key, { concept: image.concept, tag, count: 1 })

@@ -60,6 +60,23 @@ interface Job {
   readonly existing: string | null
 }
 
+const checkOptions = (options: TagFolderOptions): TaggerInputError | undefined => {
+  const share = (name: string, value: number | undefined) =>
+    value === undefined || (value >= 0 && value <= 1)
+      ? undefined
+      : `${name} must be between 0 and 1, got ${value}`
+  const count = (name: string, value: number | undefined, min: number) =>
+    value === undefined || (Number.isInteger(value) && value >= min)
+      ? undefined
+      : `${name} must be a whole number ≥ ${min}, got ${value}`
+  const problem =
+    share("the general threshold", options.generalThreshold) ??
+    share("the character threshold", options.characterThreshold) ??
+    count("the batch size", options.batchSize, 1) ??
+    count("the maximum tag count", options.maxTags, 0)
+  return problem === undefined ? undefined : new TaggerInputError({ message: problem })
+}
+
 const describeCommand = (options: TagFolderOptions) => `tag ${options.folder} (${options.existing ?? "skip"})`
 
 /**
@@ -76,6 +93,8 @@ export const tagFolder = (
   Effect.scoped(
     Effect.gen(function* () {
       const mode = options.existing ?? "skip"
+      const invalid = checkOptions(options)
+      if (invalid !== undefined) return yield* invalid
       yield* Effect.tryPromise({
         try: () => access(options.folder),
         catch: () => new TaggerInputError({ message: `folder not found: ${options.folder}` }),
@@ -98,7 +117,7 @@ export const tagFolder = (
       }
 
       const tagger = yield* openWd14Tagger(options)
-      const batchSize = tagger.model.fixedBatch ?? Math.max(1, options.batchSize ?? 4)
+      const batchSize = tagger.model.fixedBatch ?? options.batchSize ?? 4
       const report = {
         images: images.length,
         written: 0,

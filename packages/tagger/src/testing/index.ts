@@ -1,6 +1,7 @@
 export * as onnxGraph from "./onnxGraph.js"
 export {
   buildTinyWd14Model,
+  meanColourWeights,
   selectedTagsCsv,
   type TinyWd14Model,
   type TinyWd14Options,

@@ -91,3 +91,21 @@ export const selectedTagsCsv = (
     ...rows.map((row, i) => `${1000 + i},${quote(row.name)},${row.category},${100 - i}`),
   ].join("\n")
 }
+
+/**
+ * Weights for {@link buildTinyWd14Model} that make each tag follow the image's mean colour, so a test
+ * knows every probability: logit = a[0]·meanB + a[1]·meanG + a[2]·meanR + bias, with means in 0–1.
+ */
+export const meanColourWeights = (
+  size: number,
+  tags: ReadonlyArray<{ readonly a: readonly [number, number, number]; readonly bias: number }>,
+): { readonly weights: Float32Array; readonly bias: Float32Array } => {
+  const pixels = size * size
+  const weights = new Float32Array(pixels * 3 * tags.length)
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < 3; c++) {
+      for (let t = 0; t < tags.length; t++) weights[(p * 3 + c) * tags.length + t] = tags[t]!.a[c]! / pixels
+    }
+  }
+  return { weights, bias: new Float32Array(tags.map((tag) => tag.bias)) }
+}

@@ -1,0 +1,131 @@
+import {
+  defaultCharacterThreshold,
+  defaultExecutionProvider,
+  defaultGeneralThreshold,
+  type TagProgress,
+  tagFolder,
+} from "@danlu/tagger"
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { tagList } from "./tagsOutput.js"
+
+/** A one-line progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, tests). */
+const progressBar = (): ((progress: TagProgress) => void) | undefined => {
+  const stream = process.stderr
+  if (!stream.isTTY) return undefined
+  const started = Date.now()
+  return ({ done, total }) => {
+    const width = 30
+    const filled = Math.round((done / total) * width)
+    const rate = done / Math.max(0.001, (Date.now() - started) / 1000)
+    stream.write(
+      `\r[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${done}/${total}  ${rate.toFixed(1)} img/s`,
+    )
+    if (done === total) stream.write("\n")
+  }
+}
+
+const optionalNumber = (option: Option.Option<number>) => Option.getOrUndefined(option)
+
+export const tag = Command.make(
+  "tag",
+  {
+    folder: Argument.String("folder").pipe(Argument.withDescription("the dataset folder to caption")),
+    model: Flag.String("model").pipe(Flag.withDescription("the tagger's model.onnx (WD1.4 v2 or v3)")),
+    tags: Flag.String("tags").pipe(Flag.withDescription("the selected_tags.csv that came with the model")),
+    general: Flag.Finite("general").pipe(
+      Flag.withDefault(defaultGeneralThreshold),
+      Flag.withDescription("threshold for general tags; lower gives more, finer tags"),
+    ),
+    character: Flag.Finite("character").pipe(
+      Flag.withDefault(defaultCharacterThreshold),
+      Flag.withDescription("threshold for character tags"),
+    ),
+    trigger: Flag.String("trigger").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "trigger word(s) written first, comma-separated — the LoRA's name, e.g. he-tian-yi-lang",
+      ),
+    ),
+    rating: Flag.Boolean("rating").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("add the rating tag (general, sensitive, questionable, explicit)"),
+    ),
+    exclude: Flag.String("exclude").pipe(
+      Flag.optional,
+      Flag.withDescription("tags never written, comma-separated"),
+    ),
+    keepUnderscores: Flag.Boolean("keep-underscores").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("write long_hair instead of long hair"),
+    ),
+    escape: Flag.Boolean("escape").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("write \\( \\) so captions paste into A1111 prompts"),
+    ),
+    order: Flag.Literals("order", ["confidence", "csv"]).pipe(
+      Flag.withDefault("confidence"),
+      Flag.withDescription("tag order: highest confidence first, or the tag list's order"),
+    ),
+    maxTags: Flag.Int("max-tags").pipe(Flag.optional, Flag.withDescription("keep at most this many tags")),
+    existing: Flag.Literals("existing", ["skip", "append", "overwrite"]).pipe(
+      Flag.withDefault("skip"),
+      Flag.withDescription("images with a caption: leave, append new tags, or overwrite (a backup is kept)"),
+    ),
+    recursive: Flag.Boolean("recursive").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("include sub-folders"),
+    ),
+    batch: Flag.Int("batch").pipe(Flag.withDefault(4), Flag.withDescription("images per inference")),
+    provider: Flag.String("provider").pipe(
+      Flag.withDefault(defaultExecutionProvider),
+      Flag.withDescription("ONNX Runtime execution provider: cpu, cuda, tensorrt, …"),
+    ),
+    captionExt: Flag.String("caption-ext").pipe(
+      Flag.withDefault(".txt"),
+      Flag.withDescription("caption extension"),
+    ),
+  },
+  (options) =>
+    Effect.gen(function* () {
+      const started = Date.now()
+      const triggerWords = tagList(Option.toArray(options.trigger))
+      const maxTags = optionalNumber(options.maxTags)
+      const onProgress = progressBar()
+      const report = yield* tagFolder({
+        folder: options.folder,
+        model: options.model,
+        tags: options.tags,
+        generalThreshold: options.general,
+        characterThreshold: options.character,
+        triggerWords,
+        includeRating: options.rating,
+        exclude: tagList(Option.toArray(options.exclude)),
+        replaceUnderscores: !options.keepUnderscores,
+        escapeParentheses: options.escape,
+        order: options.order,
+        existing: options.existing,
+        recursive: options.recursive,
+        batchSize: options.batch,
+        provider: options.provider,
+        captionExtension: options.captionExt,
+        ...(maxTags === undefined ? {} : { maxTags }),
+        ...(onProgress === undefined ? {} : { onProgress }),
+      })
+      for (const failure of report.failed) yield* Console.log(`skipped ${failure.image}: ${failure.message}`)
+      const seconds = ((Date.now() - started) / 1000).toFixed(1)
+      const skipped =
+        report.skipped > 0 ? `, ${report.skipped} already captioned (--existing append|overwrite)` : ""
+      const failed = report.failed.length > 0 ? `, ${report.failed.length} unreadable` : ""
+      yield* Console.log(
+        `tagged ${report.written} of ${report.images} images${skipped}${failed} in ${seconds} s ` +
+          `(preprocessing ${report.preprocessSeconds.toFixed(1)} s, inference ${report.inferenceSeconds.toFixed(1)} s, batch ${report.batchSize})`,
+      )
+      if (report.backedUp)
+        yield* Console.log(`previous captions backed up; undo with: danlu tags undo ${options.folder}`)
+    }),
+).pipe(
+  Command.withDescription(
+    "打标 — auto-tag a folder with a WD1.4 tagger (ONNX) and write kohya .txt captions",
+  ),
+)
