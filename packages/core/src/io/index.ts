@@ -31,3 +31,6 @@ export {
   toHostTensor,
 } from "./storedTensor.js"
 export type { TensorFile, TensorFileFormat } from "./tensorFile.js"
+export { mergeTensorFiles } from "./mergedTensorFile.js"
+// Detection reads only keys, shapes and metadata of opened files, so it ships with the file API.
+export * from "../models/detect/index.js"
