@@ -120,6 +120,11 @@ describe("ClipTokenizer", () => {
     expect(tokenizer.tokenStrings(tokenizer.encode("😊"))).toEqual(["ðŁĺĬ</w>"])
   })
 
+  it("lower-cases as Python's str.lower() does, final sigma included", () => {
+    expect(tokenizer.encode("ΣΊΣΥΦΟΣ İstanbul")).toEqual(tokenizer.encode("σίσυφος i\u0307stanbul"))
+    expect(tokenizer.encode("ΣΊΣΥΦΟΣ")).not.toEqual(tokenizer.encode("σίσυφοσ"))
+  })
+
   it("treats the special token texts as the special tokens", () => {
     expect(tokenizer.encode("a <|endoftext|> b <|STARTOFTEXT|>")).toEqual([
       320,
