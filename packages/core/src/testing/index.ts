@@ -2,6 +2,7 @@
  * @danlu/core/testing — the conformance suite every backend runs on itself (vitest required).
  */
 
+export { blockCases } from "./blocks.js"
 export { buildCaseGraph, type CaseGraph } from "./caseGraph.js"
 export { conformanceCases } from "./cases.js"
 export { compareTensor, defaultTolerances, hostValues, type Tolerance } from "./compare.js"
@@ -14,4 +15,6 @@ export {
   type ConformanceOptions,
   checkCase,
   runConformance,
+  runTrainingSteps,
 } from "./runConformance.js"
+export { trainingStepGraph, trainingStepInputs, trainingStepState } from "./trainingStep.js"

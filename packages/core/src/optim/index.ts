@@ -1,0 +1,1 @@
+export { type AdamWOptions, adamW, momentNames, type StepScalars, type Trainable } from "./adamW.js"
