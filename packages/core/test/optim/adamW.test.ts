@@ -21,11 +21,11 @@ describe("AdamW", () => {
     const updates = adamW([{ param, grad: gradient }], { lr: input("lr", []), step: input("step", []) })
     const names = momentNames("w")
     const step = compileExact([updates.w!, updates[names.m]!, updates[names.v]!])
-    let [p, m, v] = [
-      Float64Array.from([0.5, -1, 2]),
-      new Float64Array(3),
-      new Float64Array(3),
-    ] as Array<Float64Array>
+    let [p, m, v] = [Float64Array.from([0.5, -1, 2]), new Float64Array(3), new Float64Array(3)] as [
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ]
     const expected = { p: [0.5, -1, 2], m: [0, 0, 0], v: [0, 0, 0] }
     for (let t = 1; t <= 4; t++) {
       const g = Float64Array.from([0.1 * t, -0.3, 0.05 / t])
