@@ -9,3 +9,11 @@ export class DatasetError extends Data.TaggedError("DatasetError")<{
 /** The error's own message when it has one, so a user sees what sharp or the OS said. */
 export const describeCause = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+/** sharp's reason for not decoding an image, in words a user can act on. */
+export const describeImageFailure = (cause: unknown): string => {
+  const message = describeCause(cause)
+  if (message.includes("failOn")) return "damaged or truncated image data"
+  if (message.includes("unsupported image format")) return "not an image, or a format danlu cannot read"
+  return message
+}

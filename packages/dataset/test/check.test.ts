@@ -36,6 +36,10 @@ describe("checkDataset on a mixed folder", async () => {
   it("finds every kind of problem", () => {
     const p = report.problems
     expect(names(p.decodeFailures.map((f) => f.path))).toEqual(["10_cat/corrupt.png", "10_cat/truncated.jpg"])
+    expect(p.decodeFailures.map((f) => f.reason).sort()).toEqual([
+      "damaged or truncated image data",
+      "not an image, or a format danlu cannot read",
+    ])
     expect(names(p.animated)).toEqual(["10_cat/anim.webp"])
     expect(names(p.cmyk)).toEqual(["10_cat/cmyk.jpg"])
     expect(names(p.highBitDepth)).toEqual(["10_cat/sixteen.png"])

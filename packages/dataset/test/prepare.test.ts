@@ -81,7 +81,7 @@ describe("prepareDataset", () => {
     const out = await tempDir()
     const result = await Effect.runPromise(prepareDataset(root, { out, background: { r: 0, g: 0, b: 0 } }))
     expect(result.skipped.map((s) => s.reason)).toEqual([
-      expect.stringMatching(/^smaller than its 384×640 target; pass --upscale/),
+      expect.stringMatching(/^smaller than its 384×640 target; upscale it properly first, or pass --upscale/),
     ])
     expect(result.images).toEqual([
       expect.objectContaining({ file: "5_x/rotated.jpg", bucket: { width: 384, height: 640 } }),

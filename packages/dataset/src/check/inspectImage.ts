@@ -2,7 +2,7 @@ import { createHash } from "node:crypto"
 import { readFile } from "node:fs/promises"
 import { extname } from "node:path"
 import sharp from "sharp"
-import { describeCause } from "../errors.js"
+import { describeCause, describeImageFailure } from "../errors.js"
 import { openImage } from "../image/decode.js"
 import { hashInputSide, perceptualHash } from "./perceptualHash.js"
 
@@ -93,6 +93,6 @@ export const inspectImage = async (path: string): Promise<ImageInspection> => {
       ),
     }
   } catch (cause) {
-    return { ...base, decodeError: describeCause(cause) }
+    return { ...base, decodeError: describeImageFailure(cause) }
   }
 }

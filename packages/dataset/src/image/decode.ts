@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import sharp, { type Sharp } from "sharp"
-import { DatasetError, describeCause } from "../errors.js"
+import { DatasetError, describeImageFailure } from "../errors.js"
 
 /** A path, or the file's bytes already in memory. */
 export type ImageSource = string | Uint8Array
@@ -49,7 +49,7 @@ export const openImage = (source: ImageSource): Sharp =>
 
 const decodeFailed = (source: ImageSource) => (cause: unknown) =>
   new DatasetError({
-    message: `cannot decode ${describeSource(source)}: ${describeCause(cause)}`,
+    message: `cannot decode ${describeSource(source)}: ${describeImageFailure(cause)}`,
     ...(typeof source === "string" ? { path: source } : {}),
   })
 

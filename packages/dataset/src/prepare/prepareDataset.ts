@@ -5,7 +5,7 @@ import type { Size } from "../buckets/bucketResolutions.js"
 import { defaultSizing, makeAssigner, type Sizing } from "../buckets/sizing.js"
 import { readCaption } from "../captions/readCaption.js"
 import type { SkippedFile } from "../check/checkReport.js"
-import { DatasetError, describeCause } from "../errors.js"
+import { DatasetError, describeCause, describeImageFailure } from "../errors.js"
 import { type Concept, scanTrainingFolder } from "../folders/trainingFolder.js"
 import { type Rgb, white } from "../image/decode.js"
 import { temporarySuffix, writeFileAtomic } from "../io/atomicWrite.js"
@@ -170,13 +170,10 @@ export const prepareDataset = (
                 path: job.source,
               }),
           })
-          const prepared = yield* Effect.tryPromise(() =>
-            prepareImage(bytes, { ...transform, format: job.format }),
-          ).pipe(
-            Effect.catch((cause) =>
-              Effect.succeed({ kind: "failed" as const, reason: describeCause(cause) }),
-            ),
-          )
+          const prepared = yield* Effect.tryPromise({
+            try: () => prepareImage(bytes, { ...transform, format: job.format }),
+            catch: describeImageFailure,
+          }).pipe(Effect.catch((reason) => Effect.succeed({ kind: "failed" as const, reason })))
           if (prepared.kind !== "done") {
             return { kind: "skipped" as const, job, prepared }
           }
@@ -214,7 +211,7 @@ export const prepareDataset = (
           reason:
             outcome.prepared.kind === "failed"
               ? `cannot decode: ${outcome.prepared.reason}`
-              : `smaller than its ${outcome.prepared.assignment.bucket.width}×${outcome.prepared.assignment.bucket.height} target; pass --upscale to enlarge it (soft), or upscale it properly first`,
+              : `smaller than its ${outcome.prepared.assignment.bucket.width}×${outcome.prepared.assignment.bucket.height} target; upscale it properly first, or pass --upscale (Lanczos, soft) or --bucket-no-upscale (train it smaller)`,
         })
         continue
       }

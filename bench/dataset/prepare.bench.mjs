@@ -1,0 +1,103 @@
+// Throughput of danlu's prepare step (decode + resize + crop of 1024² JPEGs to 512²) through
+// @danlu/dataset's bounded pool, against a plain sequential sharp loop doing the same work.
+// Run: npm run build -w @danlu/dataset && node bench/dataset/prepare.bench.mjs
+import { mkdir, writeFile } from "node:fs/promises"
+import { cpus } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { fixedSizeAssigner, prepareImage, white } from "@danlu/dataset"
+import { Effect } from "effect"
+import sharp from "sharp"
+
+const images = 48
+const rounds = 7
+const side = 1024
+const target = { width: 512, height: 512 }
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results")
+
+/** A 1024² photo-like JPEG: smooth colour fields plus per-pixel noise, so the decoder has real work. */
+const makeJpeg = (seed) => {
+  const data = Buffer.alloc(side * side * 3)
+  let state = seed * 2654435761
+  for (let i = 0; i < data.length; i += 3) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    const p = i / 3
+    const x = p % side
+    const y = Math.floor(p / side)
+    const noise = state >>> 27
+    data[i] = (x / 4 + seed * 40 + noise) & 255
+    data[i + 1] = (y / 4 + noise) & 255
+    data[i + 2] = ((x + y) / 8 + noise) & 255
+  }
+  return sharp(data, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 90 }).toBuffer()
+}
+
+const transform = { assigner: fixedSizeAssigner(target), background: white, upscale: false, format: "jpeg", quality: 95 }
+
+/** The same work written directly against sharp, one image after another. */
+const plainLoop = async (inputs) => {
+  for (const input of inputs) {
+    await sharp(input, { autoOrient: true })
+      .toColourspace("srgb")
+      .flatten({ background: white })
+      .resize(target.width, target.height, { fit: "cover", kernel: "lanczos3" })
+      .jpeg({ quality: 95, chromaSubsampling: "4:4:4" })
+      .toBuffer()
+  }
+}
+
+const pool = (concurrency) => (inputs) =>
+  Effect.runPromise(Effect.forEach(inputs, (input) => Effect.promise(() => prepareImage(input, transform)), { concurrency }))
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** Rounds interleave the variants, so drift in a shared machine's load hits all of them alike. */
+const measureAll = async (variants, inputs) => {
+  for (const [, run] of variants) await run(inputs.slice(0, 4))
+  const rates = variants.map(() => [])
+  for (let r = 0; r < rounds; r++) {
+    for (const [v, [, run]] of variants.entries()) {
+      const start = process.hrtime.bigint()
+      await run(inputs)
+      rates[v].push(inputs.length / (Number(process.hrtime.bigint() - start) / 1e9))
+    }
+  }
+  return variants.map(([name], v) => ({ name, imagesPerSecond: median(rates[v]), rounds: rates[v] }))
+}
+
+const inputs = await Promise.all(Array.from({ length: images }, (_, i) => makeJpeg(i + 1)))
+const variants = [
+  ["plain sharp loop (sequential)", plainLoop],
+  ["@danlu/dataset pool, concurrency 1", pool(1)],
+  ["@danlu/dataset pool, concurrency 2", pool(2)],
+  ["@danlu/dataset pool, concurrency 4", pool(4)],
+]
+const libvipsThreads = sharp.concurrency()
+const results = await measureAll(variants, inputs)
+for (const r of results) console.log(`${r.name}: ${r.imagesPerSecond.toFixed(1)} images/s`)
+
+const machine = {
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  node: process.version,
+  sharp: sharp.versions.sharp,
+  libvips: sharp.versions.vips,
+  libvipsThreadsPerImage: libvipsThreads,
+}
+const base = results[0].imagesPerSecond
+const rows = results.map((r) => `| ${r.name} | ${r.imagesPerSecond.toFixed(1)} | ${((100 * r.imagesPerSecond) / base).toFixed(0)} % |`)
+const table = [
+  `# dataset prepare throughput (${new Date().toISOString().slice(0, 10)})`,
+  "",
+  `${images} JPEGs of ${side}², decode + resize (Lanczos 3) + centre crop to 512² + JPEG encode, median of ${rounds} rounds.`,
+  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp} (libvips ${machine.libvips}, ${libvipsThreads} threads per image).`,
+  "",
+  "| variant | images/s | vs plain loop |",
+  "|---|---:|---:|",
+  ...rows,
+  "",
+].join("\n")
+await mkdir(resultsDir, { recursive: true })
+await writeFile(join(resultsDir, "dataset-prepare.json"), `${JSON.stringify({ machine, images, side, target, results }, null, 2)}\n`)
+await writeFile(join(resultsDir, "dataset-prepare.md"), table)
+console.log(`\n${table}`)
