@@ -13,4 +13,8 @@ export const convertToSafetensors = (
   sink: ByteSink,
   extraMetadata: Readonly<Record<string, string>> = {},
 ): Effect.Effect<void, CheckpointFormatError | FileAccessError> =>
-  writeSafetensors(sink, { tensors: file.tensors, read: file.read, metadata: { ...file.metadata, ...extraMetadata } })
+  writeSafetensors(sink, {
+    tensors: file.tensors,
+    read: file.read,
+    metadata: { ...file.metadata, ...extraMetadata },
+  })

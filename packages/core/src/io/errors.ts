@@ -50,7 +50,7 @@ export class ModelMismatch extends Data.TaggedError("ModelMismatch")<{
   readonly baseVersion: string
 }> {
   override get message(): string {
-    return `${this.lora} is a LoRA for ${this.loraVersion} but ${this.base} is ${this.baseVersion}; use a LoRA made for ${this.baseVersion} or a ${this.loraVersion} base model`
+    return `${this.lora} is a LoRA for ${this.loraVersion} but ${this.base} is ${this.baseVersion}; use a LoRA made for ${this.baseVersion}, or a base model of the ${this.loraVersion} family`
   }
 }
 

@@ -1,4 +1,13 @@
-export { type BlobLike, type ByteSink, type ByteSource, blobSource, memorySink, memorySource } from "./byteSource.js"
+// Detection reads only keys, shapes and metadata of opened files, so it ships with the file API.
+export * from "../models/detect/index.js"
+export {
+  type BlobLike,
+  type ByteSink,
+  type ByteSource,
+  blobSource,
+  memorySink,
+  memorySource,
+} from "./byteSource.js"
 export { convertToSafetensors } from "./convert.js"
 export {
   CheckpointFormatError,
@@ -8,6 +17,7 @@ export {
   OutputExists,
   PickleRefused,
 } from "./errors.js"
+export { mergeTensorFiles } from "./mergedTensorFile.js"
 export { openTensorFile } from "./openTensorFile.js"
 export { openTorchZip } from "./pickle/torchCheckpoint.js"
 export {
@@ -31,6 +41,3 @@ export {
   toHostTensor,
 } from "./storedTensor.js"
 export type { TensorFile, TensorFileFormat } from "./tensorFile.js"
-export { mergeTensorFiles } from "./mergedTensorFile.js"
-// Detection reads only keys, shapes and metadata of opened files, so it ships with the file API.
-export * from "../models/detect/index.js"

@@ -14,7 +14,8 @@ export const openTensorFile = (
   source: ByteSource,
 ): Effect.Effect<TensorFile, CheckpointFormatError | PickleRefused | FileAccessError> =>
   Effect.gen(function* () {
-    if (source.size === 0) return yield* new CheckpointFormatError({ file: source.name, detail: "the file is empty" })
+    if (source.size === 0)
+      return yield* new CheckpointFormatError({ file: source.name, detail: "the file is empty" })
     const prefix = yield* source.read(0, Math.min(8, source.size))
     if (looksLikeZip(prefix)) return yield* openTorchZip(source)
     // torch < 1.6 starts with pickle protocol 2 and the LONG1 magic number 0x1950a86a20f9469cfc6c

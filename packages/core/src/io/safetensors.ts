@@ -19,10 +19,11 @@ export const openSafetensors = (
   source: ByteSource,
 ): Effect.Effect<TensorFile, CheckpointFormatError | FileAccessError> =>
   Effect.gen(function* () {
-    const prefix = yield* source.size < 8
-      ? Effect.succeed(new Uint8Array(0))
-      : source.read(0, 8)
-    const length = yield* Effect.try({ try: () => headerLength(prefix, source.size), catch: asFormatError(source.name) })
+    const prefix = yield* source.size < 8 ? Effect.succeed(new Uint8Array(0)) : source.read(0, 8)
+    const length = yield* Effect.try({
+      try: () => headerLength(prefix, source.size),
+      catch: asFormatError(source.name),
+    })
     const json = yield* source.read(8, length)
     const header = yield* Effect.try({
       try: () => parseSafetensorsHeader(json, source.size),
@@ -32,7 +33,9 @@ export const openSafetensors = (
     const read = (name: string): Effect.Effect<StoredTensor, CheckpointFormatError | FileAccessError> => {
       const entry = byName.get(name)
       if (entry === undefined) {
-        return Effect.fail(new CheckpointFormatError({ file: source.name, detail: `has no tensor named "${name}"` }))
+        return Effect.fail(
+          new CheckpointFormatError({ file: source.name, detail: `has no tensor named "${name}"` }),
+        )
       }
       return Effect.map(source.read(header.dataStart + entry.begin, entry.end - entry.begin), (bytes) => ({
         dtype: entry.dtype,
@@ -123,4 +126,3 @@ export const tensorsInMemory = (
   tensors: Object.entries(tensors).map(([name, { dtype, shape }]) => ({ name, dtype, shape })),
   read: (name) => Effect.succeed(tensors[name]!),
 })
-

@@ -7,7 +7,19 @@ import { formatShape, type Shape, sizeOf } from "../tensor/shape.js"
  * the compute dtypes of `tensor/dtype.ts` (F64 noise schedules, I64 position ids), so a stored tensor keeps
  * its own type and raw bytes, and `toHostTensor` converts on request.
  */
-export type StorageDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "U16" | "U32" | "BOOL"
+export type StorageDType =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U8"
+  | "U16"
+  | "U32"
+  | "BOOL"
 
 export const storageDTypes: ReadonlyArray<StorageDType> = [
   "F64",

@@ -47,7 +47,11 @@ export const op = {
 export const pickle = (...parts: Array<Array<number>>): Uint8Array => new Uint8Array(parts.flat())
 
 /** `tuple(items...)` with MARK ... TUPLE. */
-export const tupleOf = (...items: Array<Array<number>>): Array<number> => [...op.mark(), ...items.flat(), ...op.tuple()]
+export const tupleOf = (...items: Array<Array<number>>): Array<number> => [
+  ...op.mark(),
+  ...items.flat(),
+  ...op.tuple(),
+]
 
 /** torch's `('storage', torch.<Kind>Storage, key, 'cpu', numel)` persistent id, loaded. */
 export const storage = (kind: string, key: string, numel: number): Array<number> => [
@@ -100,11 +104,33 @@ export const zip = (members: Array<[string, Uint8Array]>, options: { zip64?: boo
     const offset = local.length
     const crc = crc32(data)
     local.push(...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(crc))
-    local.push(...u32(data.length), ...u32(data.length), ...u16(nameBytes.length), ...u16(0), ...nameBytes, ...data)
+    local.push(
+      ...u32(data.length),
+      ...u32(data.length),
+      ...u16(nameBytes.length),
+      ...u16(0),
+      ...nameBytes,
+      ...data,
+    )
     const extra = big ? [...u16(1), ...u16(24), ...u64(data.length), ...u64(data.length), ...u64(offset)] : []
     const field = (n: number) => (big ? u32(0xffffffff) : u32(n))
-    central.push(...u32(0x02014b50), ...u16(45), ...u16(45), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(crc))
-    central.push(...field(data.length), ...field(data.length), ...u16(nameBytes.length), ...u16(extra.length), ...u16(0))
+    central.push(
+      ...u32(0x02014b50),
+      ...u16(45),
+      ...u16(45),
+      ...u16(0),
+      ...u16(0),
+      ...u16(0),
+      ...u16(0),
+      ...u32(crc),
+    )
+    central.push(
+      ...field(data.length),
+      ...field(data.length),
+      ...u16(nameBytes.length),
+      ...u16(extra.length),
+      ...u16(0),
+    )
     central.push(...u16(0), ...u16(0), ...u32(0), ...field(offset), ...nameBytes, ...extra)
   }
   const directoryOffset = local.length
@@ -117,7 +143,11 @@ export const zip = (members: Array<[string, Uint8Array]>, options: { zip64?: boo
   }
   const count = big ? 0xffff : members.length
   tail.push(...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(count), ...u16(count))
-  tail.push(...(big ? u32(0xffffffff) : u32(central.length)), ...(big ? u32(0xffffffff) : u32(directoryOffset)), ...u16(0))
+  tail.push(
+    ...(big ? u32(0xffffffff) : u32(central.length)),
+    ...(big ? u32(0xffffffff) : u32(directoryOffset)),
+    ...u16(0),
+  )
   return new Uint8Array([...local, ...central, ...tail])
 }
 
@@ -137,4 +167,5 @@ export const torchArchive = (
     options,
   )
 
-export const f32Bytes = (...values: Array<number>): Uint8Array => new Uint8Array(new Float32Array(values).buffer)
+export const f32Bytes = (...values: Array<number>): Uint8Array =>
+  new Uint8Array(new Float32Array(values).buffer)

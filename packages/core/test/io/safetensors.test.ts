@@ -12,11 +12,16 @@ import {
 } from "../../src/io/index.js"
 import { toF16Bits } from "../../src/tensor/halfFloat.js"
 
-const bytesOf = (array: ArrayBufferView): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+const bytesOf = (array: ArrayBufferView): Uint8Array =>
+  new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
 
 const sample: Record<string, StoredTensor> = {
   "a.weight": { dtype: "F32", shape: [2, 3], bytes: bytesOf(new Float32Array([1, 2, 3, 4, 5, 6.5])) },
-  "a.half": { dtype: "F16", shape: [3], bytes: bytesOf(new Uint16Array([toF16Bits(1), toF16Bits(-2), toF16Bits(0.5)])) },
+  "a.half": {
+    dtype: "F16",
+    shape: [3],
+    bytes: bytesOf(new Uint16Array([toF16Bits(1), toF16Bits(-2), toF16Bits(0.5)])),
+  },
   "b.bf": { dtype: "BF16", shape: [1], bytes: bytesOf(new Uint16Array([0x3f80])) },
   ids: { dtype: "I64", shape: [1, 3], bytes: bytesOf(new BigInt64Array([0n, 1n, 76n])) },
   sched: { dtype: "F64", shape: [2], bytes: bytesOf(new Float64Array([0.1, 0.25])) },
@@ -95,7 +100,13 @@ describe("safetensors", () => {
     const reads: Array<[number, number]> = []
     const source = memorySource(bytes)
     const file = await Effect.runPromise(
-      openSafetensors({ ...source, read: (offset, length) => (reads.push([offset, length]), source.read(offset, length)) }),
+      openSafetensors({
+        ...source,
+        read: (offset, length) => {
+          reads.push([offset, length])
+          return source.read(offset, length)
+        },
+      }),
     )
     const headerEnd = reads.reduce((end, [offset, length]) => Math.max(end, offset + length), 0)
     expect(headerEnd).toBeLessThan(bytes.length)
@@ -141,8 +152,12 @@ describe("safetensors", () => {
   })
 
   it("refuses unknown dtypes, bad shapes, bad metadata and non-JSON headers", () => {
-    expect(failure(handMade({ a: { dtype: "F8_E4M3", shape: [1], data_offsets: [0, 1] } }, 1))).toMatch(/unsupported dtype/)
-    expect(failure(handMade({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 4))).toMatch(/malformed shape/)
+    expect(failure(handMade({ a: { dtype: "F8_E4M3", shape: [1], data_offsets: [0, 1] } }, 1))).toMatch(
+      /unsupported dtype/,
+    )
+    expect(failure(handMade({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 4))).toMatch(
+      /malformed shape/,
+    )
     expect(failure(handMade({ __metadata__: { a: 1 } }, 0))).toMatch(/not a string/)
     const garbage = handMade({}, 0)
     garbage[8] = 0x41

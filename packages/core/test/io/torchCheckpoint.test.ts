@@ -80,7 +80,9 @@ describe("torch.save checkpoints written by real PyTorch", () => {
 
   it("refuses the pre-1.6 legacy format with advice", async () => {
     const exit = await Effect.runPromiseExit(openTensorFile(fixture("legacy-format.pt")))
-    expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(/legacy PyTorch file .* convert it to \.safetensors/)
+    expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(
+      /legacy PyTorch file .* convert it to \.safetensors/,
+    )
   })
 })
 
@@ -89,7 +91,14 @@ describe("hand-built torch.save archives", () => {
   const view = tensor("FloatStorage", "0", 6, 1, [2, 2], [1, 3])
 
   it("loads the exact torch.save layout, honouring offset and strides", async () => {
-    const bytes = torchArchive("model", orderedDict([["w", weight], ["v", view]]), { "0": f32Bytes(0, 1, 2, 3, 4, 5) })
+    const bytes = torchArchive(
+      "model",
+      orderedDict([
+        ["w", weight],
+        ["v", view],
+      ]),
+      { "0": f32Bytes(0, 1, 2, 3, 4, 5) },
+    )
     const file = await open(memorySource(bytes))
     expect(file.tensors).toEqual([
       { name: "w", dtype: "F32", shape: [2, 3] },
@@ -101,13 +110,20 @@ describe("hand-built torch.save archives", () => {
   })
 
   it("reads zip64 archives (checkpoints over 4 GB use them)", async () => {
-    const bytes = torchArchive("big", orderedDict([["w", weight]]), { "0": f32Bytes(0, 1, 2, 3, 4, 5) }, { zip64: true })
+    const bytes = torchArchive(
+      "big",
+      orderedDict([["w", weight]]),
+      { "0": f32Bytes(0, 1, 2, 3, 4, 5) },
+      { zip64: true },
+    )
     expect(await valuesOf(await open(memorySource(bytes)), "w")).toEqual([0, 1, 2, 3, 4, 5])
   })
 
   it("refuses a view that reaches past its storage", async () => {
     const outside = tensor("FloatStorage", "0", 6, 4, [2, 2], [1, 3])
-    const error = await failureOf(torchArchive("m", orderedDict([["w", outside]]), { "0": f32Bytes(0, 1, 2, 3, 4, 5) }))
+    const error = await failureOf(
+      torchArchive("m", orderedDict([["w", outside]]), { "0": f32Bytes(0, 1, 2, 3, 4, 5) }),
+    )
     expect(error).toBeInstanceOf(CheckpointFormatError)
     expect((error as Error).message).toMatch(/reaches element 8 of a storage of 6/)
   })
@@ -136,7 +152,13 @@ describe("malicious pickles are refused without executing anything", () => {
   }
 
   it("GLOBAL os.system with REDUCE", async () => {
-    const evil = pickle(op.proto(2), op.global("os", "system"), tupleOf(op.str("touch /tmp/danlu-pwned")), op.reduce(), op.stop())
+    const evil = pickle(
+      op.proto(2),
+      op.global("os", "system"),
+      tupleOf(op.str("touch /tmp/danlu-pwned")),
+      op.reduce(),
+      op.stop(),
+    )
     expect(await refused(evil)).toMatch(/the global os\.system/)
   })
 
@@ -146,12 +168,20 @@ describe("malicious pickles are refused without executing anything", () => {
   })
 
   it("a global smuggled inside a state dict value", async () => {
-    const evil = orderedDict([["w", [...op.global("subprocess", "Popen"), ...tupleOf(op.str("ls")), ...op.reduce()]]])
+    const evil = orderedDict([
+      ["w", [...op.global("subprocess", "Popen"), ...tupleOf(op.str("ls")), ...op.reduce()]],
+    ])
     expect(await refused(evil)).toMatch(/subprocess\.Popen/)
   })
 
   it("REDUCE of an allowed class marker that is not callable (a storage class)", async () => {
-    const evil = pickle(op.proto(2), op.global("torch", "FloatStorage"), tupleOf(op.int(4)), op.reduce(), op.stop())
+    const evil = pickle(
+      op.proto(2),
+      op.global("torch", "FloatStorage"),
+      tupleOf(op.int(4)),
+      op.reduce(),
+      op.stop(),
+    )
     expect(await refused(evil)).toMatch(/a call to torch\.FloatStorage/)
   })
 
@@ -161,9 +191,9 @@ describe("malicious pickles are refused without executing anything", () => {
   })
 
   it("the INST and OBJ opcodes and unknown opcodes", async () => {
-    expect(await refused(pickle(op.proto(2), op.mark(), op.raw(0x69, ...Buffer.from("os\nsystem\n")), op.stop()))).toMatch(
-      /the opcode INST/,
-    )
+    expect(
+      await refused(pickle(op.proto(2), op.mark(), op.raw(0x69, ...Buffer.from("os\nsystem\n")), op.stop())),
+    ).toMatch(/the opcode INST/)
     expect(await refused(pickle(op.proto(2), op.mark(), op.raw(0x6f), op.stop()))).toMatch(/the opcode OBJ/)
     expect(await refused(pickle(op.proto(2), op.raw(0xff), op.stop()))).toMatch(/unknown opcode 0xff/)
   })

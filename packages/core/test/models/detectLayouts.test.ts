@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest"
 import { sizeOf } from "../../src/tensor/shape.js"
-import { kohyaSd15LoraLayout, sd15Layout, sd2Layout, sdxlLayout } from "../fixtures/sdLayouts.js"
+import { kohyaSd15LoraLayout, sd2Layout, sd15Layout, sdxlLayout } from "../fixtures/sdLayouts.js"
 
 const count = (tensors: ReturnType<typeof sd15Layout>, prefix: string) =>
-  tensors.filter((t) => t.name.startsWith(prefix) && !t.name.endsWith("position_ids")).reduce((n, t) => n + sizeOf(t.shape), 0)
+  tensors
+    .filter((t) => t.name.startsWith(prefix) && !t.name.endsWith("position_ids"))
+    .reduce((n, t) => n + sizeOf(t.shape), 0)
 
 describe("generated SD layouts match the published parameter counts", () => {
   it("SD 1.5", () => {

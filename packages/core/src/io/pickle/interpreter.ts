@@ -7,74 +7,74 @@ import { type PickleValue, PyDict, PyTuple } from "./values.js"
 export type PersistentLoad = (pid: PickleValue) => PickleValue
 
 const opcodeNames: Readonly<Record<number, string>> = {
-  0x28: "MARK",
-  0x2e: "STOP",
-  0x30: "POP",
-  0x31: "POP_MARK",
-  0x32: "DUP",
-  0x46: "FLOAT",
-  0x49: "INT",
-  0x4a: "BININT",
-  0x4b: "BININT1",
-  0x4c: "LONG",
-  0x4d: "BININT2",
-  0x4e: "NONE",
-  0x50: "PERSID",
-  0x51: "BINPERSID",
-  0x52: "REDUCE",
-  0x53: "STRING",
-  0x54: "BINSTRING",
-  0x55: "SHORT_BINSTRING",
-  0x56: "UNICODE",
-  0x58: "BINUNICODE",
-  0x61: "APPEND",
-  0x62: "BUILD",
-  0x63: "GLOBAL",
-  0x64: "DICT",
-  0x7d: "EMPTY_DICT",
-  0x65: "APPENDS",
-  0x67: "GET",
-  0x68: "BINGET",
-  0x69: "INST",
-  0x6a: "LONG_BINGET",
-  0x6c: "LIST",
-  0x5d: "EMPTY_LIST",
-  0x6f: "OBJ",
-  0x70: "PUT",
-  0x71: "BINPUT",
-  0x72: "LONG_BINPUT",
-  0x73: "SETITEM",
-  0x74: "TUPLE",
-  0x29: "EMPTY_TUPLE",
-  0x75: "SETITEMS",
-  0x47: "BINFLOAT",
-  0x80: "PROTO",
-  0x81: "NEWOBJ",
-  0x82: "EXT1",
-  0x83: "EXT2",
-  0x84: "EXT4",
-  0x85: "TUPLE1",
-  0x86: "TUPLE2",
-  0x87: "TUPLE3",
-  0x88: "NEWTRUE",
-  0x89: "NEWFALSE",
-  0x8a: "LONG1",
-  0x8b: "LONG4",
-  0x42: "BINBYTES",
-  0x43: "SHORT_BINBYTES",
-  0x8c: "SHORT_BINUNICODE",
-  0x8d: "BINUNICODE8",
-  0x8e: "BINBYTES8",
-  0x8f: "EMPTY_SET",
-  0x90: "ADDITEMS",
-  0x91: "FROZENSET",
-  0x92: "NEWOBJ_EX",
-  0x93: "STACK_GLOBAL",
-  0x94: "MEMOIZE",
-  0x95: "FRAME",
-  0x96: "BYTEARRAY8",
-  0x97: "NEXT_BUFFER",
-  0x98: "READONLY_BUFFER",
+  40: "MARK",
+  46: "STOP",
+  48: "POP",
+  49: "POP_MARK",
+  50: "DUP",
+  70: "FLOAT",
+  73: "INT",
+  74: "BININT",
+  75: "BININT1",
+  76: "LONG",
+  77: "BININT2",
+  78: "NONE",
+  80: "PERSID",
+  81: "BINPERSID",
+  82: "REDUCE",
+  83: "STRING",
+  84: "BINSTRING",
+  85: "SHORT_BINSTRING",
+  86: "UNICODE",
+  88: "BINUNICODE",
+  97: "APPEND",
+  98: "BUILD",
+  99: "GLOBAL",
+  100: "DICT",
+  125: "EMPTY_DICT",
+  101: "APPENDS",
+  103: "GET",
+  104: "BINGET",
+  105: "INST",
+  106: "LONG_BINGET",
+  108: "LIST",
+  93: "EMPTY_LIST",
+  111: "OBJ",
+  112: "PUT",
+  113: "BINPUT",
+  114: "LONG_BINPUT",
+  115: "SETITEM",
+  116: "TUPLE",
+  41: "EMPTY_TUPLE",
+  117: "SETITEMS",
+  71: "BINFLOAT",
+  128: "PROTO",
+  129: "NEWOBJ",
+  130: "EXT1",
+  131: "EXT2",
+  132: "EXT4",
+  133: "TUPLE1",
+  134: "TUPLE2",
+  135: "TUPLE3",
+  136: "NEWTRUE",
+  137: "NEWFALSE",
+  138: "LONG1",
+  139: "LONG4",
+  66: "BINBYTES",
+  67: "SHORT_BINBYTES",
+  140: "SHORT_BINUNICODE",
+  141: "BINUNICODE8",
+  142: "BINBYTES8",
+  143: "EMPTY_SET",
+  144: "ADDITEMS",
+  145: "FROZENSET",
+  146: "NEWOBJ_EX",
+  147: "STACK_GLOBAL",
+  148: "MEMOIZE",
+  149: "FRAME",
+  150: "BYTEARRAY8",
+  151: "NEXT_BUFFER",
+  152: "READONLY_BUFFER",
 }
 
 /** Two's-complement little-endian integer of any width (LONG1/LONG4). */
@@ -83,7 +83,9 @@ const littleEndianSigned = (bytes: Uint8Array): number | bigint => {
   let value = 0n
   for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!)
   if (bytes[bytes.length - 1]! & 0x80) value -= 1n << BigInt(bytes.length * 8)
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(value)
+    : value
 }
 
 /**
@@ -99,7 +101,8 @@ export const interpretPickle = (bytes: Uint8Array, persistentLoad: PersistentLoa
   let at = 0
 
   const need = (count: number): number => {
-    if (at + count > bytes.length) throw new PickleDamage("the pickle ends in the middle of an instruction; the file is truncated")
+    if (at + count > bytes.length)
+      throw new PickleDamage("the pickle ends in the middle of an instruction; the file is truncated")
     const start = at
     at += count
     return start
@@ -110,7 +113,8 @@ export const interpretPickle = (bytes: Uint8Array, persistentLoad: PersistentLoa
   }
   const line = (): string => {
     const end = bytes.indexOf(0x0a, at)
-    if (end < 0) throw new PickleDamage("the pickle ends in the middle of an instruction; the file is truncated")
+    if (end < 0)
+      throw new PickleDamage("the pickle ends in the middle of an instruction; the file is truncated")
     const text = decodeLatin1(bytes.subarray(at, end))
     at = end + 1
     return text
@@ -131,7 +135,8 @@ export const interpretPickle = (bytes: Uint8Array, persistentLoad: PersistentLoa
     return stack.splice(mark)
   }
   const fetch = (index: number): PickleValue => {
-    if (!memo.has(index)) throw new PickleDamage(`the pickle reads memo slot ${index}, which was never written`)
+    if (!memo.has(index))
+      throw new PickleDamage(`the pickle reads memo slot ${index}, which was never written`)
     return memo.get(index)!
   }
   const setItems = (target: PickleValue, items: ReadonlyArray<PickleValue>): void => {
@@ -161,7 +166,8 @@ export const interpretPickle = (bytes: Uint8Array, persistentLoad: PersistentLoa
         need(8)
         break
       case 0x2e: // STOP
-        if (stack.length !== 1) throw new PickleDamage(`the pickle stops with ${stack.length} values on the stack`)
+        if (stack.length !== 1)
+          throw new PickleDamage(`the pickle stops with ${stack.length} values on the stack`)
         return stack[0]!
       case 0x28:
         marks.push(stack.length)
@@ -305,7 +311,8 @@ export const interpretPickle = (bytes: Uint8Array, persistentLoad: PersistentLoa
       case 0x93: {
         const name = pop()
         const module = pop()
-        if (typeof module !== "string" || typeof name !== "string") throw new PickleDamage("STACK_GLOBAL operands are not strings")
+        if (typeof module !== "string" || typeof name !== "string")
+          throw new PickleDamage("STACK_GLOBAL operands are not strings")
         stack.push(resolveGlobal(module, name))
         break
       }

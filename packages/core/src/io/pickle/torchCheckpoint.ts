@@ -14,7 +14,9 @@ import { openZip, type ZipArchive, type ZipEntry } from "./zip.js"
 /** The dict of tensors inside a checkpoint: `state_dict` when the top level wraps one (Lightning), else the top level. */
 const stateDictOf = (root: PickleValue): PyDict => {
   if (!(root instanceof PyDict)) {
-    throw new PickleDamage(`the checkpoint holds a ${root === null ? "None" : typeof root === "object" ? root.constructor.name : typeof root}, not a dict of tensors`)
+    throw new PickleDamage(
+      `the checkpoint holds a ${root === null ? "None" : typeof root === "object" ? root.constructor.name : typeof root}, not a dict of tensors`,
+    )
   }
   const inner = root.entries.get("state_dict")
   return inner instanceof PyDict ? inner : root
@@ -70,7 +72,9 @@ export const openTorchZip = (
   Effect.gen(function* () {
     const bad = (detail: string) => new CheckpointFormatError({ file: source.name, detail })
     const zip = yield* openZip(source)
-    const pickles = [...zip.entries.keys()].filter((name) => name === "data.pkl" || name.endsWith("/data.pkl"))
+    const pickles = [...zip.entries.keys()].filter(
+      (name) => name === "data.pkl" || name.endsWith("/data.pkl"),
+    )
     if (pickles.length !== 1) {
       return yield* bad(
         pickles.length === 0
@@ -82,24 +86,33 @@ export const openTorchZip = (
     const byteorder = zip.entries.get(`${root}byteorder`)
     if (byteorder !== undefined) {
       const order = decodeLatin1(yield* zip.readEntry(byteorder)).trim()
-      if (order !== "little") return yield* bad(`tensors are stored ${order}-endian; only little-endian checkpoints are supported`)
+      if (order !== "little")
+        return yield* bad(`tensors are stored ${order}-endian; only little-endian checkpoints are supported`)
     }
     const storages = new Map<string, { readonly ref: StorageRef; readonly entry: ZipEntry }>()
     const persistentLoad = (pid: PickleValue): PickleValue => {
-      if (!(pid instanceof PyTuple) || pid.items[0] !== "storage") throw new PickleRefusal("a persistent id that is not a torch storage")
+      if (!(pid instanceof PyTuple) || pid.items[0] !== "storage")
+        throw new PickleRefusal("a persistent id that is not a torch storage")
       const [, type, key, , count] = pid.items
       const dtype = storageDTypeOf(type ?? null)
       if (dtype === undefined) throw new PickleRefusal("a persistent id with an unknown storage class")
-      if (typeof key !== "string" || typeof count !== "number") throw new PickleDamage("a storage id is malformed")
+      if (typeof key !== "string" || typeof count !== "number")
+        throw new PickleDamage("a storage id is malformed")
       const known = storages.get(key)
       if (known !== undefined) {
-        if (known.ref.dtype !== dtype) throw new PickleDamage(`storage ${key} is used as both ${known.ref.dtype} and ${dtype}`)
+        if (known.ref.dtype !== dtype)
+          throw new PickleDamage(`storage ${key} is used as both ${known.ref.dtype} and ${dtype}`)
         return known.ref
       }
       const entry = zip.entries.get(`${root}data/${key}`)
-      if (entry === undefined) throw new PickleDamage(`storage ${key} has no data member (${root}data/${key}); the file is incomplete`)
+      if (entry === undefined)
+        throw new PickleDamage(
+          `storage ${key} has no data member (${root}data/${key}); the file is incomplete`,
+        )
       if (entry.size < count * storageByteSize[dtype]) {
-        throw new PickleDamage(`storage ${key} should hold ${count} ${dtype} elements but its member has ${entry.size} bytes`)
+        throw new PickleDamage(
+          `storage ${key} should hold ${count} ${dtype} elements but its member has ${entry.size} bytes`,
+        )
       }
       const ref = new StorageRef(dtype, key, count)
       storages.set(key, { ref, entry })
@@ -127,16 +140,24 @@ const torchTensorFile = (
   storages: ReadonlyMap<string, { readonly entry: ZipEntry }>,
 ): TensorFile => {
   let inflated: { readonly key: string; readonly bytes: Uint8Array } | undefined
-  const storageBytes = (ref: StorageRef, entry: ZipEntry, first: number, count: number, elementSize: number) =>
+  const storageBytes = (
+    ref: StorageRef,
+    entry: ZipEntry,
+    first: number,
+    count: number,
+    elementSize: number,
+  ) =>
     Effect.gen(function* () {
-      if (entry.method === 0) return yield* zip.readStoredRange(entry, first * elementSize, count * elementSize)
+      if (entry.method === 0)
+        return yield* zip.readStoredRange(entry, first * elementSize, count * elementSize)
       if (inflated?.key !== ref.key) inflated = { key: ref.key, bytes: yield* zip.readEntry(entry) }
       return inflated.bytes.subarray(first * elementSize, (first + count) * elementSize)
     })
   const read = (tensorName: string): Effect.Effect<StoredTensor, CheckpointFormatError | FileAccessError> =>
     Effect.gen(function* () {
       const tensor = tensors.get(tensorName)
-      if (tensor === undefined) return yield* new CheckpointFormatError({ file: name, detail: `has no tensor named "${tensorName}"` })
+      if (tensor === undefined)
+        return yield* new CheckpointFormatError({ file: name, detail: `has no tensor named "${tensorName}"` })
       const { storage, shape } = tensor
       const elementSize = storageByteSize[storage.dtype]
       const count = sizeOf(shape)

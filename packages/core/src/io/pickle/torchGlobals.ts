@@ -56,7 +56,10 @@ export const storageDTypeOf = (value: PickleValue): StorageDType | undefined =>
 
 const intList = (value: PickleValue, what: string): Array<number> => {
   const items = value instanceof PyTuple ? value.items : Array.isArray(value) ? value : undefined
-  if (items === undefined || !items.every((item) => typeof item === "number" && Number.isSafeInteger(item) && item >= 0)) {
+  if (
+    items === undefined ||
+    !items.every((item) => typeof item === "number" && Number.isSafeInteger(item) && item >= 0)
+  ) {
     throw new PickleDamage(`tensor ${what} is not a tuple of non-negative integers`)
   }
   return items as Array<number>
@@ -64,13 +67,15 @@ const intList = (value: PickleValue, what: string): Array<number> => {
 
 const rebuildTensor = (args: ReadonlyArray<PickleValue>): TensorRef => {
   const [storage, offset, size, stride] = args
-  if (!(storage instanceof StorageRef)) throw new PickleDamage("a tensor is rebuilt from something that is not a storage")
+  if (!(storage instanceof StorageRef))
+    throw new PickleDamage("a tensor is rebuilt from something that is not a storage")
   if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
     throw new PickleDamage("tensor storage offset is not a non-negative integer")
   }
   const shape = intList(size ?? null, "size")
   const strides = intList(stride ?? null, "stride")
-  if (shape.length !== strides.length) throw new PickleDamage(`tensor has ${shape.length} sizes but ${strides.length} strides`)
+  if (shape.length !== strides.length)
+    throw new PickleDamage(`tensor has ${shape.length} sizes but ${strides.length} strides`)
   if (!shape.includes(0)) {
     const last = offset + shape.reduce((sum, dim, axis) => sum + (dim - 1) * strides[axis]!, 0)
     if (last >= storage.elementCount) {
@@ -85,7 +90,8 @@ const rebuildTensor = (args: ReadonlyArray<PickleValue>): TensorRef => {
 /** REDUCE: `callable(*args)` for the few callables a state dict needs; nothing is ever executed. */
 export const applyGlobal = (callable: PickleValue, args: PickleValue): PickleValue => {
   if (!(callable instanceof PyGlobal)) throw new PickleRefusal(`REDUCE on a ${describe(callable)}`)
-  if (!(args instanceof PyTuple)) throw new PickleDamage(`REDUCE arguments for ${callable.qualifiedName} are not a tuple`)
+  if (!(args instanceof PyTuple))
+    throw new PickleDamage(`REDUCE arguments for ${callable.qualifiedName} are not a tuple`)
   const name = callable.qualifiedName
   if (name === "collections.OrderedDict") {
     if (args.items.length !== 0) throw new PickleRefusal("collections.OrderedDict called with arguments")
@@ -103,7 +109,8 @@ export const applyGlobal = (callable: PickleValue, args: PickleValue): PickleVal
 
 /** NEWOBJ: only the inert metadata classes may be instantiated (as markers). */
 export const instantiate = (cls: PickleValue): PickleValue => {
-  if (cls instanceof PyGlobal && inertClasses.has(cls.qualifiedName)) return new InertObject(cls.qualifiedName)
+  if (cls instanceof PyGlobal && inertClasses.has(cls.qualifiedName))
+    return new InertObject(cls.qualifiedName)
   throw new PickleRefusal(`NEWOBJ of ${cls instanceof PyGlobal ? cls.qualifiedName : `a ${describe(cls)}`}`)
 }
 

@@ -45,7 +45,9 @@ const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset,
 const u64 = (data: DataView, at: number): number => Number(data.getBigUint64(at, true))
 
 /** Opens the zip directory of a source, supporting zip64 (checkpoints over 4 GB) and deflate members. */
-export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, CheckpointFormatError | FileAccessError> =>
+export const openZip = (
+  source: ByteSource,
+): Effect.Effect<ZipArchive, CheckpointFormatError | FileAccessError> =>
   Effect.gen(function* () {
     const bad = (detail: string) => new CheckpointFormatError({ file: source.name, detail })
     const tailLength = Math.min(source.size, 22 + maxComment)
@@ -59,7 +61,8 @@ export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, Checkpoin
         break
       }
     }
-    if (eocd < 0) return yield* bad("zip end-of-directory record not found; the file is truncated or not a zip")
+    if (eocd < 0)
+      return yield* bad("zip end-of-directory record not found; the file is truncated or not a zip")
     let entryCount = tailView.getUint16(eocd + 10, true)
     let directorySize = tailView.getUint32(eocd + 12, true)
     let directoryOffset = tailView.getUint32(eocd + 16, true)
@@ -69,15 +72,19 @@ export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, Checkpoin
       const locator = view(yield* source.read(locatorAt, 20))
       if (locator.getUint32(0, true) !== zip64Locator) return yield* bad("zip64 locator missing")
       const recordAt = u64(locator, 8)
-      if (recordAt + 56 > source.size) return yield* bad("zip64 directory record lies past the end of the file")
+      if (recordAt + 56 > source.size)
+        return yield* bad("zip64 directory record lies past the end of the file")
       const record = view(yield* source.read(recordAt, 56))
-      if (record.getUint32(0, true) !== zip64EndOfDirectory) return yield* bad("zip64 directory record is damaged")
+      if (record.getUint32(0, true) !== zip64EndOfDirectory)
+        return yield* bad("zip64 directory record is damaged")
       entryCount = u64(record, 32)
       directorySize = u64(record, 40)
       directoryOffset = u64(record, 48)
     }
     if (directoryOffset + directorySize > source.size) {
-      return yield* bad(`zip directory (${directorySize} bytes at ${directoryOffset}) lies past the end of the file; it is truncated`)
+      return yield* bad(
+        `zip directory (${directorySize} bytes at ${directoryOffset}) lies past the end of the file; it is truncated`,
+      )
     }
     const directory = yield* source.read(directoryOffset, directorySize)
     const dir = view(directory)
@@ -97,7 +104,8 @@ export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, Checkpoin
       const commentLength = dir.getUint16(at + 32, true)
       let localHeaderOffset = dir.getUint32(at + 42, true)
       const nameStart = at + 46
-      if (nameStart + nameLength + extraLength > directory.length) return yield* bad(`zip directory entry ${index} is damaged`)
+      if (nameStart + nameLength + extraLength > directory.length)
+        return yield* bad(`zip directory entry ${index} is damaged`)
       const name = decodeUtf8(directory.subarray(nameStart, nameStart + nameLength))
       let extra = nameStart + nameLength
       const extraEnd = extra + extraLength
@@ -119,7 +127,10 @@ export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, Checkpoin
         extra += 4 + length
       }
       if (flags & 1) return yield* bad(`zip member ${name} is encrypted`)
-      if (method !== 0 && method !== 8) return yield* bad(`zip member ${name} uses compression method ${method}; only stored and deflate are supported`)
+      if (method !== 0 && method !== 8)
+        return yield* bad(
+          `zip member ${name} uses compression method ${method}; only stored and deflate are supported`,
+        )
       if (localHeaderOffset + 30 + compressedSize > source.size) {
         return yield* bad(`zip member ${name} lies past the end of the file; the file is truncated`)
       }
@@ -133,7 +144,8 @@ export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, Checkpoin
         const known = dataOffsets.get(entry.name)
         if (known !== undefined) return known
         const header = view(yield* source.read(entry.localHeaderOffset, 30))
-        if (header.getUint32(0, true) !== localHeader) return yield* bad(`zip member ${entry.name} has a damaged local header`)
+        if (header.getUint32(0, true) !== localHeader)
+          return yield* bad(`zip member ${entry.name} has a damaged local header`)
         const offset = entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true)
         if (offset + entry.compressedSize > source.size) {
           return yield* bad(`zip member ${entry.name} lies past the end of the file; the file is truncated`)
@@ -152,20 +164,24 @@ export const openZip = (source: ByteSource): Effect.Effect<ZipArchive, Checkpoin
                 try: () => inflateRaw(raw),
                 catch: (cause) => bad(`zip member ${entry.name} does not inflate: ${String(cause)}`),
               })
-        if (bytes.length !== entry.size) return yield* bad(`zip member ${entry.name} has ${bytes.length} bytes, expected ${entry.size}`)
-        if (crc32(bytes) !== entry.crc) return yield* bad(`zip member ${entry.name} fails its CRC check; the file is damaged`)
+        if (bytes.length !== entry.size)
+          return yield* bad(`zip member ${entry.name} has ${bytes.length} bytes, expected ${entry.size}`)
+        if (crc32(bytes) !== entry.crc)
+          return yield* bad(`zip member ${entry.name} fails its CRC check; the file is damaged`)
         return bytes
       })
 
     const readStoredRange = (entry: ZipEntry, offset: number, length: number) =>
       Effect.gen(function* () {
-        if (entry.method !== 0) return yield* bad(`zip member ${entry.name} is compressed and cannot be read in parts`)
+        if (entry.method !== 0)
+          return yield* bad(`zip member ${entry.name} is compressed and cannot be read in parts`)
         if (offset < 0 || offset + length > entry.size) {
-          return yield* bad(`read of ${length} bytes at ${offset} goes past the end of zip member ${entry.name} (${entry.size} bytes)`)
+          return yield* bad(
+            `read of ${length} bytes at ${offset} goes past the end of zip member ${entry.name} (${entry.size} bytes)`,
+          )
         }
         return yield* source.read((yield* dataOffset(entry)) + offset, length)
       })
 
     return { entries, readEntry, readStoredRange } satisfies ZipArchive
   })
-

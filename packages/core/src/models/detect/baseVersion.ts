@@ -18,7 +18,9 @@ export interface FamilyEvidence {
 }
 
 /** kohya's `ss_base_model_version`: `sd_v1`, `sd_v2`, `sd_v2_v`, `sdxl_base_v1-0`. */
-export const familyFromKohyaVersion = (value: string): { family: BaseFamily; prediction: Prediction } | undefined => {
+export const familyFromKohyaVersion = (
+  value: string,
+): { family: BaseFamily; prediction: Prediction } | undefined => {
   if (value.startsWith("sdxl_refiner")) return { family: "sdxl-refiner", prediction: "epsilon" }
   if (value.startsWith("sdxl")) return { family: "sdxl", prediction: "epsilon" }
   if (value.startsWith("sd_v2")) return { family: "sd2", prediction: value.endsWith("_v") ? "v" : "epsilon" }
@@ -27,15 +29,27 @@ export const familyFromKohyaVersion = (value: string): { family: BaseFamily; pre
 }
 
 /** SAI modelspec `modelspec.architecture`, e.g. `stable-diffusion-v2-768-v/lora`, `stable-diffusion-xl-v1-base`. */
-export const familyFromModelspec = (value: string): { family: BaseFamily; prediction: Prediction } | undefined => {
+export const familyFromModelspec = (
+  value: string,
+): { family: BaseFamily; prediction: Prediction } | undefined => {
   const base = value.split("/")[0]!
-  if (base.startsWith("stable-diffusion-xl-v1-refiner")) return { family: "sdxl-refiner", prediction: "epsilon" }
+  if (base.startsWith("stable-diffusion-xl-v1-refiner"))
+    return { family: "sdxl-refiner", prediction: "epsilon" }
   if (base.startsWith("stable-diffusion-xl")) return { family: "sdxl", prediction: "epsilon" }
-  if (base.startsWith("stable-diffusion-v2")) return { family: "sd2", prediction: base.endsWith("-v") ? "v" : "epsilon" }
+  if (base.startsWith("stable-diffusion-v2"))
+    return { family: "sd2", prediction: base.endsWith("-v") ? "v" : "epsilon" }
   if (base.startsWith("stable-diffusion-v1")) return { family: "sd1", prediction: "epsilon" }
   return undefined
 }
 
 /** The family whose UNet cross-attends to this context width (768 CLIP-L, 1024 OpenCLIP-H, 2048 L+bigG, 1280 bigG). */
 export const familyFromContextDim = (contextDim: number): BaseFamily | undefined =>
-  contextDim === 768 ? "sd1" : contextDim === 1024 ? "sd2" : contextDim === 2048 ? "sdxl" : contextDim === 1280 ? "sdxl-refiner" : undefined
+  contextDim === 768
+    ? "sd1"
+    : contextDim === 1024
+      ? "sd2"
+      : contextDim === 2048
+        ? "sdxl"
+        : contextDim === 1280
+          ? "sdxl-refiner"
+          : undefined

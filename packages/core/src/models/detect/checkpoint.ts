@@ -2,9 +2,15 @@ import { Effect } from "effect"
 import type { TensorInfo } from "../../io/storedTensor.js"
 import type { TensorFile } from "../../io/tensorFile.js"
 import type { Shape } from "../../tensor/shape.js"
-import { type BaseFamily, familyFromKohyaVersion, familyFromModelspec, familyLabel, type Prediction } from "./baseVersion.js"
+import {
+  type BaseFamily,
+  familyFromKohyaVersion,
+  familyFromModelspec,
+  familyLabel,
+  type Prediction,
+} from "./baseVersion.js"
 import { type ComponentName, groupByComponent, ldmComponentOf, ldmTextEncoders } from "./components.js"
-import { tally, type TensorTally } from "./parameterCount.js"
+import { type TensorTally, tally } from "./parameterCount.js"
 import { detectPrediction } from "./prediction.js"
 import { type UNetNaming, type UNetSignature, unetSignature } from "./unetSignature.js"
 
@@ -40,15 +46,19 @@ export interface CheckpointInfo {
 const layoutOf = (names: ReadonlyArray<string>): CheckpointLayout => {
   const has = (test: (name: string) => boolean) => names.some(test)
   if (has((name) => ldmComponentOf(name) !== "other" && ldmComponentOf(name) !== "ema")) return "ldm"
-  if (has((name) => name === "conv_in.weight") && has((name) => name.startsWith("time_embedding."))) return "diffusers-unet"
+  if (has((name) => name === "conv_in.weight") && has((name) => name.startsWith("time_embedding.")))
+    return "diffusers-unet"
   if (has((name) => name.startsWith("encoder.")) && has((name) => name.startsWith("decoder."))) return "vae"
-  if (has((name) => name.startsWith("text_model.") || name.startsWith("transformer.resblocks."))) return "text-encoder"
+  if (has((name) => name.startsWith("text_model.") || name.startsWith("transformer.resblocks.")))
+    return "text-encoder"
   return "unknown"
 }
 
 const withoutPrefix = (tensors: ReadonlyArray<TensorInfo>, prefix: string): Map<string, Shape> =>
   new Map(
-    tensors.filter((tensor) => tensor.name.startsWith(prefix)).map((tensor) => [tensor.name.slice(prefix.length), tensor.shape]),
+    tensors
+      .filter((tensor) => tensor.name.startsWith(prefix))
+      .map((tensor) => [tensor.name.slice(prefix.length), tensor.shape]),
   )
 
 /** The family the text encoders alone imply (A1111 reads the same keys), for files without a UNet. */
@@ -93,7 +103,9 @@ export const detectCheckpoint = (file: TensorFile): Effect.Effect<CheckpointInfo
     const naming: UNetNaming = layout === "diffusers-unet" ? "diffusers" : "ldm"
     const unetPrefix = layout === "ldm" ? "model.diffusion_model." : ""
     const unet =
-      layout === "ldm" || layout === "diffusers-unet" ? unetSignature(withoutPrefix(file.tensors, unetPrefix), naming) : undefined
+      layout === "ldm" || layout === "diffusers-unet"
+        ? unetSignature(withoutPrefix(file.tensors, unetPrefix), naming)
+        : undefined
     const textEncoders = layout === "ldm" ? ldmTextEncoders(names) : []
     const byEncoders = familyFromTextEncoders(textEncoders)
     const byMetadata = familyFromMetadata(file.metadata)
@@ -104,7 +116,9 @@ export const detectCheckpoint = (file: TensorFile): Effect.Effect<CheckpointInfo
       family = unet.family
       familyBasis = `UNet shapes (context ${unet.contextDim}, ${unet.modelChannels} channels${unet.admInChannels === undefined ? "" : `, adm ${unet.admInChannels}`})`
       if (byEncoders !== undefined && byEncoders !== family) {
-        notes.push(`the text encoders (${textEncoders.join(" + ")}) suggest ${familyLabel[byEncoders]}, the UNet ${familyLabel[family]}`)
+        notes.push(
+          `the text encoders (${textEncoders.join(" + ")}) suggest ${familyLabel[byEncoders]}, the UNet ${familyLabel[family]}`,
+        )
       }
     } else if (byEncoders !== undefined) {
       family = byEncoders
@@ -126,7 +140,9 @@ export const detectCheckpoint = (file: TensorFile): Effect.Effect<CheckpointInfo
     if (kohyaVersion !== undefined) {
       const declared = familyFromKohyaVersion(kohyaVersion)
       if (declared !== undefined && family !== undefined && declared.family !== family) {
-        notes.push(`ss_base_model_version says ${familyLabel[declared.family]} but the weights are ${familyLabel[family]}`)
+        notes.push(
+          `ss_base_model_version says ${familyLabel[declared.family]} but the weights are ${familyLabel[family]}`,
+        )
       }
     }
     const predictionEvidence = yield* detectPrediction(file, family, unet, unetPrefix, naming)

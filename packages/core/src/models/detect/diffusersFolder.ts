@@ -4,7 +4,7 @@ import type { Shape } from "../../tensor/shape.js"
 import { familyLabel, type Prediction } from "./baseVersion.js"
 import type { CheckpointInfo } from "./checkpoint.js"
 import type { ComponentName } from "./components.js"
-import { tally, type TensorTally } from "./parameterCount.js"
+import { type TensorTally, tally } from "./parameterCount.js"
 import { detectPrediction } from "./prediction.js"
 import { unetSignature } from "./unetSignature.js"
 
@@ -54,7 +54,10 @@ export const detectDiffusersFolder = (parts: DiffusersParts): Effect.Effect<Chec
     const unet =
       parts.unet === undefined
         ? undefined
-        : unetSignature(new Map<string, Shape>(parts.unet.tensors.map((tensor) => [tensor.name, tensor.shape])), "diffusers")
+        : unetSignature(
+            new Map<string, Shape>(parts.unet.tensors.map((tensor) => [tensor.name, tensor.shape])),
+            "diffusers",
+          )
     const family = unet?.family
     const familyBasis =
       unet === undefined
@@ -69,7 +72,9 @@ export const detectDiffusersFolder = (parts: DiffusersParts): Effect.Effect<Chec
         : parts.unet === undefined
           ? { prediction: "unknown" as const, basis: "no UNet and no scheduler config" }
           : yield* detectPrediction(parts.unet, family, unet, "", "diffusers")
-    const textEncoders = [parts.textEncoder, parts.textEncoder2].flatMap((file) => (file === undefined ? [] : [encoderName(file)]))
+    const textEncoders = [parts.textEncoder, parts.textEncoder2].flatMap((file) =>
+      file === undefined ? [] : [encoderName(file)],
+    )
     const all = named.flatMap(([, file]) => file?.tensors ?? [])
     const notes = family === undefined ? [] : [`${familyLabel[family]} diffusers folder`]
     return {

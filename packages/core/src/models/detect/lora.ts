@@ -13,7 +13,7 @@ import {
 } from "./baseVersion.js"
 import type { ComponentName } from "./components.js"
 import { type LoraKeyStyle, loraComponentOf, parseLoraKey } from "./loraKeys.js"
-import { tally, type TensorTally } from "./parameterCount.js"
+import { type TensorTally, tally } from "./parameterCount.js"
 
 /** The adapter algorithm: plain LoRA, LoCon (LoRA on 3x3 convolutions too), LyCORIS LoHa or LoKr. */
 export type LoraAlgorithm = "lora" | "locon" | "loha" | "lokr"
@@ -61,29 +61,43 @@ const scalarOf = (file: TensorFile, name: string) =>
     if (stored._tag === "None" || stored.value.bytes.length === 0) return undefined
     const host = toHostTensor(stored.value)
     const first = host.data[0]!
-    return host.dtype === "f16" ? fromF16Bits(first) : host.dtype === "bf16" ? fromBF16Bits(first) : Number(first)
+    return host.dtype === "f16"
+      ? fromF16Bits(first)
+      : host.dtype === "bf16"
+        ? fromBF16Bits(first)
+        : Number(first)
   })
 
 /** The family implied by module shapes: cross-attention key width, text encoder width, conv vs linear proj_in. */
-const familyFromShapes = (modules: ReadonlyMap<string, ModuleParts>): { family: BaseFamily; basis: string } | undefined => {
+const familyFromShapes = (
+  modules: ReadonlyMap<string, ModuleParts>,
+): { family: BaseFamily; basis: string } | undefined => {
   for (const module of modules.keys()) {
-    if (loraComponentOf(module) === "text_encoder_2") return { family: "sdxl", basis: "it has modules for a second text encoder" }
+    if (loraComponentOf(module) === "text_encoder_2")
+      return { family: "sdxl", basis: "it has modules for a second text encoder" }
   }
   for (const [module, parts] of modules) {
     if (/attn2[._]to_k$/.test(module) && parts.down?.length === 2) {
       const family = familyFromContextDim(parts.down[1]!)
-      if (family !== undefined) return { family, basis: `cross-attention keys take ${parts.down[1]}-wide text features` }
+      if (family !== undefined)
+        return { family, basis: `cross-attention keys take ${parts.down[1]}-wide text features` }
     }
   }
   for (const [module, parts] of modules) {
-    if (loraComponentOf(module) === "text_encoder" && /(?:q_proj|fc1)$/.test(module) && parts.down !== undefined) {
+    if (
+      loraComponentOf(module) === "text_encoder" &&
+      /(?:q_proj|fc1)$/.test(module) &&
+      parts.down !== undefined
+    ) {
       const width = parts.down[1]
       if (width === 768) return { family: "sd1", basis: "its text encoder modules are 768 wide (CLIP ViT-L)" }
-      if (width === 1024) return { family: "sd2", basis: "its text encoder modules are 1024 wide (OpenCLIP ViT-H)" }
+      if (width === 1024)
+        return { family: "sd2", basis: "its text encoder modules are 1024 wide (OpenCLIP ViT-H)" }
     }
   }
   for (const [module, parts] of modules) {
-    if (/proj_in$/.test(module) && parts.down?.length === 4) return { family: "sd1", basis: "proj_in is a 1x1 convolution (SD 1.x)" }
+    if (/proj_in$/.test(module) && parts.down?.length === 4)
+      return { family: "sd1", basis: "proj_in is a 1x1 convolution (SD 1.x)" }
   }
   return undefined
 }
@@ -139,7 +153,11 @@ export const inspectLora = (file: TensorFile): Effect.Effect<LoraInfo> =>
     }
     const notes: Array<string> = []
     if (hasMid) notes.push("some modules use a CP-decomposed middle (lora_mid) factor")
-    const keyStyle: LoraKeyStyle = styles.has("kohya") ? "kohya" : styles.has("diffusers-legacy") ? "diffusers-legacy" : "diffusers-peft"
+    const keyStyle: LoraKeyStyle = styles.has("kohya")
+      ? "kohya"
+      : styles.has("diffusers-legacy")
+        ? "diffusers-legacy"
+        : "diffusers-peft"
     if (styles.size > 1) notes.push(`mixed key styles: ${[...styles].join(", ")}`)
     const algorithm: LoraAlgorithm = lokr ? "lokr" : loha ? "loha" : convModules > 0 ? "locon" : "lora"
 
@@ -147,7 +165,8 @@ export const inspectLora = (file: TensorFile): Effect.Effect<LoraInfo> =>
     const fromKohya = kohyaVersion === undefined ? undefined : familyFromKohyaVersion(kohyaVersion)
     const architecture = file.metadata["modelspec.architecture"]
     const fromSpec = architecture === undefined ? undefined : familyFromModelspec(architecture)
-    const fromV2Flag = file.metadata.ss_v2 === "True" ? ({ family: "sd2", prediction: "unknown" } as const) : undefined
+    const fromV2Flag =
+      file.metadata.ss_v2 === "True" ? ({ family: "sd2", prediction: "unknown" } as const) : undefined
     const declared = fromKohya ?? fromSpec ?? fromV2Flag
     const declaredBasis = fromKohya
       ? `ss_base_model_version = ${kohyaVersion}`
@@ -161,7 +180,9 @@ export const inspectLora = (file: TensorFile): Effect.Effect<LoraInfo> =>
       family = fromShapes.family
       familyBasis = fromShapes.basis
       if (declared !== undefined && declared.family !== family) {
-        notes.push(`the metadata (${declaredBasis}) says ${familyLabel[declared.family]} but the shapes say ${familyLabel[family]}`)
+        notes.push(
+          `the metadata (${declaredBasis}) says ${familyLabel[declared.family]} but the shapes say ${familyLabel[family]}`,
+        )
       }
     } else if (declared !== undefined) {
       family = declared.family
@@ -171,7 +192,11 @@ export const inspectLora = (file: TensorFile): Effect.Effect<LoraInfo> =>
       familyBasis = "neither the shapes nor the metadata identify the base model"
     }
     const prediction: Prediction =
-      declared !== undefined && declared.family === family ? declared.prediction : family === "sd1" ? "epsilon" : "unknown"
+      declared !== undefined && declared.family === family
+        ? declared.prediction
+        : family === "sd1"
+          ? "epsilon"
+          : "unknown"
     return {
       keyStyle,
       algorithm,

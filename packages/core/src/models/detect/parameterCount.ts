@@ -1,6 +1,6 @@
-import { sizeOf } from "../../tensor/shape.js"
 import type { TensorInfo } from "../../io/storedTensor.js"
-import { storageByteSize, type StorageDType } from "../../io/storedTensor.js"
+import { type StorageDType, storageByteSize } from "../../io/storedTensor.js"
+import { sizeOf } from "../../tensor/shape.js"
 
 /** Elements and bytes of a group of tensors. Buffers that are not weights (`position_ids`) are left out of `parameters`. */
 export interface TensorTally {

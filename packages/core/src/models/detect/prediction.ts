@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import type { TensorFile } from "../../io/tensorFile.js"
 import { toHostTensor } from "../../io/storedTensor.js"
+import type { TensorFile } from "../../io/tensorFile.js"
 import { fromBF16Bits, fromF16Bits } from "../../tensor/halfFloat.js"
 import type { BaseFamily, Prediction } from "./baseVersion.js"
 import type { UNetNaming, UNetSignature } from "./unetSignature.js"
@@ -50,10 +50,16 @@ export const detectPrediction = (
         : { prediction: "epsilon", basis: "SDXL models predict noise unless marked v_pred" }
     }
     if (family !== "sd2") return { prediction: "unknown", basis: "unknown model family" }
-    if (unet?.inChannels !== 4) return { prediction: "epsilon", basis: "SD 2 inpainting/depth models predict noise" }
+    if (unet === undefined)
+      return { prediction: "unknown", basis: "SD 2 without a UNet: nothing to tell epsilon from v" }
+    if (unet.inChannels !== 4)
+      return { prediction: "epsilon", basis: "SD 2 inpainting/depth models predict noise" }
     const name = `${unetPrefix}${probeKey[naming]}`
     if (!file.tensors.some((tensor) => tensor.name === name)) {
-      return { prediction: "unknown", basis: `SD 2 512-base (epsilon) and 768-v (v) share one layout and ${name} is missing` }
+      return {
+        prediction: "unknown",
+        basis: `SD 2 512-base (epsilon) and 768-v (v) share one layout and ${name} is missing`,
+      }
     }
     const stored = yield* Effect.option(file.read(name))
     if (stored._tag === "None") return { prediction: "unknown", basis: `could not read ${name}` }

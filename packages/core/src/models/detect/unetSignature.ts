@@ -22,7 +22,10 @@ const crossAttentionKey = /transformer_blocks\.0\.attn2\.to_k\.weight$/
 const projInKey = /\.proj_in\.weight$/
 
 /** Reads a UNet's signature from its tensor shapes (names without the UNet prefix). Undefined if there is no conv_in. */
-export const unetSignature = (shapes: ReadonlyMap<string, Shape>, naming: UNetNaming): UNetSignature | undefined => {
+export const unetSignature = (
+  shapes: ReadonlyMap<string, Shape>,
+  naming: UNetNaming,
+): UNetSignature | undefined => {
   const convIn = shapes.get(naming === "ldm" ? "input_blocks.0.0.weight" : "conv_in.weight")
   if (convIn === undefined || convIn.length !== 4) return undefined
   let contextDim: number | undefined
@@ -39,7 +42,10 @@ export const unetSignature = (shapes: ReadonlyMap<string, Shape>, naming: UNetNa
   const family =
     byContext === "sd1" && modelChannels === 320 && linearProjection === false && admInChannels === undefined
       ? "sd1"
-      : byContext === "sd2" && modelChannels === 320 && linearProjection === true && admInChannels === undefined
+      : byContext === "sd2" &&
+          modelChannels === 320 &&
+          linearProjection === true &&
+          admInChannels === undefined
         ? "sd2"
         : byContext === "sdxl" && modelChannels === 320 && admInChannels === 2816
           ? "sdxl"
@@ -47,6 +53,12 @@ export const unetSignature = (shapes: ReadonlyMap<string, Shape>, naming: UNetNa
             ? "sdxl-refiner"
             : undefined
   const variant =
-    inChannels === 4 ? "standard" : inChannels === 9 ? "inpainting" : inChannels === 8 ? "instruct-pix2pix" : "other"
+    inChannels === 4
+      ? "standard"
+      : inChannels === 9
+        ? "inpainting"
+        : inChannels === 8
+          ? "instruct-pix2pix"
+          : "other"
   return { modelChannels, inChannels, contextDim, linearProjection, admInChannels, family, variant }
 }

@@ -40,7 +40,8 @@ export const writeFileAtomic = <E>(
   options: { readonly existing: ExistingFile },
 ): Effect.Effect<AtomicWriteResult, E | FileAccessError | OutputExists> =>
   Effect.gen(function* () {
-    const attempt = <A>(run: () => Promise<A>) => Effect.tryPromise({ try: run, catch: (cause) => fileError(path, cause) })
+    const attempt = <A>(run: () => Promise<A>) =>
+      Effect.tryPromise({ try: run, catch: (cause) => fileError(path, cause) })
     const replacing = yield* attempt(() => exists(path))
     if (replacing && options.existing === "refuse") return yield* new OutputExists({ path })
     const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
@@ -61,7 +62,9 @@ export const writeFileAtomic = <E>(
       yield* attempt(() => handle.sync())
     }).pipe(
       Effect.ensuring(Effect.promise(() => handle.close().catch(() => undefined))),
-      Effect.onExit((exit) => (Exit.isFailure(exit) ? Effect.promise(() => rm(temp, { force: true })) : Effect.void)),
+      Effect.onExit((exit) =>
+        Exit.isFailure(exit) ? Effect.promise(() => rm(temp, { force: true })) : Effect.void,
+      ),
     )
     let backup: string | undefined
     if (replacing) {
@@ -71,6 +74,8 @@ export const writeFileAtomic = <E>(
         return name
       })
     }
-    yield* attempt(() => rename(temp, path)).pipe(Effect.tapError(() => Effect.promise(() => rm(temp, { force: true }))))
+    yield* attempt(() => rename(temp, path)).pipe(
+      Effect.tapError(() => Effect.promise(() => rm(temp, { force: true }))),
+    )
     return backup === undefined ? {} : { backup }
   })

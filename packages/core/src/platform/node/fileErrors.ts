@@ -16,5 +16,8 @@ const reasons: Readonly<Record<string, string>> = {
 export const fileError = (path: string, cause: unknown): FileAccessError => {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   const reason = code !== undefined ? reasons[code] : undefined
-  return new FileAccessError({ path, detail: reason ?? String((cause as Error | undefined)?.message ?? cause) })
+  return new FileAccessError({
+    path,
+    detail: reason ?? String((cause as Error | undefined)?.message ?? cause),
+  })
 }

@@ -13,7 +13,8 @@ export { openFileSource } from "./fileSource.js"
 export { convertCheckpointFile, inspectModelPath, openDiffusersFolder, openModelFile } from "./modelFiles.js"
 
 /** Promise API: what a checkpoint, LoRA or diffusers folder is. Rejects with a tagged error (`.message` is readable). */
-export const inspectModel = (path: string): Promise<ModelInspection> => Effect.runPromise(inspectModelPath(path))
+export const inspectModel = (path: string): Promise<ModelInspection> =>
+  Effect.runPromise(inspectModelPath(path))
 
 /** Promise API: converts a checkpoint to safetensors; refuses to replace `output` unless `overwrite` (then keeps a backup). */
 export const convertCheckpoint = (
@@ -21,4 +22,8 @@ export const convertCheckpoint = (
   output: string,
   options: { readonly overwrite?: boolean } = {},
 ): Promise<AtomicWriteResult> =>
-  Effect.runPromise(convertCheckpointFile(input, output, { existing: (options.overwrite ? "backup" : "refuse") satisfies ExistingFile }))
+  Effect.runPromise(
+    convertCheckpointFile(input, output, {
+      existing: (options.overwrite ? "backup" : "refuse") satisfies ExistingFile,
+    }),
+  )

@@ -3,7 +3,12 @@ import { readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect, type Scope } from "effect"
 import { convertToSafetensors } from "../../io/convert.js"
-import { CheckpointFormatError, FileAccessError, type ModelFileError, type OutputExists } from "../../io/errors.js"
+import {
+  CheckpointFormatError,
+  FileAccessError,
+  type ModelFileError,
+  type OutputExists,
+} from "../../io/errors.js"
 import { mergeTensorFiles } from "../../io/mergedTensorFile.js"
 import { openTensorFile } from "../../io/openTensorFile.js"
 import type { TensorFile } from "../../io/tensorFile.js"
@@ -17,7 +22,8 @@ import { openFileSource } from "./fileSource.js"
 export const openModelFile = (path: string): Effect.Effect<TensorFile, ModelFileError, Scope.Scope> =>
   Effect.flatMap(openFileSource(path), openTensorFile)
 
-const attempt = <A>(path: string, run: () => Promise<A>) => Effect.tryPromise({ try: run, catch: (cause) => fileError(path, cause) })
+const attempt = <A>(path: string, run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (cause) => fileError(path, cause) })
 
 /** Weight file names diffusers writes, best first: safetensors before pickles, full precision before fp16. */
 const weightNames = (base: string): Array<string> => [
@@ -31,16 +37,23 @@ const weightNames = (base: string): Array<string> => [
 const openComponent = (folder: string): Effect.Effect<TensorFile | undefined, ModelFileError, Scope.Scope> =>
   Effect.gen(function* () {
     const entries: Array<string> = yield* attempt(folder, () =>
-      readdir(folder).catch((cause: NodeJS.ErrnoException) => (cause.code === "ENOENT" ? [] : Promise.reject(cause))),
+      readdir(folder).catch((cause: NodeJS.ErrnoException) =>
+        cause.code === "ENOENT" ? [] : Promise.reject(cause),
+      ),
     )
     if (entries.length === 0) return undefined
     for (const base of ["diffusion_pytorch_model", "model"]) {
       const single = weightNames(base).find((name) => entries.includes(name))
       if (single !== undefined) return yield* openModelFile(join(folder, single))
-      const index = [`${base}.safetensors.index.json`, `${base}.bin.index.json`].find((name) => entries.includes(name))
+      const index = [`${base}.safetensors.index.json`, `${base}.bin.index.json`].find((name) =>
+        entries.includes(name),
+      )
       if (index !== undefined) {
         const indexPath = join(folder, index)
-        const parsed = yield* attempt(indexPath, async () => JSON.parse(await readFile(indexPath, "utf8")) as unknown)
+        const parsed = yield* attempt(
+          indexPath,
+          async () => JSON.parse(await readFile(indexPath, "utf8")) as unknown,
+        )
         const weightMap = (parsed as { weight_map?: Record<string, string> }).weight_map
         if (typeof weightMap !== "object" || weightMap === null) {
           return yield* new CheckpointFormatError({ file: indexPath, detail: "has no weight_map" })
@@ -64,7 +77,9 @@ const readJson = (path: string): Effect.Effect<unknown, FileAccessError> =>
   })
 
 /** Opens the parts of a diffusers folder (`unet/`, `vae/`, `text_encoder/`, `text_encoder_2/`, `scheduler/`). */
-export const openDiffusersFolder = (folder: string): Effect.Effect<DiffusersParts, ModelFileError, Scope.Scope> =>
+export const openDiffusersFolder = (
+  folder: string,
+): Effect.Effect<DiffusersParts, ModelFileError, Scope.Scope> =>
   Effect.gen(function* () {
     const unet = yield* openComponent(join(folder, "unet"))
     const vae = yield* openComponent(join(folder, "vae"))
@@ -74,7 +89,8 @@ export const openDiffusersFolder = (folder: string): Effect.Effect<DiffusersPart
     if (unet === undefined && vae === undefined && textEncoder === undefined) {
       return yield* new FileAccessError({
         path: folder,
-        detail: "is a folder but not a diffusers model (no unet/, vae/ or text_encoder/ weights); pass a checkpoint file or a diffusers folder",
+        detail:
+          "is a folder but not a diffusers model (no unet/, vae/ or text_encoder/ weights); pass a checkpoint file or a diffusers folder",
       })
     }
     return {
