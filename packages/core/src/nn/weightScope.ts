@@ -1,0 +1,218 @@
+import { shapeError } from "../ops/check.js"
+import { state } from "../ops/sources.js"
+import type { DType } from "../tensor/dtype.js"
+import { formatShape, type Shape, sameShape } from "../tensor/shape.js"
+import type { Tensor } from "../tensor/tensor.js"
+
+/** A weight a model asked for: its full checkpoint key, shape and dtype. */
+export interface WeightEntry {
+  readonly key: string
+  readonly shape: Shape
+  readonly dtype: DType
+}
+
+/**
+ * A linear or convolution layer as the model built it. LoRA networks find their targets in this list and
+ * name them; merges write into `weightKey` (rows `weightRows` only, for q/k/v fused into one projection).
+ */
+export interface ModuleInfo {
+  readonly kind: "linear" | "conv2d"
+  /** Which model part it belongs to: "unet", "te" (SD1/SD2 text encoder), "te1"/"te2" (SDXL), "vae". */
+  readonly component: string
+  /** Checkpoint path below the component root, e.g. `input_blocks.1.1.proj_in` (LDM naming). */
+  readonly path: string
+  /** The same module in diffusers/transformers naming, e.g. `down_blocks.0.attentions.0.proj_in`. */
+  readonly diffusersPath: string
+  readonly weightKey: string
+  readonly weightRows: readonly [number, number] | undefined
+  readonly inFeatures: number
+  readonly outFeatures: number
+  readonly kernel: readonly [number, number]
+  readonly stride: readonly [number, number]
+  readonly padding: readonly [number, number]
+  /** Enclosing module classes, outermost first, in diffusers/transformers class names (kohya targets by these). */
+  readonly within: ReadonlyArray<string>
+}
+
+/** Wraps a layer's output: given the layer, its input and its base output, returns the output to use. */
+export type ModuleAdapter = (module: ModuleInfo, x: Tensor, y: Tensor) => Tensor
+
+/** What every scope of one model build shares: the weight manifest, the layer list and the adapters. */
+class ScopeRegistry {
+  readonly weights = new Map<string, WeightEntry>()
+  readonly modules = new Map<string, ModuleInfo>()
+  constructor(
+    readonly dtype: DType,
+    readonly adapters: ReadonlyArray<ModuleAdapter>,
+  ) {}
+}
+
+export interface WeightScopeOptions {
+  /** dtype of the weights as the program holds them (default f32). */
+  readonly dtype?: DType
+  /** Layer wrappers, applied in order (LoRA networks). */
+  readonly adapters?: ReadonlyArray<ModuleAdapter>
+}
+
+type Segment = string | number
+
+const split = (path: string): Array<string> => (path === "" ? [] : path.split("."))
+
+/**
+ * Where a model finds its weights. `scope.at("input_blocks", 1, 1).weight("norm.weight", [C])` is the `state`
+ * tensor named by the full checkpoint key `…input_blocks.1.1.norm.weight`, so model code mirrors checkpoint
+ * keys and a key leads to its line. Every scope of a build shares one registry that records each weight
+ * asked for (the manifest a loader checks a checkpoint against) and each linear/conv layer (what LoRA targets).
+ */
+export class WeightScope {
+  private constructor(
+    private readonly registry: ScopeRegistry,
+    private readonly segments: ReadonlyArray<string>,
+    private readonly componentName: string,
+    private readonly componentStart: number,
+    private readonly aliasSegments: ReadonlyArray<string>,
+    private readonly parentAlias: ReadonlyArray<string>,
+    private readonly classes: ReadonlyArray<string>,
+  ) {}
+
+  /** A fresh build: an empty manifest, weights of `dtype`, layers wrapped by `adapters`. */
+  static root(options: WeightScopeOptions = {}): WeightScope {
+    return new WeightScope(
+      new ScopeRegistry(options.dtype ?? "f32", options.adapters ?? []),
+      [],
+      "",
+      0,
+      [],
+      [],
+      [],
+    )
+  }
+
+  /** A child scope; dotted strings and numbers are both path segments. */
+  at(...segments: ReadonlyArray<Segment>): WeightScope {
+    const added = segments.flatMap((s) => split(String(s)))
+    return new WeightScope(
+      this.registry,
+      [...this.segments, ...added],
+      this.componentName,
+      this.componentStart,
+      [...this.aliasSegments, ...added],
+      this.aliasSegments,
+      this.classes,
+    )
+  }
+
+  /** Renames the last `at` step in diffusers naming (`at("in_layers", 2).alias("conv1")`). */
+  alias(diffusersName: string): WeightScope {
+    return new WeightScope(
+      this.registry,
+      this.segments,
+      this.componentName,
+      this.componentStart,
+      [...this.parentAlias, ...split(diffusersName)],
+      this.parentAlias,
+      this.classes,
+    )
+  }
+
+  /**
+   * The same weights, one more step in diffusers naming only: the q, k and v rows of OpenCLIP's fused
+   * `attn.in_proj_weight` are `self_attn.q_proj`, `k_proj` and `v_proj` in transformers.
+   */
+  part(diffusersName: string): WeightScope {
+    return new WeightScope(
+      this.registry,
+      this.segments,
+      this.componentName,
+      this.componentStart,
+      [...this.aliasSegments, ...split(diffusersName)],
+      this.aliasSegments,
+      this.classes,
+    )
+  }
+
+  /** Marks this scope as the root of a model component ("unet", "te", "te1", "te2", "vae"). */
+  component(name: string): WeightScope {
+    return new WeightScope(this.registry, this.segments, name, this.segments.length, [], [], [])
+  }
+
+  /** Marks this scope as an instance of a module class (diffusers/transformers names: "Transformer2DModel"). */
+  within(className: string): WeightScope {
+    return new WeightScope(
+      this.registry,
+      this.segments,
+      this.componentName,
+      this.componentStart,
+      this.aliasSegments,
+      this.parentAlias,
+      [...this.classes, className],
+    )
+  }
+
+  /** The full checkpoint key of this scope. */
+  get key(): string {
+    return this.segments.join(".")
+  }
+
+  get dtype(): DType {
+    return this.registry.dtype
+  }
+
+  /** The full key of a weight below this scope. */
+  keyOf(name: string): string {
+    return [...this.segments, ...split(name)].join(".")
+  }
+
+  /** The weight `name` below this scope, as a `state` tensor named by its full key; recorded in the manifest. */
+  weight(name: string, shape: Shape, dtype: DType = this.registry.dtype): Tensor {
+    const key = this.keyOf(name)
+    const seen = this.registry.weights.get(key)
+    if (seen && (!sameShape(seen.shape, shape) || seen.dtype !== dtype)) {
+      shapeError(
+        "weight",
+        `"${key}" was asked for as ${formatShape(seen.shape)} ${seen.dtype} and now as ${formatShape(shape)} ${dtype}`,
+        seen.shape,
+        shape,
+      )
+    }
+    if (!seen) this.registry.weights.set(key, { key, shape: [...shape], dtype })
+    return state(key, shape, dtype)
+  }
+
+  /** Records a layer built in this scope and runs the adapters over its output. */
+  adapt(
+    layer: Omit<
+      ModuleInfo,
+      "component" | "path" | "diffusersPath" | "within" | "weightKey" | "weightRows"
+    > & {
+      readonly weightName?: string
+      readonly weightRows?: readonly [number, number]
+    },
+    x: Tensor,
+    y: Tensor,
+  ): Tensor {
+    const { weightName, weightRows, ...geometry } = layer
+    const module: ModuleInfo = {
+      ...geometry,
+      component: this.componentName,
+      path: this.segments.slice(this.componentStart).join("."),
+      diffusersPath: this.aliasSegments.join("."),
+      weightKey: this.keyOf(weightName ?? "weight"),
+      weightRows,
+      within: this.classes,
+    }
+    const id = `${module.weightKey}#${weightRows?.join(":") ?? ""}`
+    if (!this.registry.modules.has(id)) this.registry.modules.set(id, module)
+    return this.registry.adapters.reduce((out, adapter) => adapter(module, x, out), y)
+  }
+
+  /** Every weight asked for so far in this build, by full key. */
+  manifest(): ReadonlyMap<string, WeightEntry> {
+    return this.registry.weights
+  }
+
+  /** Every linear/conv layer built so far in this build, in build order (each once). */
+  modules(): ReadonlyArray<ModuleInfo> {
+    return [...this.registry.modules.values()]
+  }
+}
