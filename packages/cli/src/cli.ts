@@ -1,5 +1,7 @@
 import { Command } from "effect/cli"
+import { backends } from "./commands/backends.js"
 import { dataset } from "./commands/dataset.js"
+import { model } from "./commands/model.js"
 import { tag } from "./commands/tag.js"
 import { tags } from "./commands/tags.js"
 import { version } from "./version.js"
@@ -10,7 +12,7 @@ import { version } from "./version.js"
  */
 export const danlu = Command.make("danlu").pipe(
   Command.withDescription("丹炉 — train Stable Diffusion LoRAs on any backend."),
-  Command.withSubcommands([dataset, tag, tags]),
+  Command.withSubcommands([backends, model, dataset, tag, tags]),
 )
 
 /** Runs `danlu` on an argument list (without `node` and the script path). */

@@ -1,0 +1,20 @@
+import { type Backend, Reference } from "@danlu/core"
+import type { Layer } from "effect"
+
+/**
+ * Every backend the CLI knows, in order of preference. Each loads lazily, so a missing native module
+ * only affects its own entry.
+ */
+export interface BackendEntry {
+  readonly name: string
+  readonly summary: string
+  readonly load: () => Promise<Layer.Layer<Backend, unknown>>
+}
+
+export const backendEntries: ReadonlyArray<BackendEntry> = [
+  {
+    name: "reference",
+    summary: "plain TypeScript in f64, the numerical truth; slow, needs nothing",
+    load: async () => Reference.layer,
+  },
+]

@@ -1,0 +1,32 @@
+import { NodeServices } from "@effect/platform-node"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import type { BackendEntry } from "../src/backends/registry.js"
+import { runDanlu } from "../src/cli.js"
+import { formatProbes, probeBackend } from "../src/commands/backends.js"
+
+describe("danlu backends", () => {
+  it("describes the reference backend", async () => {
+    const lines: Array<string> = []
+    const log = console.log
+    console.log = (...args: Array<unknown>) => lines.push(args.join(" "))
+    try {
+      await Effect.runPromise(runDanlu(["backends"]).pipe(Effect.provide(NodeServices.layer)))
+    } finally {
+      console.log = log
+    }
+    const text = lines.join("\n")
+    expect(text).toContain("✓ reference")
+    expect(text).toContain("dtypes: f32, f16, bf16, i32, u32, bool")
+  })
+
+  it("turns a backend that cannot load into one line with the reason", async () => {
+    const broken: BackendEntry = {
+      name: "imaginary",
+      summary: "never loads",
+      load: () => Promise.reject(new Error("Cannot find module 'imaginary-native'\n    at stack frame")),
+    }
+    const probe = await Effect.runPromise(probeBackend(broken))
+    expect(formatProbes([probe])).toBe("✗ imaginary — unavailable: Cannot find module 'imaginary-native'")
+  })
+})
