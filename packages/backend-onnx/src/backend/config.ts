@@ -1,0 +1,18 @@
+import type { CompositeOp } from "@danlu/core"
+import type { ExecutionProvider } from "../runtime/executionProviders.js"
+
+/** How the ONNX Runtime backend runs. Every field is optional; the defaults suit a CPU-only machine. */
+export interface OnnxBackendConfig {
+  /** Providers in order of preference (default `["cpu"]`); the CPU provider is always added last. */
+  readonly executionProviders?: ReadonlyArray<ExecutionProvider>
+  /** What a configured provider that cannot start here does: drop to the CPU with a warning (default) or fail. */
+  readonly fallback?: "cpu" | "error"
+  /** Threads one op may use (ONNX Runtime's intra-op pool); default: ONNX Runtime's choice (all cores). */
+  readonly intraOpThreads?: number
+  /** Threads running independent nodes at once; default 1 (sequential execution). */
+  readonly interOpThreads?: number
+  /** Composites lowered to fused ONNX ops (default: all); the rest run core's decomposition. */
+  readonly fused?: ReadonlyArray<CompositeOp>
+  /** Compiled programs kept for reuse once nothing holds them (default 16), one per graph shape. */
+  readonly cachedPrograms?: number
+}

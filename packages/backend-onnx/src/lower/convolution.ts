@@ -1,0 +1,64 @@
+import type { ConvAttrs } from "@danlu/core"
+import type { Attribute } from "../onnx/modelBuilder.js"
+import type { Emitter } from "./emitContext.js"
+
+const convGeometry = (attrs: ConvAttrs): Record<string, Attribute> => ({
+  strides: { ints: attrs.stride },
+  pads: { ints: [attrs.padding[0], attrs.padding[1], attrs.padding[0], attrs.padding[1]] },
+  dilations: { ints: attrs.dilation },
+  group: { int: attrs.groups },
+})
+
+export const conv2d: Emitter<"conv2d"> = (ctx, node, [x, w]) =>
+  ctx.b.op("Conv", [x!, w!], convGeometry(node.attrs))
+
+/**
+ * The input gradient is a transposed convolution with the forward weight, whose [O, C/g, kh, kw] layout
+ * is ConvTranspose's [C_in, C_out/g, kh, kw]. `output_padding` restores the rows a strided forward
+ * pass dropped.
+ */
+export const conv2dBackwardInput: Emitter<"conv2dBackwardInput"> = (ctx, node, [dy, w]) => {
+  const { stride, padding, dilation, inputShape } = node.attrs
+  const dyShape = node.inputs[0]!.shape
+  const kernel = node.inputs[1]!.shape.slice(2)
+  const outputPadding = [0, 1].map(
+    (i) =>
+      inputShape[2 + i]! -
+      ((dyShape[2 + i]! - 1) * stride[i]! - 2 * padding[i]! + dilation[i]! * (kernel[i]! - 1) + 1),
+  )
+  return ctx.b.op("ConvTranspose", [dy!, w!], {
+    ...convGeometry(node.attrs),
+    output_padding: { ints: outputPadding },
+  })
+}
+
+/**
+ * The weight gradient as one grouped convolution with batch and channels swapped:
+ * dw[o, c, ky, kx] = Σ_n,oy,ox x[n, g·cg + c, oy·s − p + ky·d, …] · dy[n, o, oy, ox], which is a
+ * convolution of x (channels as batch, images as channels) with dy as the kernel, stride d and
+ * dilation s. Extra rows past the kernel (from the far padding) are sliced off.
+ */
+export const conv2dBackwardWeight: Emitter<"conv2dBackwardWeight"> = (ctx, node, [x, dy]) => {
+  const { stride, padding, dilation, groups, weightShape } = node.attrs
+  const [n, c, h, w] = node.inputs[0]!.shape as [number, number, number, number]
+  const [, outChannels, ho, wo] = node.inputs[1]!.shape as [number, number, number, number]
+  const [, cg, kh, kw] = weightShape as [number, number, number, number]
+  const images = ctx.reshape(ctx.transpose(ctx.reshape(x!, [n, groups, c / groups, h, w]), [2, 1, 0, 3, 4]), [
+    cg,
+    groups * n,
+    h,
+    w,
+  ])
+  const kernels = ctx.transpose(dy!, [1, 0, 2, 3])
+  const grads = ctx.b.op("Conv", [images, kernels], {
+    strides: { ints: dilation },
+    dilations: { ints: stride },
+    pads: { ints: [padding[0], padding[1], padding[0], padding[1]] },
+    group: { int: groups },
+  })
+  const rows = Math.floor((h + 2 * padding[0] - stride[0] * (ho - 1) - 1) / dilation[0]) + 1
+  const cols = Math.floor((w + 2 * padding[1] - stride[1] * (wo - 1) - 1) / dilation[1]) + 1
+  const trimmed =
+    rows === kh && cols === kw ? grads : ctx.slice(grads, [0, 0, 0, 0], [cg, outChannels, kh, kw])
+  return ctx.transpose(trimmed, [1, 0, 2, 3])
+}

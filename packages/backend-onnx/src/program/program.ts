@@ -1,0 +1,93 @@
+import {
+  type AnalyzedGraph,
+  type BackendError,
+  type DeviceBuffer,
+  type HostTensor,
+  type Program,
+  ProgramInputError,
+  type TensorSpec,
+} from "@danlu/core"
+import { Effect } from "effect"
+import type * as Ort from "onnxruntime-node"
+import type { LoweredGraph } from "../lower/lowerGraph.js"
+import { mapOrtError } from "../runtime/ortErrors.js"
+import { backendName, type OrtModule } from "../runtime/ortRuntime.js"
+import { allocateOrtTensor, OnnxBuffer, toHostTensor, toOrtTensor } from "./deviceBuffer.js"
+
+const sameShape = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
+  a.length === b.length && a.every((d, i) => d === b[i])
+
+const describe = (value: { shape: ReadonlyArray<number>; dtype: string }) =>
+  `[${value.shape.join(",")}] ${value.dtype}`
+
+const checkBinding = (
+  what: string,
+  spec: TensorSpec,
+  value: { shape: ReadonlyArray<number>; dtype: string } | undefined,
+): ProgramInputError | undefined => {
+  if (value === undefined) return new ProgramInputError({ name: spec.name, detail: `missing ${what}` })
+  if (!sameShape(value.shape, spec.shape) || value.dtype !== spec.dtype) {
+    return new ProgramInputError({
+      name: spec.name,
+      detail: `expected ${describe(spec)}, got ${describe(value)}`,
+    })
+  }
+  return undefined
+}
+
+const ownBuffer = (value: DeviceBuffer, name: string): Effect.Effect<OnnxBuffer, ProgramInputError> =>
+  value instanceof OnnxBuffer
+    ? Effect.succeed(value)
+    : Effect.fail(
+        new ProgramInputError({ name, detail: `the buffer belongs to ${value.backend}, not ${backendName}` }),
+      )
+
+/** A compiled graph: one ONNX Runtime session run once per `run()`. */
+export const makeProgram = (
+  ort: OrtModule,
+  analyzed: AnalyzedGraph,
+  lowered: LoweredGraph,
+  session: Ort.InferenceSession,
+): Program => {
+  const run: Program["run"] = (inputs, states = {}) =>
+    Effect.gen(function* () {
+      const feeds: Record<string, Ort.Tensor> = {}
+      for (const spec of analyzed.inputs) {
+        const value = inputs[spec.name]
+        const problem = checkBinding("input", spec, value)
+        if (problem) return yield* problem
+        feeds[lowered.inputNames.get(spec.name)!] =
+          "data" in value!
+            ? toOrtTensor(ort, value as HostTensor, false)
+            : (yield* ownBuffer(value!, spec.name)).current
+      }
+      const stateBuffers = new Map<string, OnnxBuffer>()
+      for (const spec of analyzed.states) {
+        const value = states[spec.name]
+        const problem = checkBinding("state", spec, value)
+        if (problem) return yield* problem
+        const buffer = yield* ownBuffer(value!, spec.name)
+        stateBuffers.set(spec.name, buffer)
+        feeds[lowered.stateNames.get(spec.name)!] = buffer.current
+      }
+      const fetches: Record<string, Ort.Tensor | null> = {}
+      for (const spec of analyzed.outputs) fetches[lowered.outputNames.get(spec.name)!] = null
+      for (const spec of analyzed.updates) {
+        const buffer = stateBuffers.get(spec.name)!
+        buffer.spare ??= allocateOrtTensor(ort, spec.dtype, spec.shape)
+        fetches[lowered.updateNames.get(spec.name)!] = buffer.spare
+      }
+      const results = yield* Effect.tryPromise({
+        try: () => session.run(feeds, fetches),
+        catch: (cause): BackendError => mapOrtError(cause, lowered, "run"),
+      })
+      const outputs: Record<string, HostTensor> = {}
+      for (const spec of analyzed.outputs) {
+        const tensor = results[lowered.outputNames.get(spec.name)!] as Ort.Tensor
+        outputs[spec.name] = toHostTensor(tensor, spec.dtype, spec.shape, false)
+      }
+      for (const spec of analyzed.updates) stateBuffers.get(spec.name)!.swap()
+      return outputs
+    })
+  return { analyzed, inputs: analyzed.inputs, states: analyzed.states, outputs: analyzed.outputs, run }
+}

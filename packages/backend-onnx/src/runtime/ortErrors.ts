@@ -1,0 +1,55 @@
+import {
+  type BackendError,
+  BackendExecutionError,
+  DeviceOutOfMemory,
+  KernelNotImplemented,
+} from "@danlu/core"
+import type { LoweredGraph } from "../lower/lowerGraph.js"
+import { backendName } from "./ortRuntime.js"
+
+const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+/** The ONNX node an ONNX Runtime message names, in any of the forms its errors use. */
+const onnxNodeName = (message: string): string | undefined =>
+  (/Name:'([^']*)'/.exec(message) ??
+    /node with name '([^']*)'/.exec(message) ??
+    /In Node, \("([^"]*)"/.exec(message))?.[1]
+
+const statusMessage = (message: string): string => {
+  const status = /Status Message: (.*)/s.exec(message)?.[1] ?? message
+  return status.split("\n")[0]!.trim()
+}
+
+/**
+ * Turns an ONNX Runtime failure into a typed error naming the core node (op, index in the graph's
+ * order, shape) and the ONNX node it was lowered to.
+ */
+export const mapOrtError = (
+  cause: unknown,
+  lowered: LoweredGraph,
+  phase: "compile" | "run",
+): BackendError => {
+  const message = messageOf(cause)
+  const name = onnxNodeName(message)
+  const node = name === undefined ? undefined : lowered.describeNode(name)
+  const where = node ? `${node.text} (ONNX node '${name}')` : name ? `ONNX node '${name}'` : `the graph`
+  if (/Could not find an implementation/.test(message)) {
+    return new KernelNotImplemented({
+      op: `${node?.op ?? "?"} (${statusMessage(message)})`,
+      backend: backendName,
+    })
+  }
+  if (/bad_alloc|Failed to allocate memory|out of memory/i.test(message)) {
+    const bytes = Number(/size[= ]+(\d+)/i.exec(message)?.[1] ?? 0)
+    return new DeviceOutOfMemory({
+      backend: backendName,
+      requestedBytes: bytes,
+      detail: `${where}: ${statusMessage(message)}`,
+    })
+  }
+  return new BackendExecutionError({
+    backend: backendName,
+    op: node?.op,
+    detail: `${phase === "compile" ? "cannot create a session for" : "failed running"} ${where}: ${statusMessage(message)}`,
+  })
+}
