@@ -56,6 +56,21 @@ export { isTrainableImage, otherImageExtensions, trainableExtensions } from "./i
 export { type FolderListing, type ListImagesOptions, listImages, scanFolder } from "./image/listImages.js"
 export { temporarySuffix, writeFileAtomic } from "./io/atomicWrite.js"
 export {
+  type CachedLatents,
+  type LatentCache,
+  type LatentEncoder,
+  type LatentRequest,
+  makeLatentCache,
+} from "./latent/latentCache.js"
+export { type LatentKeyParts, latentCacheKey } from "./latent/latentKey.js"
+export { flipHorizontally, type PixelTensor, toPixelTensor } from "./latent/pixels.js"
+export {
+  type DecodedSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  type F32Tensor,
+} from "./latent/safetensorsF32.js"
+export {
   manifestName,
   type PreparedEntry,
   type PrepareOptions,
@@ -67,6 +82,7 @@ export {
   type OutputFormat,
   type PreparedImage,
   prepareImage,
+  toBucket,
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"

@@ -1,6 +1,6 @@
-import sharp from "sharp"
+import sharp, { type Sharp } from "sharp"
 import type { BucketAssigner, BucketAssignment } from "../buckets/assignBucket.js"
-import { cropOrigin } from "../buckets/crop.js"
+import { type CropOrigin, cropOrigin } from "../buckets/crop.js"
 import { openImage, type Rgb } from "../image/decode.js"
 
 export type OutputFormat = "png" | "jpeg" | "webp"
@@ -14,6 +14,27 @@ export interface ImageTransform {
   /** JPEG/WebP quality, 1–100. */
   readonly quality: number
 }
+
+/**
+ * The sharp pipeline that turns an image into its training pixels: first frame, upright, 8-bit sRGB,
+ * alpha flattened onto `background`, scaled to `assignment.resized` (Lanczos 3) and cut to the bucket
+ * at `crop`. The prepare step encodes its output; the latent cache reads it raw.
+ */
+export const toBucket = (
+  input: string | Buffer,
+  assignment: BucketAssignment,
+  crop: CropOrigin,
+  background: Rgb,
+): Sharp =>
+  openImage(input)
+    .flatten({ background })
+    .resize(assignment.resized.width, assignment.resized.height, { fit: "fill", kernel: "lanczos3" })
+    .extract({
+      left: crop.left,
+      top: crop.top,
+      width: assignment.bucket.width,
+      height: assignment.bucket.height,
+    })
 
 export type PreparedImage =
   | { readonly kind: "done"; readonly bytes: Uint8Array; readonly assignment: BucketAssignment }
@@ -33,12 +54,8 @@ export const prepareImage = async (
   const { autoOrient } = await sharp(input).metadata()
   const assignment = transform.assigner.assign(autoOrient)
   if (assignment.upscaled && !transform.upscale) return { kind: "too-small", assignment }
-  const { bucket, resized } = assignment
-  const { left, top } = cropOrigin(resized, bucket)
-  let pipeline = openImage(input)
-    .flatten({ background: transform.background })
-    .resize(resized.width, resized.height, { fit: "fill", kernel: "lanczos3" })
-    .extract({ left, top, width: bucket.width, height: bucket.height })
+  const { left, top } = cropOrigin(assignment.resized, assignment.bucket)
+  let pipeline = toBucket(input, assignment, { left, top }, transform.background)
   pipeline =
     transform.format === "png"
       ? pipeline.png()

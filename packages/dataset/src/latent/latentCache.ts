@@ -1,0 +1,172 @@
+import { createHash } from "node:crypto"
+import { readdir, readFile, rm } from "node:fs/promises"
+import { basename, join } from "node:path"
+import { Effect } from "effect"
+import type { BucketAssignment } from "../buckets/assignBucket.js"
+import { type CropOrigin, cropOrigin } from "../buckets/crop.js"
+import { DatasetError, describeCause, describeImageFailure } from "../errors.js"
+import { type Rgb, white } from "../image/decode.js"
+import { writeFileAtomic } from "../io/atomicWrite.js"
+import { toBucket } from "../prepare/prepareImage.js"
+import { latentCacheKey } from "./latentKey.js"
+import { flipHorizontally, type PixelTensor, toPixelTensor } from "./pixels.js"
+import { decodeSafetensors, encodeSafetensors, type F32Tensor } from "./safetensorsF32.js"
+
+/** The VAE, as the cache sees it: a hash that names its weights, and its encoder. */
+export interface LatentEncoder<E> {
+  readonly vaeHash: string
+  /** [3, H, W] pixels in [-1, 1] to latents (for SD: [4, H/8, W/8], already scaled as the trainer wants). */
+  readonly encode: (pixels: PixelTensor) => Effect.Effect<F32Tensor, E>
+}
+
+export interface LatentRequest {
+  readonly source: string
+  /** The image's bucket and the size it is scaled to first (from the bucket assigner). */
+  readonly assignment: BucketAssignment
+  /** Where the bucket is cut from the scaled image; the centre by default. */
+  readonly crop?: CropOrigin
+  /** Also cache the latents of the mirrored image (kohya's `flip_aug`). */
+  readonly flip?: boolean
+  readonly background?: Rgb
+}
+
+export interface CachedLatents {
+  readonly key: string
+  readonly path: string
+  readonly latent: F32Tensor
+  readonly flipped: F32Tensor | undefined
+  /** How many times this call ran the VAE: 0 means everything came from the cache. */
+  readonly encoded: number
+}
+
+const latentName = "latent"
+const flippedName = "latent_flipped"
+
+const readOptional = (path: string) =>
+  readFile(path).then(
+    (bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    () => undefined,
+  )
+
+/** A cache file that cannot be parsed counts as absent and is rewritten. */
+const parseOptional = (bytes: Uint8Array | undefined) => {
+  if (bytes === undefined) return undefined
+  try {
+    return decodeSafetensors(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * VAE latents on disk, one safetensors file per (image content, VAE, bucket, scaled size, crop,
+ * background), holding `latent` and, once asked for, `latent_flipped`. Because the file name is a
+ * hash of all of these, editing an image or changing the VAE misses exactly the entries it affects;
+ * {@link LatentCache.prune} removes what no longer matches.
+ */
+export interface LatentCache<E> {
+  readonly get: (request: LatentRequest) => Effect.Effect<CachedLatents, DatasetError | E>
+  /** Deletes cache files whose key is not in `keep`; returns how many. */
+  readonly prune: (keep: ReadonlySet<string>) => Effect.Effect<number, DatasetError>
+}
+
+export const makeLatentCache = <E>(dir: string, encoder: LatentEncoder<E>): LatentCache<E> => {
+  const pathOf = (key: string) => join(dir, key.slice(0, 2), `${key}.safetensors`)
+
+  const get = (request: LatentRequest): Effect.Effect<CachedLatents, DatasetError | E> =>
+    Effect.gen(function* () {
+      const { source, assignment } = request
+      const background = request.background ?? white
+      const crop = request.crop ?? cropOrigin(assignment.resized, assignment.bucket)
+      const bytes = yield* Effect.tryPromise({
+        try: () => readFile(source),
+        catch: (cause) =>
+          new DatasetError({ message: `cannot read ${source}: ${describeCause(cause)}`, path: source }),
+      })
+      const contentHash = createHash("sha256").update(bytes).digest("hex")
+      const key = latentCacheKey({
+        contentHash,
+        vaeHash: encoder.vaeHash,
+        bucket: assignment.bucket,
+        resized: assignment.resized,
+        crop,
+        background,
+      })
+      const path = pathOf(key)
+      const cached = parseOptional(yield* Effect.promise(() => readOptional(path)))
+      let latent = cached?.tensors[latentName]
+      let flipped = cached?.tensors[flippedName]
+      const wantFlip = request.flip === true
+      if (latent !== undefined && (flipped !== undefined || !wantFlip)) {
+        return { key, path, latent, flipped, encoded: 0 }
+      }
+      const pixels = yield* Effect.tryPromise({
+        try: async () => {
+          const { data, info } = await toBucket(bytes, assignment, crop, background)
+            .raw({ depth: "uchar" })
+            .toBuffer({ resolveWithObject: true })
+          return toPixelTensor({ width: info.width, height: info.height, channels: 3, data })
+        },
+        catch: (cause) =>
+          new DatasetError({
+            message: `cannot decode ${source}: ${describeImageFailure(cause)}`,
+            path: source,
+          }),
+      })
+      let encoded = 0
+      if (latent === undefined) {
+        latent = yield* encoder.encode(pixels)
+        encoded++
+      }
+      if (wantFlip && flipped === undefined) {
+        flipped = yield* encoder.encode(flipHorizontally(pixels))
+        encoded++
+      }
+      const tensors: Record<string, F32Tensor> = { [latentName]: latent }
+      if (flipped !== undefined) tensors[flippedName] = flipped
+      const file = encodeSafetensors(tensors, {
+        format: "danlu-latents/1",
+        source: basename(source),
+        content_sha256: contentHash,
+        vae_hash: encoder.vaeHash,
+        bucket: `${assignment.bucket.width}x${assignment.bucket.height}`,
+        resized: `${assignment.resized.width}x${assignment.resized.height}`,
+        crop: `${crop.left},${crop.top}`,
+      })
+      yield* Effect.uninterruptible(
+        Effect.tryPromise({
+          try: () => writeFileAtomic(path, file),
+          catch: (cause) =>
+            new DatasetError({ message: `cannot write ${path}: ${describeCause(cause)}`, path }),
+        }),
+      )
+      return { key, path, latent, flipped, encoded }
+    })
+
+  const prune = (keep: ReadonlySet<string>): Effect.Effect<number, DatasetError> =>
+    Effect.tryPromise({
+      try: async () => {
+        let removed = 0
+        let entries: Array<{ name: string; parentPath: string; isFile(): boolean }>
+        try {
+          entries = await readdir(dir, { recursive: true, withFileTypes: true })
+        } catch {
+          return 0
+        }
+        for (const entry of entries) {
+          if (!entry.isFile() || !entry.name.endsWith(".safetensors")) continue
+          if (keep.has(entry.name.slice(0, -".safetensors".length))) continue
+          await rm(join(entry.parentPath, entry.name), { force: true })
+          removed++
+        }
+        return removed
+      },
+      catch: (cause) =>
+        new DatasetError({
+          message: `cannot clean the latent cache ${dir}: ${describeCause(cause)}`,
+          path: dir,
+        }),
+    })
+
+  return { get, prune }
+}
