@@ -78,6 +78,13 @@ describe("torch.save checkpoints written by real PyTorch", () => {
     await expectMatchesTorch(await open(fixture("tiny-deflated.pt")), "tiny-state-dict.expected.json")
   })
 
+  it("refuses a pickle whose __reduce__ calls os.system (written by Python's pickle)", async () => {
+    const exit = await Effect.runPromiseExit(openTensorFile(fixture("malicious-os-system.ckpt")))
+    const error = Exit.isFailure(exit) ? (exit.cause.reasons[0] as { error: unknown }).error : undefined
+    expect(error).toBeInstanceOf(PickleRefused)
+    expect((error as PickleRefused).found).toBe("the global posix.system")
+  })
+
   it("refuses the pre-1.6 legacy format with advice", async () => {
     const exit = await Effect.runPromiseExit(openTensorFile(fixture("legacy-format.pt")))
     expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(

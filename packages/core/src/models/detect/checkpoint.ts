@@ -9,7 +9,13 @@ import {
   familyLabel,
   type Prediction,
 } from "./baseVersion.js"
-import { type ComponentName, groupByComponent, ldmComponentOf, ldmTextEncoders } from "./components.js"
+import {
+  type ComponentName,
+  componentOrder,
+  groupByComponent,
+  ldmComponentOf,
+  ldmTextEncoders,
+} from "./components.js"
 import { type TensorTally, tally } from "./parameterCount.js"
 import { detectPrediction } from "./prediction.js"
 import { type UNetNaming, type UNetSignature, unetSignature } from "./unetSignature.js"
@@ -98,7 +104,10 @@ export const detectCheckpoint = (file: TensorFile): Effect.Effect<CheckpointInfo
               : "other"
     const groups = groupByComponent(file.tensors, componentOf)
     const components: Partial<Record<ComponentName, TensorTally>> = {}
-    for (const [component, tensors] of groups) components[component] = tally(tensors)
+    for (const component of componentOrder) {
+      const tensors = groups.get(component)
+      if (tensors !== undefined) components[component] = tally(tensors)
+    }
 
     const naming: UNetNaming = layout === "diffusers-unet" ? "diffusers" : "ldm"
     const unetPrefix = layout === "ldm" ? "model.diffusion_model." : ""

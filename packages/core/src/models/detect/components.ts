@@ -3,6 +3,16 @@ import type { TensorInfo } from "../../io/storedTensor.js"
 /** The parts of a Stable Diffusion checkpoint. */
 export type ComponentName = "unet" | "vae" | "text_encoder" | "text_encoder_2" | "ema" | "other"
 
+/** The order reports list components in. */
+export const componentOrder: ReadonlyArray<ComponentName> = [
+  "unet",
+  "vae",
+  "text_encoder",
+  "text_encoder_2",
+  "ema",
+  "other",
+]
+
 /** Key prefixes of the original (LDM/SGM) single-file layout. */
 export const ldmPrefixes: ReadonlyArray<readonly [string, ComponentName]> = [
   ["model.diffusion_model.", "unet"],
