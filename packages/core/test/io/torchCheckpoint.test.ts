@@ -116,6 +116,42 @@ describe("hand-built torch.save archives", () => {
     expect(await valuesOf(file, "v")).toEqual([1, 4, 2, 5])
   })
 
+  it("gathers views whose inner axis is dense and views that are strided everywhere", async () => {
+    // storage 0..23 as [2,3,4]; rows = [:, 1:, 1:3] keeps the inner axis dense, cols = permuted
+    const storageBytes = f32Bytes(...Array.from({ length: 24 }, (_, i) => i))
+    const rows = tensor("FloatStorage", "0", 24, 5, [2, 2, 2], [12, 4, 1])
+    const cols = tensor("FloatStorage", "0", 24, 0, [4, 2], [1, 12])
+    const file = await open(
+      memorySource(
+        torchArchive(
+          "m",
+          orderedDict([
+            ["rows", rows],
+            ["cols", cols],
+          ]),
+          { "0": storageBytes },
+        ),
+      ),
+    )
+    expect(await valuesOf(file, "rows")).toEqual([5, 6, 9, 10, 17, 18, 21, 22])
+    expect(await valuesOf(file, "cols")).toEqual([0, 12, 1, 13, 2, 14, 3, 15])
+  })
+
+  it("refuses a state dict that contains itself", async () => {
+    const selfish = pickle(
+      op.proto(2),
+      op.emptyDict(),
+      op.binput(0),
+      op.str("loop"),
+      op.binget(0),
+      op.setitem(),
+      op.stop(),
+    )
+    const error = await failureOf(torchArchive("m", selfish, {}))
+    expect(error).toBeInstanceOf(CheckpointFormatError)
+    expect((error as Error).message).toMatch(/refers to itself at "loop\."/)
+  })
+
   it("reads zip64 archives (checkpoints over 4 GB use them)", async () => {
     const bytes = torchArchive(
       "big",

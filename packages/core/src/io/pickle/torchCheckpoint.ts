@@ -23,7 +23,15 @@ const stateDictOf = (root: PickleValue): PyDict => {
 }
 
 /** Tensors of a (possibly nested) state dict, nested keys joined with ".". Non-tensor values are skipped. */
-const collectTensors = (dict: PyDict, prefix: string, out: Map<string, TensorRef>): void => {
+const collectTensors = (
+  dict: PyDict,
+  prefix: string,
+  out: Map<string, TensorRef>,
+  visiting = new Set<PyDict>(),
+): void => {
+  // a pickle can make a dict contain itself through the memo
+  if (visiting.has(dict)) throw new PickleDamage(`the state dict refers to itself at "${prefix}"`)
+  visiting.add(dict)
   for (const [key, value] of dict.entries) {
     if (typeof key !== "string" && typeof key !== "number") continue
     const name = `${prefix}${key}`
@@ -31,21 +39,27 @@ const collectTensors = (dict: PyDict, prefix: string, out: Map<string, TensorRef
       if (out.has(name)) throw new PickleDamage(`tensor name "${name}" appears twice`)
       out.set(name, value)
     } else if (value instanceof PyDict) {
-      collectTensors(value, `${name}.`, out)
+      collectTensors(value, `${name}.`, out, visiting)
     }
   }
+  visiting.delete(dict)
 }
 
-/** Copies a strided view out of its storage bytes into a contiguous buffer. */
-const gather = (storage: Uint8Array, base: number, tensor: TensorRef, elementSize: number): Uint8Array => {
+/** Copies a strided view out of its storage bytes (which start at the view's offset) into a contiguous buffer. */
+const gather = (storage: Uint8Array, tensor: TensorRef, elementSize: number): Uint8Array => {
   const { shape, strides } = tensor
-  const count = sizeOf(shape)
-  const out = new Uint8Array(count * elementSize)
-  const index = new Array<number>(shape.length).fill(0)
-  let source = tensor.offset - base
-  for (let element = 0; element < count; element++) {
-    out.set(storage.subarray(source * elementSize, (source + 1) * elementSize), element * elementSize)
-    for (let axis = shape.length - 1; axis >= 0; axis--) {
+  const out = new Uint8Array(sizeOf(shape) * elementSize)
+  const last = shape.length - 1
+  // rows along the innermost axis are copied whole when that axis is dense
+  const rowLength = strides[last] === 1 ? shape[last]! : 1
+  const outer = rowLength === 1 ? shape.length : last
+  const rowBytes = rowLength * elementSize
+  const rows = out.length / rowBytes
+  const index = new Array<number>(outer).fill(0)
+  let source = 0
+  for (let row = 0; row < rows; row++) {
+    out.set(storage.subarray(source * elementSize, source * elementSize + rowBytes), row * rowBytes)
+    for (let axis = outer - 1; axis >= 0; axis--) {
       index[axis]!++
       source += strides[axis]!
       if (index[axis]! < shape[axis]!) break
@@ -169,7 +183,7 @@ const torchTensorFile = (
       }
       const span = 1 + shape.reduce((sum, dim, axis) => sum + (dim - 1) * tensor.strides[axis]!, 0)
       const window = yield* storageBytes(storage, entry, tensor.offset, span, elementSize)
-      return { dtype: storage.dtype, shape, bytes: gather(window, tensor.offset, tensor, elementSize) }
+      return { dtype: storage.dtype, shape, bytes: gather(window, tensor, elementSize) }
     })
   const infos: Array<TensorInfo> = [...tensors].map(([tensorName, ref]) => ({
     name: tensorName,
