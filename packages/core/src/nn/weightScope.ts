@@ -40,6 +40,7 @@ export type ModuleAdapter = (module: ModuleInfo, x: Tensor, y: Tensor) => Tensor
 /** What every scope of one model build shares: the weight manifest, the layer list and the adapters. */
 class ScopeRegistry {
   readonly weights = new Map<string, WeightEntry>()
+  readonly tensors = new Map<string, Tensor>()
   readonly modules = new Map<string, ModuleInfo>()
   constructor(
     readonly dtype: DType,
@@ -167,16 +168,21 @@ export class WeightScope {
   weight(name: string, shape: Shape, dtype: DType = this.registry.dtype): Tensor {
     const key = this.keyOf(name)
     const seen = this.registry.weights.get(key)
-    if (seen && (!sameShape(seen.shape, shape) || seen.dtype !== dtype)) {
-      shapeError(
-        "weight",
-        `"${key}" was asked for as ${formatShape(seen.shape)} ${seen.dtype} and now as ${formatShape(shape)} ${dtype}`,
-        seen.shape,
-        shape,
-      )
+    if (seen) {
+      if (!sameShape(seen.shape, shape) || seen.dtype !== dtype) {
+        shapeError(
+          "weight",
+          `"${key}" was asked for as ${formatShape(seen.shape)} ${seen.dtype} and now as ${formatShape(shape)} ${dtype}`,
+          seen.shape,
+          shape,
+        )
+      }
+      return this.registry.tensors.get(key)!
     }
-    if (!seen) this.registry.weights.set(key, { key, shape: [...shape], dtype })
-    return state(key, shape, dtype)
+    const tensor = state(key, shape, dtype)
+    this.registry.weights.set(key, { key, shape: [...shape], dtype })
+    this.registry.tensors.set(key, tensor)
+    return tensor
   }
 
   /** Records a layer built in this scope and runs the adapters over its output. */
@@ -209,6 +215,11 @@ export class WeightScope {
   /** Every weight asked for so far in this build, by full key. */
   manifest(): ReadonlyMap<string, WeightEntry> {
     return this.registry.weights
+  }
+
+  /** The `state` tensor of every weight asked for, by full key (what `grad` takes to differentiate weights). */
+  tensors(): ReadonlyMap<string, Tensor> {
+    return this.registry.tensors
   }
 
   /** Every linear/conv layer built so far in this build, in build order (each once). */
