@@ -2,7 +2,7 @@
 // @danlu/dataset's bounded pool, against a plain sequential sharp loop doing the same work.
 // Run: npm run build -w @danlu/dataset && node bench/dataset/prepare.bench.mjs
 import { mkdir, writeFile } from "node:fs/promises"
-import { cpus } from "node:os"
+import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { fixedSizeAssigner, prepareImage, white } from "@danlu/dataset"
@@ -29,10 +29,18 @@ const makeJpeg = (seed) => {
     data[i + 1] = (y / 4 + noise) & 255
     data[i + 2] = ((x + y) / 8 + noise) & 255
   }
-  return sharp(data, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 90 }).toBuffer()
+  return sharp(data, { raw: { width: side, height: side, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer()
 }
 
-const transform = { assigner: fixedSizeAssigner(target), background: white, upscale: false, format: "jpeg", quality: 95 }
+const transform = {
+  assigner: fixedSizeAssigner(target),
+  background: white,
+  upscale: false,
+  format: "jpeg",
+  quality: 95,
+}
 
 /** The same work written directly against sharp, one image after another. */
 const plainLoop = async (inputs) => {
@@ -47,7 +55,9 @@ const plainLoop = async (inputs) => {
 }
 
 const pool = (concurrency) => (inputs) =>
-  Effect.runPromise(Effect.forEach(inputs, (input) => Effect.promise(() => prepareImage(input, transform)), { concurrency }))
+  Effect.runPromise(
+    Effect.forEach(inputs, (input) => Effect.promise(() => prepareImage(input, transform)), { concurrency }),
+  )
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
@@ -65,6 +75,7 @@ const measureAll = async (variants, inputs) => {
   return variants.map(([name], v) => ({ name, imagesPerSecond: median(rates[v]), rounds: rates[v] }))
 }
 
+const loadBefore = loadavg()[0]
 const inputs = await Promise.all(Array.from({ length: images }, (_, i) => makeJpeg(i + 1)))
 const variants = [
   ["plain sharp loop (sequential)", plainLoop],
@@ -83,14 +94,18 @@ const machine = {
   sharp: sharp.versions.sharp,
   libvips: sharp.versions.vips,
   libvipsThreadsPerImage: libvipsThreads,
+  loadAverage1m: { before: loadBefore, after: loadavg()[0] },
 }
 const base = results[0].imagesPerSecond
-const rows = results.map((r) => `| ${r.name} | ${r.imagesPerSecond.toFixed(1)} | ${((100 * r.imagesPerSecond) / base).toFixed(0)} % |`)
+const rows = results.map(
+  (r) =>
+    `| ${r.name} | ${r.imagesPerSecond.toFixed(1)} | ${((100 * r.imagesPerSecond) / base).toFixed(0)} % |`,
+)
 const table = [
   `# dataset prepare throughput (${new Date().toISOString().slice(0, 10)})`,
   "",
   `${images} JPEGs of ${side}², decode + resize (Lanczos 3) + centre crop to 512² + JPEG encode, median of ${rounds} rounds.`,
-  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp} (libvips ${machine.libvips}, ${libvipsThreads} threads per image).`,
+  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp} (libvips ${machine.libvips}, ${libvipsThreads} threads per image); 1-minute load average ${machine.loadAverage1m.before.toFixed(1)} before, ${machine.loadAverage1m.after.toFixed(1)} after (the machine is shared).`,
   "",
   "| variant | images/s | vs plain loop |",
   "|---|---:|---:|",
@@ -98,6 +113,9 @@ const table = [
   "",
 ].join("\n")
 await mkdir(resultsDir, { recursive: true })
-await writeFile(join(resultsDir, "dataset-prepare.json"), `${JSON.stringify({ machine, images, side, target, results }, null, 2)}\n`)
+await writeFile(
+  join(resultsDir, "dataset-prepare.json"),
+  `${JSON.stringify({ machine, images, side, target, results }, null, 2)}\n`,
+)
 await writeFile(join(resultsDir, "dataset-prepare.md"), table)
 console.log(`\n${table}`)

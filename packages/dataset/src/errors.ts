@@ -13,7 +13,8 @@ export const describeCause = (cause: unknown): string =>
 /** sharp's reason for not decoding an image, in words a user can act on. */
 export const describeImageFailure = (cause: unknown): string => {
   const message = describeCause(cause)
-  if (message.includes("failOn")) return "damaged or truncated image data"
+  if (/failOn|premature end|truncated|corrupt|read error/i.test(message))
+    return "damaged or truncated image data"
   if (message.includes("unsupported image format")) return "not an image, or a format danlu cannot read"
   return message
 }

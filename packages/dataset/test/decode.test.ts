@@ -1,7 +1,14 @@
 import { Effect } from "effect"
 import sharp from "sharp"
 import { describe, expect, it } from "vitest"
-import { decodeImageRgb, decodeImageRgba, listImages, readImageRgb, scanFolder } from "../src/index.js"
+import {
+  decodeImageRgb,
+  decodeImageRgba,
+  listImages,
+  promise,
+  readImageRgb,
+  scanFolder,
+} from "../src/index.js"
 import { animatedWebp, gradient, solid, tempDir, writeFileIn } from "./fixtures.js"
 
 describe("listImages", () => {
@@ -65,5 +72,15 @@ describe("decode", () => {
     const error = await Effect.runPromise(Effect.flip(readImageRgb(path)))
     expect(error).toMatchObject({ _tag: "DatasetError", path })
     expect(error.message).toMatch(/^cannot decode .*broken\.png: /)
+  })
+})
+
+describe("promise API", () => {
+  it("resolves with the Effect's value and rejects with its DatasetError", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "a.png", await gradient(4, 4).png().toBuffer())
+    expect((await promise.listImages(root)).map((p) => p.slice(root.length + 1))).toEqual(["a.png"])
+    expect(await promise.readImageRgb(`${root}/a.png`)).toMatchObject({ width: 4, height: 4, channels: 3 })
+    await expect(promise.checkDataset(`${root}/missing`)).rejects.toMatchObject({ _tag: "DatasetError" })
   })
 })
