@@ -99,6 +99,7 @@ export const tagFolder = (
         try: () => access(options.folder),
         catch: () => new TaggerInputError({ message: `folder not found: ${options.folder}` }),
       })
+      const tagger = yield* openWd14Tagger(options)
       const images = yield* listImages(options.folder, { recursive: options.recursive === true }).pipe(
         Effect.mapError((error) => new TaggerFileError({ path: options.folder, message: error.message })),
       )
@@ -116,7 +117,6 @@ export const tagFolder = (
         jobs.push({ image, caption, existing })
       }
 
-      const tagger = yield* openWd14Tagger(options)
       const batchSize = tagger.model.fixedBatch ?? options.batchSize ?? 4
       const report = {
         images: images.length,
