@@ -1,19 +1,16 @@
 // Throughput of danlu's prepare step (decode + resize + crop of 1024² JPEGs to 512²) through
 // @danlu/dataset's bounded pool, against a plain sequential sharp loop doing the same work.
 // Run: npm run build -w @danlu/dataset && node bench/dataset/prepare.bench.mjs
-import { mkdir, writeFile } from "node:fs/promises"
-import { cpus, loadavg } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { loadavg } from "node:os"
 import { fixedSizeAssigner, prepareImage, white } from "@danlu/dataset"
 import { Effect } from "effect"
 import sharp from "sharp"
+import { writeReport } from "../lib/report.mjs"
 
 const images = 48
 const rounds = 7
 const side = 1024
 const target = { width: 512, height: 512 }
-const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results")
 
 /** A 1024² photo-like JPEG: smooth colour fields plus per-pixel noise, so the decoder has real work. */
 const makeJpeg = (seed) => {
@@ -85,37 +82,25 @@ const variants = [
 ]
 const libvipsThreads = sharp.concurrency()
 const results = await measureAll(variants, inputs)
-for (const r of results) console.log(`${r.name}: ${r.imagesPerSecond.toFixed(1)} images/s`)
 
-const machine = {
-  cpu: cpus()[0]?.model ?? "unknown",
-  cores: cpus().length,
-  node: process.version,
-  sharp: sharp.versions.sharp,
-  libvips: sharp.versions.vips,
-  libvipsThreadsPerImage: libvipsThreads,
-  loadAverage1m: { before: loadBefore, after: loadavg()[0] },
-}
-const base = results[0].imagesPerSecond
-const rows = results.map(
-  (r) =>
-    `| ${r.name} | ${r.imagesPerSecond.toFixed(1)} | ${((100 * r.imagesPerSecond) / base).toFixed(0)} % |`,
+const rows = results.map((r) => ({
+  variant: r.name,
+  imagesPerSecond: r.imagesPerSecond.toFixed(1),
+  vsPlainLoop: `${((100 * r.imagesPerSecond) / results[0].imagesPerSecond).toFixed(0)} %`,
+  rounds: r.rounds.map((rate) => rate.toFixed(1)).join(" "),
+}))
+await writeReport(
+  "dataset-prepare",
+  "dataset prepare throughput",
+  [
+    `${images} JPEGs of ${side}², decode + resize (Lanczos 3) + centre crop to 512² + JPEG encode; median of ${rounds} interleaved rounds.`,
+    `sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips} with ${libvipsThreads} thread(s) per image; 1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0].toFixed(1)} after (the machine is shared).`,
+  ].join(" "),
+  [
+    ["variant", "variant"],
+    ["imagesPerSecond", "images/s"],
+    ["vsPlainLoop", "vs plain loop"],
+    ["rounds", "each round (images/s)"],
+  ],
+  rows,
 )
-const table = [
-  `# dataset prepare throughput (${new Date().toISOString().slice(0, 10)})`,
-  "",
-  `${images} JPEGs of ${side}², decode + resize (Lanczos 3) + centre crop to 512² + JPEG encode, median of ${rounds} rounds.`,
-  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, sharp ${machine.sharp} (libvips ${machine.libvips}, ${libvipsThreads} threads per image); 1-minute load average ${machine.loadAverage1m.before.toFixed(1)} before, ${machine.loadAverage1m.after.toFixed(1)} after (the machine is shared).`,
-  "",
-  "| variant | images/s | vs plain loop |",
-  "|---|---:|---:|",
-  ...rows,
-  "",
-].join("\n")
-await mkdir(resultsDir, { recursive: true })
-await writeFile(
-  join(resultsDir, "dataset-prepare.json"),
-  `${JSON.stringify({ machine, images, side, target, results }, null, 2)}\n`,
-)
-await writeFile(join(resultsDir, "dataset-prepare.md"), table)
-console.log(`\n${table}`)
