@@ -15,7 +15,7 @@ const ROUNDS = 10
  * 32 and its low word a mask (ONNX Runtime's CPU provider has uint64 Mul, BitShift and Bitwise*).
  * Returns the u32 words of blocks 0…blocks−1 as a [blocks, 4] uint64 value.
  */
-const philoxWords = (ctx: EmitContext, key: string, blocks: number): string => {
+export const philoxWords = (ctx: EmitContext, key: string, blocks: number): string => {
   const { b } = ctx
   const u64 = (value: number) => b.constant(ElemType.UINT64, [1], [value])
   const mask = u64(LOW_WORD)

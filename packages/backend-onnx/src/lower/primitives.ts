@@ -51,14 +51,24 @@ const reduce =
       : ctx.b.op(opType, inputs, attrs)
   }
 
-/** Float to integer goes through int64 so that out-of-range values wrap like the reference's stores. */
+/**
+ * Float to integer truncates into int64 and keeps the low 32 bits, so out-of-range values wrap like the
+ * reference's typed-array stores. The mask also keeps ONNX Runtime from fusing the two Casts into one
+ * float → int32 Cast, which saturates instead.
+ */
 const castValue = (ctx: EmitContext, x: string, from: DType, to: DType): string => {
+  const fromFloat = from === "f32" || from === "f16" || from === "bf16"
   if (to === "bool") return ctx.cast(x, ElemType.BOOL)
-  if (to === "i32" || to === "u32") {
-    const wrapped = from === "f32" || from === "f16" || from === "bf16" ? ctx.cast(x, ElemType.INT64) : x
-    return ctx.cast(wrapped, computeType[to])
+  if ((to === "i32" || to === "u32") && fromFloat) {
+    const low = ctx.b.op("BitwiseAnd", [
+      ctx.cast(x, ElemType.INT64),
+      ctx.b.scalar(ElemType.INT64, 0xffffffff),
+    ])
+    const word = ctx.cast(low, ElemType.UINT32)
+    return to === "u32" ? word : ctx.cast(word, ElemType.INT32)
   }
-  return ctx.round(from === "f32" || from === "f16" || from === "bf16" ? x : ctx.cast(x, ElemType.FLOAT), to)
+  if (to === "i32" || to === "u32") return ctx.cast(x, computeType[to])
+  return ctx.round(fromFloat ? x : ctx.cast(x, ElemType.FLOAT), to)
 }
 
 /** The primitive op emitters (sources `input`/`state` are bound by the graph lowering). */
