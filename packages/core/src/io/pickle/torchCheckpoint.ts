@@ -165,7 +165,7 @@ const torchTensorFile = (
       if (entry.method === 0)
         return yield* zip.readStoredRange(entry, first * elementSize, count * elementSize)
       if (inflated?.key !== ref.key) inflated = { key: ref.key, bytes: yield* zip.readEntry(entry) }
-      return inflated.bytes.subarray(first * elementSize, (first + count) * elementSize)
+      return inflated.bytes.slice(first * elementSize, (first + count) * elementSize)
     })
   const read = (tensorName: string): Effect.Effect<StoredTensor, CheckpointFormatError | FileAccessError> =>
     Effect.gen(function* () {
@@ -179,7 +179,7 @@ const torchTensorFile = (
       if (count === 0) return { dtype: storage.dtype, shape, bytes: new Uint8Array(0) }
       if (isContiguous(tensor)) {
         const bytes = yield* storageBytes(storage, entry, tensor.offset, count, elementSize)
-        return { dtype: storage.dtype, shape, bytes: bytes.slice() }
+        return { dtype: storage.dtype, shape, bytes }
       }
       const span = 1 + shape.reduce((sum, dim, axis) => sum + (dim - 1) * tensor.strides[axis]!, 0)
       const window = yield* storageBytes(storage, entry, tensor.offset, span, elementSize)
