@@ -43,7 +43,7 @@ describe("concept folder names", () => {
     const root = await tempDir()
     const file = await writeFileIn(root, "file.png", "x")
     const missing = await Effect.runPromise(Effect.flip(scanTrainingFolder(`${root}/nope`)))
-    expect(missing.message).toContain(`training folder ${root}/nope cannot be read`)
+    expect(missing.message).toBe(`training folder ${root}/nope does not exist; check the path`)
     const notFolder = await Effect.runPromise(Effect.flip(scanTrainingFolder(file)))
     expect(notFolder.message).toBe(`training folder ${file} is a file, not a folder`)
   })

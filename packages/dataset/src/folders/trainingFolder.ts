@@ -44,7 +44,13 @@ const requireFolder = (path: string, what: string) =>
   Effect.tryPromise({
     try: () => stat(path),
     catch: (cause) =>
-      new DatasetError({ message: `${what} ${path} cannot be read: ${describeCause(cause)}`, path }),
+      new DatasetError({
+        message:
+          (cause as NodeJS.ErrnoException).code === "ENOENT"
+            ? `${what} ${path} does not exist; check the path`
+            : `${what} ${path} cannot be read: ${describeCause(cause)}`,
+        path,
+      }),
   }).pipe(
     Effect.flatMap((info) =>
       info.isDirectory()
