@@ -141,12 +141,17 @@ export const makeOnnxBackend = (
       const devices: Array<DeviceInfo> = []
       const listed = ort.listSupportedBackends().map((b) => b.name)
       for (const provider of knownProviders.filter((p) => listed.includes(p))) {
-        const problem = providers.includes(provider) ? undefined : yield* providerProblem(ort, provider)
-        const state = providers.includes(provider)
+        // Starting WebGPU (Dawn) just to describe it takes a while and prints adapter warnings; the
+        // build lists it, so it is reported as bundled and checked when a layer asks for it.
+        const inUse = providers.includes(provider)
+        const problem = inUse || provider === "webgpu" ? undefined : yield* providerProblem(ort, provider)
+        const state = inUse
           ? "in use"
-          : problem === undefined
-            ? "available (enable with executionProviders)"
-            : `unavailable: ${problem}`
+          : provider === "webgpu"
+            ? "bundled, experimental; enable with executionProviders"
+            : problem === undefined
+              ? "available; enable with executionProviders"
+              : `unavailable: ${problem}`
         devices.push(
           provider === "cpu"
             ? {

@@ -17,4 +17,10 @@ export const backendEntries: ReadonlyArray<BackendEntry> = [
     summary: "plain TypeScript in f64, the numerical truth; slow, needs nothing",
     load: async () => Reference.layer,
   },
+  {
+    name: "onnxruntime",
+    summary:
+      "whole graphs compiled to ONNX Runtime; the fast CPU engine (CUDA/TensorRT/WebGPU where installed)",
+    load: async () => (await import("@danlu/backend-onnx")).layer,
+  },
 ]
