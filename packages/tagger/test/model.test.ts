@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { loadWd14Model, openWd14Tagger, promise } from "../src/index.js"
+import { loadWd14Model, openWd14Tagger, promise, Wd14Tagger } from "../src/index.js"
 import { buildTinyWd14Model, onnxGraph, selectedTagsCsv, tinyWd14Reference } from "../src/testing/index.js"
 import { pngFromPixels, tempDir, writeFileIn } from "./fixtures.js"
 
@@ -52,6 +52,19 @@ describe("loading a WD1.4 model", () => {
         expect(p).toBeCloseTo(expected[t]!, 5)
       })
     })
+  })
+
+  it("is available as an Effect service through its layer", async () => {
+    const { modelPath, tagsPath } = await writeTagger({ size: 5, tags: 4 })
+    const program = Effect.gen(function* () {
+      const tagger = yield* Wd14Tagger
+      const [output] = yield* tagger.predict([new Float32Array(5 * 5 * 3).fill(128)])
+      return { size: tagger.model.size, tags: tagger.labels.labels.length, outputs: output?.length }
+    })
+    const result = await Effect.runPromise(
+      program.pipe(Effect.provide(Wd14Tagger.layer({ model: modelPath, tags: tagsPath })), Effect.scoped),
+    )
+    expect(result).toEqual({ size: 5, tags: 4, outputs: 4 })
   })
 
   it("feeds a fixed-batch (v2-style) model one image at a time", async () => {

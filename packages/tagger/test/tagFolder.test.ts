@@ -109,6 +109,16 @@ describe("tagFolder", () => {
     expect(report.failed[0]?.image).toContain("broken.png")
   })
 
+  it("tags only the first of two images that would share a caption file", async () => {
+    const dir = await dataset({ "a.jpg": "blue", "a.png": "red" })
+    const report = await run(dir)
+    expect(report.written).toBe(1)
+    expect(report.failed[0]?.message).toMatch(
+      /a\.png and .*a\.jpg would share the caption .*a\.txt; rename one/,
+    )
+    expect(await read(dir, "a.txt")).toBe(expectedCaption.blue)
+  })
+
   it("reports progress for every image and works through the Promise API", async () => {
     const dir = await dataset({ "a.png": "red", "b.png": "blue", "c.png": "white" })
     const seen: Array<number> = []

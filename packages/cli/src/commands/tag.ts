@@ -116,7 +116,7 @@ export const tag = Command.make(
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
       const skipped =
         report.skipped > 0 ? `, ${report.skipped} already captioned (--existing append|overwrite)` : ""
-      const failed = report.failed.length > 0 ? `, ${report.failed.length} unreadable` : ""
+      const failed = report.failed.length > 0 ? `, ${report.failed.length} not tagged (see above)` : ""
       yield* Console.log(
         `tagged ${report.written} of ${report.images} images${skipped}${failed} in ${seconds} s ` +
           `(preprocessing ${report.preprocessSeconds.toFixed(1)} s, inference ${report.inferenceSeconds.toFixed(1)} s, batch ${report.batchSize})`,

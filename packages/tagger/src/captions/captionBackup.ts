@@ -98,6 +98,7 @@ export const undoCaptionChanges = (
         })
       }
       if (previous === null) {
+        if ((yield* readCaptionFile(path)) === null) continue
         yield* Effect.tryPromise({ try: () => rm(path, { force: true }), catch: fileError(path, "remove") })
         removed++
       } else {

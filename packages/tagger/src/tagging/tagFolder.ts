@@ -42,7 +42,7 @@ export interface TagFolderReport {
   readonly written: number
   /** Images left alone because they already had a caption (`existing: "skip"`). */
   readonly skipped: number
-  /** Images that could not be read; the others are tagged anyway. */
+  /** Images that could not be read or would overwrite another image's caption; the others are tagged anyway. */
   readonly failed: ReadonlyArray<{ readonly image: string; readonly message: string }>
   /** Images per inference actually used. */
   readonly batchSize: number
@@ -110,8 +110,19 @@ export const tagFolder = (
       }
 
       const jobs: Array<Job> = []
+      const imageOfCaption = new Map<string, string>()
+      const clashes: Array<{ image: string; message: string }> = []
       for (const image of images) {
         const caption = captionPathFor(image, options.captionExtension)
+        const first = imageOfCaption.get(caption)
+        if (first !== undefined) {
+          clashes.push({
+            image,
+            message: `${image} and ${first} would share the caption ${caption}; rename one`,
+          })
+          continue
+        }
+        imageOfCaption.set(caption, image)
         const existing = yield* readCaptionFile(caption)
         if (existing !== null && mode === "skip") continue
         jobs.push({ image, caption, existing })
@@ -121,8 +132,8 @@ export const tagFolder = (
       const report = {
         images: images.length,
         written: 0,
-        skipped: images.length - jobs.length,
-        failed: [] as Array<{ image: string; message: string }>,
+        skipped: images.length - jobs.length - clashes.length,
+        failed: clashes,
         batchSize,
         preprocessSeconds: 0,
         inferenceSeconds: 0,
