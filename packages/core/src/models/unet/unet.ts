@@ -56,12 +56,11 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
   if (config.admInChannels !== undefined) {
     if (!inputs.y)
       shapeError("unet", `this UNet needs the conditioning vector y [B, ${config.admInChannels}]`)
-    const label = root.at("label_emb", 0)
-    let y = linear(label.at(0).alias("add_embedding.linear_1"), inputs.y!, {
+    let y = linear(root.at("label_emb", 0, 0).alias("add_embedding.linear_1"), inputs.y!, {
       inFeatures: config.admInChannels,
       outFeatures: embedChannels,
     })
-    y = linear(label.at(2).alias("add_embedding.linear_2"), silu(y), {
+    y = linear(root.at("label_emb", 0, 2).alias("add_embedding.linear_2"), silu(y), {
       inFeatures: embedChannels,
       outFeatures: embedChannels,
     })
@@ -91,8 +90,7 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
     const out = mc * config.channelMult[level]!
     for (let j = 0; j < config.numResBlocks; j++) {
       const index = 1 + level * perLevel + j
-      const block = root.at("input_blocks", index)
-      h = resBlock(block.at(0).alias(`down_blocks.${level}.resnets.${j}`), h, emb, {
+      h = resBlock(root.at("input_blocks", index, 0).alias(`down_blocks.${level}.resnets.${j}`), h, emb, {
         inChannels: channels,
         outChannels: out,
         embedChannels,
@@ -101,7 +99,7 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
       channels = out
       if (attends(level)) {
         h = transformer(
-          block.at(1).alias(`down_blocks.${level}.attentions.${j}`),
+          root.at("input_blocks", index, 1).alias(`down_blocks.${level}.attentions.${j}`),
           h,
           channels,
           config.transformerDepth[level]!,
@@ -118,21 +116,25 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
     }
   }
 
-  const middle = root.at("middle_block")
   const res = (block: WeightScope, x: Tensor, inChannels: number, outChannels: number): Tensor =>
     resBlock(block, x, emb, { inChannels, outChannels, embedChannels, groups })
-  h = res(middle.at(0).alias("mid_block.resnets.0"), h, channels, channels)
-  h = transformer(middle.at(1).alias("mid_block.attentions.0"), h, channels, config.transformerDepthMiddle)
-  h = res(middle.at(2).alias("mid_block.resnets.1"), h, channels, channels)
+  h = res(root.at("middle_block", 0).alias("mid_block.resnets.0"), h, channels, channels)
+  h = transformer(
+    root.at("middle_block", 1).alias("mid_block.attentions.0"),
+    h,
+    channels,
+    config.transformerDepthMiddle,
+  )
+  h = res(root.at("middle_block", 2).alias("mid_block.resnets.1"), h, channels, channels)
 
   for (let level = levels - 1; level >= 0; level--) {
     const up = levels - 1 - level
     const out = mc * config.channelMult[level]!
     for (let j = 0; j <= config.numResBlocks; j++) {
-      const block = root.at("output_blocks", up * perLevel + j)
+      const index = up * perLevel + j
       const skip = skips.pop()!
       h = res(
-        block.at(0).alias(`up_blocks.${up}.resnets.${j}`),
+        root.at("output_blocks", index, 0).alias(`up_blocks.${up}.resnets.${j}`),
         concat([h, skip], 1),
         channels + skip.shape[1]!,
         out,
@@ -141,7 +143,7 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
       let next = 1
       if (attends(level)) {
         h = transformer(
-          block.at(1).alias(`up_blocks.${up}.attentions.${j}`),
+          root.at("output_blocks", index, 1).alias(`up_blocks.${up}.attentions.${j}`),
           h,
           channels,
           config.transformerDepth[level]!,
@@ -149,7 +151,11 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
         next = 2
       }
       if (level !== 0 && j === config.numResBlocks) {
-        h = upsample(block.at(next).alias(`up_blocks.${up}.upsamplers.0`).within("Upsample2D"), h, channels)
+        h = upsample(
+          root.at("output_blocks", index, next).alias(`up_blocks.${up}.upsamplers.0`).within("Upsample2D"),
+          h,
+          channels,
+        )
       }
     }
   }

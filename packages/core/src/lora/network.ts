@@ -1,0 +1,164 @@
+import type { ModuleAdapter, ModuleInfo } from "../nn/weightScope.js"
+import { cast } from "../ops/cast.js"
+import { add, mul } from "../ops/elementwise.js"
+import { conv2d, matmul } from "../ops/linalg.js"
+import { transpose } from "../ops/movement.js"
+import { state } from "../ops/sources.js"
+import { uniformF32 } from "../random/philox.js"
+import type { DType } from "../tensor/dtype.js"
+import { type HostTensor, hostTensor } from "../tensor/hostTensor.js"
+import { type Shape, sizeOf } from "../tensor/shape.js"
+import type { Tensor } from "../tensor/tensor.js"
+import { kohyaName, type UNetLoraNaming } from "./keys.js"
+import { type LoraModuleWeights, loraDownName, loraUpName } from "./moduleWeights.js"
+import { kohyaTarget, type LoraShape, type LoraTargetOptions } from "./targets.js"
+
+/** One adapted layer of a network. */
+export interface LoraModule extends LoraShape {
+  readonly name: string
+  readonly module: ModuleInfo
+  readonly downShape: Shape
+  readonly upShape: Shape
+}
+
+export interface LoraNetworkOptions extends LoraTargetOptions {
+  /** Strength at which the forward adds the LoRA (kohya's `multiplier`, A1111's `<lora:name:w>`). */
+  readonly multiplier?: number
+  /** UNet module naming of the exported file: "diffusers" for SD1/SD2 (kohya), "ldm" for SDXL. */
+  readonly unetNaming?: UNetLoraNaming
+  /** Model components that get LoRAs (default all: "unet", "te", "te1", "te2"); e.g. ["unet"] for UNet only. */
+  readonly components?: ReadonlyArray<string>
+  /** dtype of the LoRA weights in the program (default f32 whatever the base weights are). */
+  readonly dtype?: DType
+}
+
+const shapesFor = (module: ModuleInfo, rank: number): { down: Shape; up: Shape } =>
+  module.kind === "linear"
+    ? { down: [rank, module.inFeatures], up: [module.outFeatures, rank] }
+    : { down: [rank, module.inFeatures, ...module.kernel], up: [module.outFeatures, rank, 1, 1] }
+
+/**
+ * A LoRA network applied in the forward without merging: pass `network.adapter` to `WeightScope.root`, and
+ * every target layer computes `base(x) + up(down(x)) · alpha/rank · multiplier`, with `down` and `up` as
+ * `state` tensors named by kohya keys (`lora_unet_….lora_down.weight`). The network learns its modules
+ * while the model is built; `modules()` lists them and `tensors()` gives their state tensors for `grad`.
+ */
+export class LoraNetwork {
+  private readonly planned = new Map<string, LoraModule>()
+  private readonly stateTensors = new Map<string, Tensor>()
+  readonly multiplier: number
+  readonly unetNaming: UNetLoraNaming
+  readonly dtype: DType
+
+  private constructor(
+    private readonly plan: (module: ModuleInfo) => LoraShape | undefined,
+    options: LoraNetworkOptions,
+  ) {
+    this.multiplier = options.multiplier ?? 1
+    this.unetNaming = options.unetNaming ?? "diffusers"
+    this.dtype = options.dtype ?? "f32"
+  }
+
+  /** A new network on kohya's targets. */
+  static create(options: LoraNetworkOptions): LoraNetwork {
+    const components = options.components
+    return new LoraNetwork(
+      (module) =>
+        components && !components.includes(module.component) ? undefined : kohyaTarget(module, options),
+      options,
+    )
+  }
+
+  /** A network with exactly the modules (and ranks, alphas) of existing weights, e.g. an imported file. */
+  static fromWeights(
+    weights: ReadonlyArray<LoraModuleWeights>,
+    options: Omit<LoraNetworkOptions, keyof LoraTargetOptions> = {},
+  ): LoraNetwork {
+    const byLayer = new Map(weights.map((w) => [layerId(w.module), { rank: w.rank, alpha: w.alpha }]))
+    for (const w of weights) {
+      if (w.mid)
+        throw new RangeError(`${w.name} has a Tucker core (lora_mid); merge it into the base weights instead`)
+    }
+    return new LoraNetwork((module) => byLayer.get(layerId(module)), { rank: 0, alpha: 0, ...options })
+  }
+
+  readonly adapter: ModuleAdapter = (module, x, y) => {
+    const lora = this.moduleFor(module)
+    if (!lora) return y
+    const down = this.tensor(loraDownName(lora.name), lora.downShape)
+    const up = this.tensor(loraUpName(lora.name), lora.upShape)
+    const input = cast(x, this.dtype)
+    const delta =
+      module.kind === "linear"
+        ? matmul(matmul(input, transpose(down)), transpose(up))
+        : conv2d(conv2d(input, down, { stride: module.stride, padding: module.padding }), up)
+    return add(y, cast(mul(delta, (lora.alpha / lora.rank) * this.multiplier), y.dtype))
+  }
+
+  /** The adapted layers, in the order the model built them. */
+  modules(): ReadonlyArray<LoraModule> {
+    return [...this.planned.values()]
+  }
+
+  /** The `state` tensors of the LoRA weights, by name. */
+  tensors(): ReadonlyMap<string, Tensor> {
+    return this.stateTensors
+  }
+
+  /**
+   * Starting weights as kohya makes them: `down` kaiming-uniform (a = √5, so U(±1/√fan_in)) from the Philox
+   * stream of `seed` (module i, in name order, draws at offset i), `up` zero — a new network changes nothing.
+   */
+  initialWeights(seed: number | bigint): Record<string, HostTensor<"f32">> {
+    const out: Record<string, HostTensor<"f32">> = {}
+    const ordered = [...this.planned.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    )
+    ordered.forEach((lora, index) => {
+      const fanIn = sizeOf(lora.downShape.slice(1))
+      const bound = 1 / Math.sqrt(fanIn)
+      const u = uniformF32(sizeOf(lora.downShape), seed, index)
+      out[loraDownName(lora.name)] = hostTensor(
+        "f32",
+        lora.downShape,
+        u.map((v) => (2 * v - 1) * bound),
+      )
+      out[loraUpName(lora.name)] = hostTensor("f32", lora.upShape, new Float32Array(sizeOf(lora.upShape)))
+    })
+    return out
+  }
+
+  /** Pairs the network's modules with their current weights (by state name) for export or merging. */
+  moduleWeights(weights: Readonly<Record<string, HostTensor<"f32">>>): Array<LoraModuleWeights> {
+    return this.modules().map((lora) => {
+      const down = weights[loraDownName(lora.name)]
+      const up = weights[loraUpName(lora.name)]
+      if (!down || !up) throw new RangeError(`no weights given for LoRA module ${lora.name}`)
+      return { name: lora.name, module: lora.module, rank: lora.rank, alpha: lora.alpha, down, up }
+    })
+  }
+
+  private moduleFor(module: ModuleInfo): LoraModule | undefined {
+    const name = kohyaName(module, this.unetNaming)
+    const seen = this.planned.get(name)
+    if (seen) return seen
+    const shape = this.plan(module)
+    if (!shape) return undefined
+    const { down, up } = shapesFor(module, shape.rank)
+    const lora: LoraModule = { ...shape, name, module, downShape: down, upShape: up }
+    this.planned.set(name, lora)
+    return lora
+  }
+
+  private tensor(name: string, shape: Shape): Tensor {
+    const seen = this.stateTensors.get(name)
+    if (seen) return seen
+    const tensor = state(name, shape, this.dtype)
+    this.stateTensors.set(name, tensor)
+    return tensor
+  }
+}
+
+/** Identity of a layer across builds: its weight key and, for fused projections, its rows. */
+export const layerId = (module: ModuleInfo): string =>
+  `${module.weightKey}#${module.weightRows?.join(":") ?? ""}`
