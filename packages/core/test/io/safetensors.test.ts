@@ -1,6 +1,8 @@
+/// <reference types="node" />
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import {
+  blobSource,
   CheckpointFormatError,
   memorySink,
   memorySource,
@@ -67,6 +69,14 @@ describe("safetensors", () => {
       expect(read.shape).toEqual(tensor.shape)
       expect([...read.bytes]).toEqual([...tensor.bytes])
     }
+  })
+
+  it("reads through a Blob, as a browser File is read", async () => {
+    const file = await Effect.runPromise(
+      openSafetensors(blobSource(new Blob([serialize(sample)]), "lora.safetensors")),
+    )
+    expect(file.name).toBe("lora.safetensors")
+    expect([...(await Effect.runPromise(file.read("small"))).bytes]).toEqual([200, 3])
   })
 
   it("pads the header to 8 bytes and aligns wide tensors", () => {

@@ -11,12 +11,6 @@ export const familyLabel: Readonly<Record<BaseFamily, string>> = {
   "sdxl-refiner": "SDXL refiner",
 }
 
-/** A family, or undefined, with where the answer came from (shown to the user). */
-export interface FamilyEvidence {
-  readonly family: BaseFamily | undefined
-  readonly basis: string
-}
-
 /** kohya's `ss_base_model_version`: `sd_v1`, `sd_v2`, `sd_v2_v`, `sdxl_base_v1-0`. */
 export const familyFromKohyaVersion = (
   value: string,

@@ -1,6 +1,5 @@
 export {
   type BaseFamily,
-  type FamilyEvidence,
   familyFromContextDim,
   familyFromKohyaVersion,
   familyFromModelspec,
