@@ -2,5 +2,6 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   resolve: { conditions: ["@danlu/source"] },
+  ssr: { resolve: { conditions: ["@danlu/source"] } },
   test: { include: ["test/**/*.test.ts"], testTimeout: 60_000 },
 })

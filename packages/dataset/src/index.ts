@@ -60,16 +60,11 @@ export {
   type LatentCache,
   type LatentEncoder,
   type LatentRequest,
+  type LatentTensor,
   makeLatentCache,
 } from "./latent/latentCache.js"
 export { type LatentKeyParts, latentCacheKey } from "./latent/latentKey.js"
 export { flipHorizontally, type PixelTensor, toPixelTensor } from "./latent/pixels.js"
-export {
-  type DecodedSafetensors,
-  decodeSafetensors,
-  encodeSafetensors,
-  type F32Tensor,
-} from "./latent/safetensorsF32.js"
 export {
   manifestName,
   type PreparedEntry,

@@ -1,6 +1,16 @@
 import { createHash } from "node:crypto"
 import { readdir, readFile, rm } from "node:fs/promises"
 import { basename, join } from "node:path"
+import {
+  fromHostTensor,
+  memorySink,
+  memorySource,
+  openSafetensors,
+  type StoredTensor,
+  tensorsInMemory,
+  toHostTensor,
+  writeSafetensors,
+} from "@danlu/core/io"
 import { Effect } from "effect"
 import type { BucketAssignment } from "../buckets/assignBucket.js"
 import { type CropOrigin, cropOrigin } from "../buckets/crop.js"
@@ -10,13 +20,18 @@ import { writeFileAtomic } from "../io/atomicWrite.js"
 import { toBucket } from "../prepare/prepareImage.js"
 import { latentCacheKey } from "./latentKey.js"
 import { flipHorizontally, type PixelTensor, toPixelTensor } from "./pixels.js"
-import { decodeSafetensors, encodeSafetensors, type F32Tensor } from "./safetensorsF32.js"
+
+/** Latents as the VAE returns them: float32, row-major. */
+export interface LatentTensor {
+  readonly shape: ReadonlyArray<number>
+  readonly data: Float32Array
+}
 
 /** The VAE, as the cache sees it: a hash that names its weights, and its encoder. */
 export interface LatentEncoder<E> {
   readonly vaeHash: string
   /** [3, H, W] pixels in [-1, 1] to latents (for SD: [4, H/8, W/8], already scaled as the trainer wants). */
-  readonly encode: (pixels: PixelTensor) => Effect.Effect<F32Tensor, E>
+  readonly encode: (pixels: PixelTensor) => Effect.Effect<LatentTensor, E>
 }
 
 export interface LatentRequest {
@@ -33,8 +48,8 @@ export interface LatentRequest {
 export interface CachedLatents {
   readonly key: string
   readonly path: string
-  readonly latent: F32Tensor
-  readonly flipped: F32Tensor | undefined
+  readonly latent: LatentTensor
+  readonly flipped: LatentTensor | undefined
   /** How many times this call ran the VAE: 0 means everything came from the cache. */
   readonly encoded: number
 }
@@ -48,15 +63,46 @@ const readOptional = (path: string) =>
     () => undefined,
   )
 
-/** A cache file that cannot be parsed counts as absent and is rewritten. */
-const parseOptional = (bytes: Uint8Array | undefined) => {
-  if (bytes === undefined) return undefined
-  try {
-    return decodeSafetensors(bytes)
-  } catch {
-    return undefined
-  }
+const asLatent = (stored: StoredTensor): LatentTensor | undefined => {
+  const host = toHostTensor(stored)
+  return host.data instanceof Float32Array ? { shape: host.shape, data: host.data } : undefined
 }
+
+/**
+ * The tensors of a cache file. A file that cannot be parsed, or holds something other than F32
+ * latents, counts as absent and is rewritten.
+ */
+const readLatentFile = (path: string, bytes: Uint8Array | undefined) =>
+  Effect.gen(function* () {
+    if (bytes === undefined) return {}
+    const file = yield* openSafetensors(memorySource(bytes, path))
+    const found: Record<string, LatentTensor> = {}
+    for (const info of file.tensors) {
+      const stored = yield* file.read(info.name)
+      const latent = yield* Effect.try(() => asLatent(stored))
+      if (latent !== undefined) found[info.name] = latent
+    }
+    return found
+  }).pipe(Effect.orElseSucceed((): Record<string, LatentTensor> => ({})))
+
+const latentFileBytes = (
+  path: string,
+  tensors: Readonly<Record<string, LatentTensor>>,
+  metadata: Record<string, string>,
+) =>
+  Effect.gen(function* () {
+    const stored: Record<string, StoredTensor> = {}
+    for (const [name, tensor] of Object.entries(tensors)) {
+      stored[name] = fromHostTensor({ dtype: "f32", shape: tensor.shape, data: tensor.data })
+    }
+    const sink = memorySink(path)
+    yield* writeSafetensors(sink, tensorsInMemory(stored, metadata))
+    return sink.bytes()
+  }).pipe(
+    Effect.mapError(
+      (cause) => new DatasetError({ message: `cannot encode ${path}: ${cause.message}`, path }),
+    ),
+  )
 
 /**
  * VAE latents on disk, one safetensors file per (image content, VAE, bucket, scaled size, crop,
@@ -93,9 +139,9 @@ export const makeLatentCache = <E>(dir: string, encoder: LatentEncoder<E>): Late
         background,
       })
       const path = pathOf(key)
-      const cached = parseOptional(yield* Effect.promise(() => readOptional(path)))
-      let latent = cached?.tensors[latentName]
-      let flipped = cached?.tensors[flippedName]
+      const cached = yield* readLatentFile(path, yield* Effect.promise(() => readOptional(path)))
+      let latent = cached[latentName]
+      let flipped = cached[flippedName]
       const wantFlip = request.flip === true
       if (latent !== undefined && (flipped !== undefined || !wantFlip)) {
         return { key, path, latent, flipped, encoded: 0 }
@@ -122,9 +168,9 @@ export const makeLatentCache = <E>(dir: string, encoder: LatentEncoder<E>): Late
         flipped = yield* encoder.encode(flipHorizontally(pixels))
         encoded++
       }
-      const tensors: Record<string, F32Tensor> = { [latentName]: latent }
+      const tensors: Record<string, LatentTensor> = { [latentName]: latent }
       if (flipped !== undefined) tensors[flippedName] = flipped
-      const file = encodeSafetensors(tensors, {
+      const file = yield* latentFileBytes(path, tensors, {
         format: "danlu-latents/1",
         source: basename(source),
         content_sha256: contentHash,
