@@ -73,7 +73,7 @@ describe("safetensors", () => {
 
   it("reads through a Blob, as a browser File is read", async () => {
     const file = await Effect.runPromise(
-      openSafetensors(blobSource(new Blob([serialize(sample)]), "lora.safetensors")),
+      openSafetensors(blobSource(new Blob([serialize(sample).slice().buffer]), "lora.safetensors")),
     )
     expect(file.name).toBe("lora.safetensors")
     expect([...(await Effect.runPromise(file.read("small"))).bytes]).toEqual([200, 3])
