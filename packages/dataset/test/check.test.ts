@@ -2,7 +2,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { checkDataset, formatCheckReport } from "../src/index.js"
-import { mixedDataset, snapshot, tempDir } from "./fixtures.js"
+import { gradient, mixedDataset, snapshot, tempDir, writeFileIn } from "./fixtures.js"
 
 describe("checkDataset on a mixed folder", async () => {
   const root = await tempDir()
@@ -85,5 +85,31 @@ describe("checkDataset on a mixed folder", async () => {
   it("says to point at the parent when given a concept folder", async () => {
     const leaf = await Effect.runPromise(checkDataset(join(root, "10_cat")))
     expect(leaf.advice[0]?.message).toMatch(/looks like a concept folder itself: point danlu at its parent/)
+  })
+})
+
+describe("checkDataset with regularisation images", () => {
+  it("balances them to the training samples, as kohya does, and counts their steps", async () => {
+    const root = await tempDir()
+    const reg = await tempDir()
+    for (let i = 0; i < 4; i++)
+      await writeFileIn(root, `5_sks/${i}.png`, await gradient(512, 512, i).png().toBuffer())
+    for (let i = 0; i < 3; i++)
+      await writeFileIn(
+        reg,
+        `1_person/${i}.png`,
+        await gradient(512, 512, 10 + i)
+          .png()
+          .toBuffer(),
+      )
+    const report = await Effect.runPromise(checkDataset(root, { regularizationRoot: reg, batchSize: 4 }))
+    expect(report.concepts.map((c) => [c.folderName, c.isRegularization, c.imagesTimesRepeats])).toEqual([
+      ["5_sks", false, 20],
+      ["1_person", true, 3],
+    ])
+    expect(report.totals.imagesTimesRepeats).toBe(20)
+    expect(report.totals.regularizationSamples).toBe(20)
+    expect(report.totals.stepsPerEpoch).toBe(10)
+    expect(report.captions.missing).toHaveLength(4)
   })
 })
