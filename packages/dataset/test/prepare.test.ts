@@ -90,11 +90,20 @@ describe("prepareDataset", () => {
     expect([meta.width, meta.height, meta.orientation]).toEqual([384, 640, undefined])
   })
 
-  it("refuses an output folder inside the training folder, and a folder without concepts", async () => {
+  it("refuses an output inside the training folder or holding other files, and a folder without concepts", async () => {
     const root = await tempDir()
     await writeFileIn(root, "5_x/a.png", await gradient(64, 64).png().toBuffer())
     const inside = await Effect.runPromise(Effect.flip(prepareDataset(root, { out: join(root, "out") })))
     expect(inside.message).toMatch(/must lie outside the training folder/)
+    const someoneElses = await tempDir()
+    await writeFileIn(someoneElses, "holiday.jpg", "not ours")
+    const occupied = await Effect.runPromise(Effect.flip(prepareDataset(root, { out: someoneElses })))
+    expect(occupied.message).toMatch(/already holds files that danlu did not write/)
+    expect(await readFile(join(someoneElses, "holiday.jpg"), "utf8")).toBe("not ours")
+    const previous = await tempDir()
+    await Effect.runPromise(prepareDataset(root, { out: previous, upscale: true }))
+    const rerun = await Effect.runPromise(prepareDataset(root, { out: previous, upscale: true }))
+    expect(rerun.images).toHaveLength(1)
     const leaf = await Effect.runPromise(
       Effect.flip(prepareDataset(join(root, "5_x"), { out: await tempDir() })),
     )

@@ -69,6 +69,20 @@ const realPathOf = async (path: string): Promise<string> => {
   }
 }
 
+/**
+ * The folder exists, is not empty, and has no manifest from an earlier prepare run: writing into it
+ * could replace someone's own files, so prepare refuses.
+ */
+const holdsOtherFiles = async (out: string): Promise<boolean> => {
+  let names: Array<string>
+  try {
+    names = await readdir(out)
+  } catch {
+    return false
+  }
+  return names.length > 0 && !names.includes(manifestName)
+}
+
 /** Removes temporary files an earlier, killed run left in the output folder. */
 const removeLeftovers = async (out: string) => {
   let entries: Array<{ name: string; parentPath: string; isFile(): boolean }>
@@ -147,6 +161,12 @@ export const prepareDataset = (
         targets.set(target, source)
         jobs.push({ source, concept, target, format })
       }
+    }
+    if (yield* Effect.promise(() => holdsOtherFiles(out))) {
+      return yield* new DatasetError({
+        message: `${options.out} already holds files that danlu did not write (no ${manifestName}); choose a new or empty --out folder`,
+        path: out,
+      })
     }
     yield* Effect.promise(() => removeLeftovers(out))
 
