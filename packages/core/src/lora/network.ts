@@ -44,7 +44,8 @@ const shapesFor = (module: ModuleInfo, rank: number): { down: Shape; up: Shape }
  * while the model is built; `modules()` lists them and `tensors()` gives their state tensors for `grad`.
  */
 export class LoraNetwork {
-  private readonly planned = new Map<string, LoraModule>()
+  /** Every layer seen, by `layerId`: its LoRA, or undefined when it is not a target. */
+  private readonly planned = new Map<string, LoraModule | undefined>()
   private readonly stateTensors = new Map<string, Tensor>()
   readonly multiplier: number
   readonly unetNaming: UNetLoraNaming
@@ -97,7 +98,7 @@ export class LoraNetwork {
 
   /** The adapted layers, in the order the model built them. */
   modules(): ReadonlyArray<LoraModule> {
-    return [...this.planned.values()]
+    return [...this.planned.values()].filter((m): m is LoraModule => m !== undefined)
   }
 
   /** The `state` tensors of the LoRA weights, by name. */
@@ -111,9 +112,7 @@ export class LoraNetwork {
    */
   initialWeights(seed: number | bigint): Record<string, HostTensor<"f32">> {
     const out: Record<string, HostTensor<"f32">> = {}
-    const ordered = [...this.planned.values()].sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    )
+    const ordered = [...this.modules()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     ordered.forEach((lora, index) => {
       const fanIn = sizeOf(lora.downShape.slice(1))
       const bound = 1 / Math.sqrt(fanIn)
@@ -139,14 +138,15 @@ export class LoraNetwork {
   }
 
   private moduleFor(module: ModuleInfo): LoraModule | undefined {
-    const name = kohyaName(module, this.unetNaming)
-    const seen = this.planned.get(name)
-    if (seen) return seen
+    const id = layerId(module)
+    if (this.planned.has(id)) return this.planned.get(id)
     const shape = this.plan(module)
-    if (!shape) return undefined
-    const { down, up } = shapesFor(module, shape.rank)
-    const lora: LoraModule = { ...shape, name, module, downShape: down, upShape: up }
-    this.planned.set(name, lora)
+    let lora: LoraModule | undefined
+    if (shape) {
+      const { down, up } = shapesFor(module, shape.rank)
+      lora = { ...shape, name: kohyaName(module, this.unetNaming), module, downShape: down, upShape: up }
+    }
+    this.planned.set(id, lora)
     return lora
   }
 
