@@ -1,18 +1,12 @@
 import { Command } from "effect/cli"
-import { backends } from "./commands/backends.js"
-import { dataset } from "./commands/dataset.js"
-import { model } from "./commands/model.js"
-import { tag } from "./commands/tag.js"
-import { tags } from "./commands/tags.js"
+import { demo } from "./commands/demo.js"
+import { stepCommands } from "./steps.js"
 import { version } from "./version.js"
 
-/**
- * The root `danlu` command. Each pipeline step adds its sub-command here, in the order of the guide:
- * backend → base model → dataset → tagging → parameters → training → validation.
- */
+/** The root `danlu` command: the pipeline's steps, and `demo`, which walks them on bundled data. */
 export const danlu = Command.make("danlu").pipe(
   Command.withDescription("丹炉 — train Stable Diffusion LoRAs on any backend."),
-  Command.withSubcommands([backends, model, dataset, tag, tags]),
+  Command.withSubcommands([...stepCommands, demo]),
 )
 
 /** Runs `danlu` on an argument list (without `node` and the script path). */

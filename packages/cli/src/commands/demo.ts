@@ -1,0 +1,118 @@
+import { mkdir, rm, stat, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { Console, Effect } from "effect"
+import { Command, Flag } from "effect/cli"
+import { demoImages, renderDemoImage } from "../demo/demoImages.js"
+import { demoTagger } from "../demo/demoTagger.js"
+import { stepCommands } from "../steps.js"
+import { UserError } from "../userError.js"
+import { version } from "../version.js"
+
+const marker = ".danlu-demo"
+const trigger = "danlu-girl"
+
+const steps = Command.runWith(Command.make("danlu").pipe(Command.withSubcommands(stepCommands)), { version })
+
+const exists = (path: string) =>
+  Effect.promise(() =>
+    stat(path).then(
+      () => true,
+      () => false,
+    ),
+  )
+
+/** Makes the demo folder, refusing to touch a non-empty folder that the demo did not make. */
+const prepareFolder = (out: string, force: boolean) =>
+  Effect.gen(function* () {
+    if (yield* exists(out)) {
+      if (!(yield* exists(join(out, marker)))) {
+        return yield* new UserError({
+          message: `${out} exists and was not made by danlu demo; choose another --out`,
+        })
+      }
+      if (!force)
+        return yield* new UserError({ message: `${out} holds an earlier demo; add --force to replace it` })
+      yield* Effect.promise(() => rm(out, { recursive: true }))
+    }
+    yield* Effect.promise(() => mkdir(out, { recursive: true }))
+    yield* Effect.promise(() =>
+      writeFile(join(out, marker), "made by danlu demo; --force may delete this folder\n"),
+    )
+  })
+
+const step = (title: string, args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    yield* Console.log(`\n━━ ${title}\n$ danlu ${args.join(" ")}\n`)
+    yield* steps(args)
+  })
+
+export const demo = Command.make(
+  "demo",
+  {
+    out: Flag.String("out").pipe(
+      Flag.withDefault("danlu-demo"),
+      Flag.withDescription("folder the demo writes into"),
+    ),
+    force: Flag.Boolean("force").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("replace an earlier demo folder"),
+    ),
+  },
+  ({ out, force }) =>
+    Effect.gen(function* () {
+      const root = resolve(out)
+      yield* prepareFolder(root, force)
+      const training = join(root, "training")
+      const concept = join(training, `10_${trigger}`)
+      yield* Effect.promise(() => mkdir(concept, { recursive: true }))
+      yield* Effect.forEach(demoImages, (image) =>
+        Effect.promise(async () => writeFile(join(concept, image.name), await renderDemoImage(image))),
+      )
+      const tagger = demoTagger()
+      const taggerDir = join(root, "tagger")
+      yield* Effect.promise(() => mkdir(taggerDir, { recursive: true }))
+      yield* Effect.promise(() => writeFile(join(taggerDir, "model.onnx"), tagger.model))
+      yield* Effect.promise(() => writeFile(join(taggerDir, "selected_tags.csv"), tagger.csv))
+      yield* Console.log(`danlu demo: ${demoImages.length} bundled images in ${concept}`)
+
+      const prepared = join(root, "prepared")
+      yield* step("1 炼丹炉 backend", ["backends"])
+      yield* step("3 选图 dataset: check", ["dataset", "check", training])
+      yield* step("3 选图 dataset: prepare", [
+        "dataset",
+        "prepare",
+        training,
+        "--out",
+        prepared,
+        "--size",
+        "512x512",
+      ])
+      const model = join(taggerDir, "model.onnx")
+      const csv = join(taggerDir, "selected_tags.csv")
+      yield* step("4 打标 tagging", [
+        "tag",
+        join(prepared, `10_${trigger}`),
+        "--model",
+        model,
+        "--tags",
+        csv,
+        "--trigger",
+        trigger,
+      ])
+      yield* step("4 打标 tag frequencies", ["tags", "list", prepared])
+      yield* step("4 打标 prune what the trigger word should learn", [
+        "tags",
+        "prune",
+        prepared,
+        "--trigger",
+        trigger,
+        "--remove",
+        "pink hair",
+      ])
+      yield* Console.log(`\ndanlu demo: done — everything is in ${root}`)
+    }),
+).pipe(
+  Command.withDescription(
+    "Walk the LoRA pipeline on bundled data: backends, dataset, tagging (writes only into --out).",
+  ),
+)

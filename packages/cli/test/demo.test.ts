@@ -1,0 +1,43 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { Cause, Effect, Exit } from "effect"
+import { describe, expect, it, vi } from "vitest"
+import { runDanlu } from "../src/cli.js"
+
+const run = async (args: ReadonlyArray<string>) => {
+  const spy = vi.spyOn(console, "log").mockImplementation(() => {})
+  try {
+    const exit = await Effect.runPromise(runDanlu(args).pipe(Effect.provide(NodeServices.layer), Effect.exit))
+    return Exit.isFailure(exit)
+      ? (exit.cause.reasons.find(Cause.isFailReason)?.error as { message: string })
+      : undefined
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+describe("danlu demo", () => {
+  it("walks dataset and tagging on the bundled images, writing only into --out", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), "danlu-demo-")), "demo")
+    expect(await run(["demo", "--out", out])).toBeUndefined()
+    const concept = join(out, "prepared", "10_danlu-girl")
+    const files = await readdir(concept)
+    expect(files.filter((f) => f.endsWith(".png")).length).toBe(16)
+    const caption = await readFile(join(concept, "danlu-01.txt"), "utf8")
+    expect(caption.startsWith("danlu-girl, ")).toBe(true)
+    expect(caption).toContain("1girl")
+    expect(caption).not.toContain("pink hair")
+
+    expect((await run(["demo", "--out", out]))?.message).toContain("add --force")
+    expect(await run(["demo", "--out", out, "--force"])).toBeUndefined()
+  }, 120_000)
+
+  it("refuses a folder it did not make", async () => {
+    const out = await mkdtemp(join(tmpdir(), "danlu-demo-user-"))
+    await writeFile(join(out, "precious.txt"), "mine")
+    expect((await run(["demo", "--out", out, "--force"]))?.message).toContain("was not made by danlu demo")
+    expect(await readFile(join(out, "precious.txt"), "utf8")).toBe("mine")
+  })
+})
