@@ -19,7 +19,9 @@ describe("timestepEmbedding", () => {
       const args = [0, 1, 2].map((i) => t * Math.exp((-Math.log(10000) * i) / 3))
       return [...args.map(Math.cos), ...args.map(Math.sin)]
     })
-    Array.from(out!).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12))
+    Array.from(out!).forEach((v, i) => {
+      expect(v).toBeCloseTo(expected[i]!, 12)
+    })
   })
 
   test("pads an odd width with a zero column", () => {
@@ -37,7 +39,9 @@ test("SDXL's vector is the pooled embedding, then 256-wide embeddings of h, w, t
   })
   expect(Array.from(out!.slice(0, 3))).toEqual([1, 2, 3])
   const [embedded] = evaluateExact([timestepEmbedding(T.input("t", [1]), 4)], { t: Float64Array.of(16) })
-  Array.from(embedded!).forEach((v, i) => expect(out![3 + 3 * 4 + i]).toBeCloseTo(v, 12))
+  Array.from(embedded!).forEach((v, i) => {
+    expect(out![3 + 3 * 4 + i]).toBeCloseTo(v, 12)
+  })
 })
 
 test("splitHeads/mergeHeads are inverse and split the channel axis head-major", () => {
