@@ -9,7 +9,7 @@ import {
 } from "@danlu/core"
 import { Effect } from "effect"
 import { expect, it } from "vitest"
-import { layer, type OnnxBuffer } from "../src/index.js"
+import { layer } from "../src/index.js"
 
 const withBackend = <A, E>(
   f: (backend: Backend["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>,
@@ -30,14 +30,14 @@ it("uploads and downloads every dtype unchanged (bf16 travels as exact f32)", as
   expect(back).toEqual(hosts)
 })
 
-it("writes updates into the state buffers in place, alternating between two arrays", async () => {
+it("carries updated state from one run to the next without a download", async () => {
   const counter = T.state("counter", [2])
   const weights = T.state("weights", [2], "f16")
   const graph = {
     outputs: { seen: T.add(counter, 0) },
     updates: { counter: T.add(counter, 1), weights: T.mul(weights, 2) },
   }
-  const { seen, arrays, counterValue, weightValue } = await withBackend((backend) =>
+  const { seen, counterValue, weightValue } = await withBackend((backend) =>
     Effect.gen(function* () {
       const program = yield* backend.compile(graph)
       const states: Record<string, DeviceBuffer> = {
@@ -45,15 +45,12 @@ it("writes updates into the state buffers in place, alternating between two arra
         weights: yield* backend.upload(hostTensor("f16", [2], Uint16Array.of(toF16Bits(1), toF16Bits(-0.5)))),
       }
       const seen: Array<number> = []
-      const arrays = new Set<unknown>()
       for (let i = 0; i < 4; i++) {
         const out = yield* program.run({}, states)
         seen.push(out.seen!.data[0]!)
-        arrays.add((states.counter as OnnxBuffer).current.data)
       }
       return {
         seen,
-        arrays,
         counterValue: yield* backend.download(states.counter!),
         weightValue: yield* backend.download(states.weights!),
       }
@@ -62,8 +59,6 @@ it("writes updates into the state buffers in place, alternating between two arra
   expect(seen).toEqual([0, 1, 2, 3])
   expect(counterValue.data).toEqual(Float32Array.of(4, 14))
   expect(weightValue.data).toEqual(Uint16Array.of(toF16Bits(16), toF16Bits(-8)))
-  // No array is allocated per step: the two halves of the double buffer take turns.
-  expect(arrays.size).toBe(2)
 })
 
 it("takes a device buffer as a program input", async () => {

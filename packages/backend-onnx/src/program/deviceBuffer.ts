@@ -3,26 +3,17 @@ import type * as Ort from "onnxruntime-node"
 import { backendName, type OrtModule } from "../runtime/ortRuntime.js"
 
 /**
- * A value held for ONNX Runtime: an `Ort.Tensor` over host memory (the CPU provider reads inputs in place).
- * State that a program updates is double-buffered: a run reads `current` and writes the update straight
- * into `spare` (a preallocated output), then the two swap — no new JS object or copy per tensor per step.
+ * A value held for ONNX Runtime: an `Ort.Tensor` over host memory, which the CPU provider reads in place.
+ * A program that updates the state replaces `current` with the tensor the run returned.
  */
 export class OnnxBuffer implements DeviceBuffer {
   readonly backend = backendName
-  spare: Ort.Tensor | undefined
 
   constructor(
     readonly dtype: DType,
     readonly shape: Shape,
     public current: Ort.Tensor,
   ) {}
-
-  /** Makes the spare the current value after a run wrote the update into it. */
-  swap(): void {
-    const previous = this.current
-    this.current = this.spare!
-    this.spare = previous
-  }
 }
 
 const ortType = {
@@ -65,18 +56,4 @@ export const toHostTensor = (tensor: Ort.Tensor, dtype: DType, shape: Shape, cop
   const data = tensor.data as HostTensor["data"]
   if (dtype === "bf16") return { dtype, shape, data: f32ToBf16(data as Float32Array) }
   return { dtype, shape, data: copy ? data.slice() : data } as HostTensor
-}
-
-/** A zero tensor of the layout a dtype has at the `run()` boundary, to be written by ONNX Runtime. */
-export const allocateOrtTensor = (ort: OrtModule, dtype: DType, shape: Shape): Ort.Tensor => {
-  const size = shape.reduce((a, b) => a * b, 1)
-  const arrays = {
-    f32: Float32Array,
-    f16: Uint16Array,
-    bf16: Float32Array,
-    i32: Int32Array,
-    u32: Uint32Array,
-    bool: Uint8Array,
-  }
-  return new ort.Tensor(ortType[dtype], new arrays[dtype](size) as Float32Array, [...shape])
 }
