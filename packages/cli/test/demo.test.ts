@@ -29,6 +29,10 @@ describe("danlu demo", () => {
     expect(caption.startsWith("danlu-girl, ")).toBe(true)
     expect(caption).toContain("1girl")
     expect(caption).not.toContain("pink hair")
+    expect((await readdir(join(out, "models"))).sort()).toEqual([
+      "danlu-girl-untrained.safetensors",
+      "toy-sd15.safetensors",
+    ])
 
     expect((await run(["demo", "--out", out]))?.message).toContain("add --force")
     expect(await run(["demo", "--out", out, "--force"])).toBeUndefined()

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path"
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { demoImages, renderDemoImage } from "../demo/demoImages.js"
+import { writeDemoCheckpoint, writeDemoLora } from "../demo/demoModel.js"
 import { demoTagger } from "../demo/demoTagger.js"
 import { stepCommands } from "../steps.js"
 import { UserError } from "../userError.js"
@@ -75,8 +76,15 @@ export const demo = Command.make(
       yield* Effect.promise(() => writeFile(join(taggerDir, "selected_tags.csv"), tagger.csv))
       yield* Console.log(`danlu demo: ${demoImages.length} bundled images in ${concept}`)
 
+      const base = join(root, "models", "toy-sd15.safetensors")
+      const lora = join(root, "models", `${trigger}-untrained.safetensors`)
+      yield* Effect.promise(() => mkdir(join(root, "models"), { recursive: true }))
+      yield* writeDemoCheckpoint(base)
+      yield* writeDemoLora(lora)
+
       const prepared = join(root, "prepared")
       yield* step("1 炼丹炉 backend", ["backends"])
+      yield* step("2 底模 base model (SD1.5 layout at toy width)", ["model", "inspect", base])
       yield* step("3 选图 dataset: check", ["dataset", "check", training])
       yield* step("3 选图 dataset: prepare", [
         "dataset",
@@ -109,10 +117,15 @@ export const demo = Command.make(
         "--remove",
         "pink hair",
       ])
+      yield* step("6 the LoRA file danlu writes (kohya format, freshly initialised)", [
+        "model",
+        "inspect",
+        lora,
+      ])
       yield* Console.log(`\ndanlu demo: done — everything is in ${root}`)
     }),
 ).pipe(
   Command.withDescription(
-    "Walk the LoRA pipeline on bundled data: backends, dataset, tagging (writes only into --out).",
+    "Walk the LoRA pipeline on bundled data: backends, base model, dataset, tagging, LoRA file (writes only into --out).",
   ),
 )
