@@ -36,7 +36,13 @@ export interface AcquiredDevice {
 
 const unavailable = (reason: string) => new BackendUnavailable({ backend: backendName, reason })
 
-const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+/** Dawn's messages span lines (e.g. the list of adapters); a user error is one line. */
+const describeCause = (cause: unknown): string =>
+  (cause instanceof Error ? cause.message : String(cause))
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join("; ")
 
 const loadDawn = Effect.tryPromise({
   try: () => import("webgpu"),

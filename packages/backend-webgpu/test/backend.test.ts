@@ -1,0 +1,167 @@
+import { Backend, BackendUnavailable, type HostTensor, T } from "@danlu/core"
+import { Cause, Effect, Exit, ManagedRuntime } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { acquireDevice } from "../src/device/acquireDevice.js"
+import { makeGpuContext } from "../src/device/gpuContext.js"
+import { makeWebGpuBackend, WebGpu } from "../src/index.js"
+import { compileProgram } from "../src/program/compileProgram.js"
+import { unavailableReason } from "./adapter.js"
+
+const skip = await unavailableReason()
+
+const f32 = (shape: Array<number>, values: Array<number>): HostTensor => ({
+  dtype: "f32",
+  shape,
+  data: Float32Array.from(values),
+})
+
+describe.skipIf(skip !== undefined)("webgpu backend", () => {
+  const runtime = ManagedRuntime.make(WebGpu.layer())
+  afterAll(() => runtime.dispose())
+  const run = <A, E>(effect: Effect.Effect<A, E, Backend>) => runtime.runPromise(effect)
+
+  it("describes the adapter, the features danlu asks for and the binding limit", async () => {
+    const info = await run(Effect.flatMap(Backend, (b) => b.describe))
+    expect(info.name).toBe("webgpu")
+    expect(info.devices).toHaveLength(1)
+    expect(info.devices[0]!.detail).toMatch(/shader-f16 (yes|no), subgroups (yes|no); max binding \d+ MiB/)
+    expect(info.capabilities.fused).toEqual([
+      "softmax",
+      "layerNorm",
+      "groupNorm",
+      "gelu",
+      "geglu",
+      "silu",
+      "attention",
+    ])
+    expect(info.capabilities.dtypes).toContain("f32")
+  })
+
+  it("keeps state on the device and writes updates into it after every run", async () => {
+    const result = await run(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const backend = yield* Backend
+          const w = T.state("w", [3], "f32")
+          const x = T.input("x", [3], "f32")
+          const program = yield* backend.compile({ outputs: { y: T.mul(w, 2) }, updates: { w: T.add(w, x) } })
+          const state = yield* backend.upload(f32([3], [1, 2, 3]))
+          const outputs = []
+          for (let step = 0; step < 3; step++) {
+            outputs.push(
+              Array.from((yield* program.run({ x: f32([3], [1, 10, 100]) }, { w: state })).y!.data),
+            )
+          }
+          return { outputs, final: Array.from((yield* backend.download(state)).data) }
+        }),
+      ),
+    )
+    expect(result.outputs).toEqual([
+      [2, 4, 6],
+      [4, 24, 206],
+      [6, 44, 406],
+    ])
+    expect(result.final).toEqual([4, 32, 303])
+  })
+
+  it("refuses a tensor larger than one binding, naming the limit", async () => {
+    const exit = await runtime.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const backend = yield* Backend
+          const limit = backend.capabilities.maxBufferBytes
+          const big = T.input("x", [Math.ceil(limit / 4) + 1], "f32")
+          return yield* backend.compile({ outputs: { y: T.mul(big, 2) } })
+        }),
+      ),
+    )
+    expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(
+      /more than this device's maxStorageBufferBindingSize of \d+ bytes/,
+    )
+  })
+
+  it("rejects a mis-shaped input with a ProgramInputError", async () => {
+    const exit = await runtime.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const backend = yield* Backend
+          const program = yield* backend.compile({ outputs: { y: T.neg(T.input("x", [2], "f32")) } })
+          return yield* program.run({ x: f32([3], [1, 2, 3]) })
+        }),
+      ),
+    )
+    expect(Exit.isFailure(exit) && String(exit.cause)).toContain(
+      'program input "x": expected [2] f32, got [3] f32',
+    )
+  })
+
+  it("builds pipelines and bind groups when compiling and on the first run, never again", async () => {
+    const counts = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = makeGpuContext(yield* acquireDevice())
+          const device = gpu.device
+          let pipelines = 0
+          let bindGroups = 0
+          const createPipeline = device.createComputePipeline.bind(device)
+          const createBindGroup = device.createBindGroup.bind(device)
+          device.createComputePipeline = (d) => {
+            pipelines++
+            return createPipeline(d)
+          }
+          device.createBindGroup = (d) => {
+            bindGroups++
+            return createBindGroup(d)
+          }
+          const x = T.input("x", [4, 8], "f32")
+          const y = T.softmax(T.matmul(x, T.transpose(x)), -1)
+          const program = yield* compileProgram(gpu, { outputs: { y } })
+          const afterCompile = { pipelines, bindGroups }
+          const feed = {
+            x: f32(
+              [4, 8],
+              Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+            ),
+          }
+          yield* program.run(feed)
+          const afterFirst = { pipelines, bindGroups }
+          yield* program.run(feed)
+          yield* program.run(feed)
+          return { afterCompile, afterFirst, afterThird: { pipelines, bindGroups } }
+        }),
+      ),
+    )
+    expect(counts.afterCompile.pipelines).toBeGreaterThan(0)
+    expect(counts.afterFirst.pipelines).toBe(counts.afterCompile.pipelines)
+    expect(counts.afterFirst.bindGroups).toBeGreaterThan(0)
+    expect(counts.afterThird).toEqual(counts.afterFirst)
+  })
+
+  it("fails with BackendUnavailable once the device is lost", async () => {
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const acquired = yield* acquireDevice()
+          const backend = makeWebGpuBackend(makeGpuContext(acquired))
+          const program = yield* backend.compile({ outputs: { y: T.neg(T.input("x", [2], "f32")) } })
+          acquired.device.destroy()
+          yield* Effect.promise(() => acquired.device.lost)
+          return yield* program.run({ x: f32([2], [1, 2]) })
+        }),
+      ),
+    )
+    expect(Exit.isFailure(exit) && String(exit.cause)).toContain("webgpu is unavailable: the device was lost")
+  })
+})
+
+describe("webgpu without an adapter", () => {
+  it("fails with BackendUnavailable and one line saying what is missing", async () => {
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(acquireDevice({ dawnOptions: ["adapter=no such adapter"] })),
+    )
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+    expect(error).toBeInstanceOf(BackendUnavailable)
+    expect((error as BackendUnavailable).message).toMatch(/^webgpu is unavailable: [^\n]+$/)
+  })
+})
