@@ -23,4 +23,9 @@ export const backendEntries: ReadonlyArray<BackendEntry> = [
       "whole graphs compiled to ONNX Runtime; the fast CPU engine (CUDA/TensorRT/WebGPU where installed)",
     load: async () => (await import("@danlu/backend-onnx")).layer,
   },
+  {
+    name: "webgpu",
+    summary: "WGSL kernels on Dawn: any GPU (Vulkan, Metal, D3D12), or the CPU through Mesa's lavapipe",
+    load: async () => (await import("@danlu/backend-webgpu")).WebGpu.layer(),
+  },
 ]
