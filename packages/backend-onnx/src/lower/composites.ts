@@ -35,14 +35,17 @@ export const compositeEmitters: { readonly [Op in CompositeOp]: Emitter<Op> } = 
   },
   silu: (ctx, _, [x]) => ctx.b.op("Mul", [x!, ctx.b.op("Sigmoid", [x!])]),
   attention: (ctx, node, [q, k, v, mask]) => {
-    // The scale goes on q (Lq·D values) rather than on the Lq·Lk scores; ONNX Runtime fuses the
-    // transpose of k into the MatMul.
+    // Emitted node for node as core's attention VJP rebuilds the probabilities (softmax(q·kᵀ·scale +
+    // mask) over the last axis), so ONNX Runtime's common-subexpression pass can share the forward's
+    // scores and probabilities with the backward pass instead of computing them twice.
     const rank = node.shape.length
     const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2]
-    const scaled = ctx.b.op("Mul", [q!, ctx.scalarOf("f32", node.attrs.scale)])
-    const scores = ctx.b.op("MatMul", [scaled, ctx.transpose(k!, perm)])
+    const scores = ctx.b.op("Mul", [
+      ctx.b.op("MatMul", [q!, ctx.transpose(k!, perm)]),
+      ctx.scalarOf("f32", node.attrs.scale),
+    ])
     const masked = mask === undefined ? scores : ctx.b.op("Add", [scores, mask])
-    const probabilities = ctx.b.op("Softmax", [masked], { axis: { int: -1 } })
+    const probabilities = ctx.b.op("Softmax", [masked], { axis: { int: rank - 1 } })
     return ctx.b.op("MatMul", [probabilities, v!])
   },
 }
