@@ -5,4 +5,5 @@
 
 export { makeWebGpuBackend } from "./backend/WebGpuBackend.js"
 export type { WebGpuOptions } from "./device/acquireDevice.js"
+export { createWebGpuBackend, type PromiseProgram, type PromiseWebGpuBackend } from "./promise.js"
 export * as WebGpu from "./webGpu.js"

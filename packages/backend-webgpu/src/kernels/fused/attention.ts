@@ -17,6 +17,12 @@ export const attention: Launcher<"attention"> = (node, ctx) => {
   const batch = q.shape.slice(0, -2)
   const batches = sizeOf(batch)
   if (batches * lq * valueHead === 0) return []
+  const limit = ctx.limits.maxComputeWorkgroupsPerDimension
+  if (batches > limit) {
+    throw new Error(
+      `${batches} attention batches exceed this device's maxComputeWorkgroupsPerDimension of ${limit}`,
+    )
+  }
   const scoreShape = [...batch, lq, lk]
   const maskStrides = mask ? broadcastStrides(mask.shape, scoreShape) : scoreShape.map(() => 0)
   const { dims, strides } = collapseDims(batch, [
