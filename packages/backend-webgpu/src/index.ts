@@ -3,7 +3,6 @@
  * package): AMD, Intel, Apple and NVIDIA GPUs, or the CPU through Mesa's lavapipe.
  */
 
-export { makeWebGpuBackend } from "./backend/WebGpuBackend.js"
 export type { WebGpuOptions } from "./device/acquireDevice.js"
 export { createWebGpuBackend, type PromiseProgram, type PromiseWebGpuBackend } from "./promise.js"
 export * as WebGpu from "./webGpu.js"

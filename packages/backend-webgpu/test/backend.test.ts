@@ -1,10 +1,12 @@
-import { Backend, BackendUnavailable, type HostTensor, T } from "@danlu/core"
+import { Backend, BackendUnavailable, type HostTensor, makeKernelBackend, T } from "@danlu/core"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
 import { acquireDevice } from "../src/device/acquireDevice.js"
 import { makeGpuContext } from "../src/device/gpuContext.js"
-import { makeWebGpuBackend, WebGpu } from "../src/index.js"
+import { WebGpu } from "../src/index.js"
 import { compileProgram } from "../src/program/compileProgram.js"
+import { kernelDeviceOf } from "../src/program/kernelDevice.js"
 import { unavailableReason } from "./adapter.js"
 
 const skip = await unavailableReason()
@@ -135,6 +137,33 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     expect(counts.afterFirst.pipelines).toBe(counts.afterCompile.pipelines)
     expect(counts.afterFirst.bindGroups).toBeGreaterThan(0)
     expect(counts.afterThird).toEqual(counts.afterFirst)
+  })
+
+  it("runs the same kernels under core's generic executor", async () => {
+    const outputs = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = makeGpuContext(yield* acquireDevice())
+          const generic = makeKernelBackend(kernelDeviceOf(gpu), gpu.capabilities, Effect.die("unused"))
+          const x = T.input("x", [3, 4], "f32")
+          const graph = {
+            outputs: { y: T.softmax(T.matmul(x, T.transpose(x)), -1), z: T.pad(x, [1, 0], [0, 1], 7) },
+          }
+          const feed = {
+            x: f32(
+              [3, 4],
+              Array.from({ length: 12 }, (_, i) => Math.cos(i)),
+            ),
+          }
+          const viaGeneric = yield* (yield* generic.compile(graph)).run(feed)
+          const viaProgram = yield* (yield* compileProgram(gpu, graph)).run(feed)
+          return { viaGeneric, viaProgram }
+        }),
+      ),
+    )
+    expect(Array.from(outputs.viaGeneric.y!.data)).toEqual(Array.from(outputs.viaProgram.y!.data))
+    expect(Array.from(outputs.viaGeneric.z!.data)).toEqual(Array.from(outputs.viaProgram.z!.data))
+    expect(outputs.viaProgram.z!.data[0]).toBe(7)
   })
 
   it("fails with BackendUnavailable once the device is lost", async () => {

@@ -5,7 +5,7 @@ export const backendName = "webgpu"
 
 export interface WebGpuOptions {
   /** Which adapter to prefer where a machine has several (default "high-performance"). */
-  readonly powerPreference?: GPUPowerPreference
+  readonly powerPreference?: "low-power" | "high-performance"
   /** Dawn toggles and options passed to `create`, e.g. `["backend=vulkan"]`. */
   readonly dawnOptions?: ReadonlyArray<string>
 }
