@@ -1,7 +1,1 @@
-import { defineConfig } from "vitest/config"
-
-export default defineConfig({
-  resolve: { conditions: ["@danlu/source"] },
-  ssr: { resolve: { conditions: ["@danlu/source"] } },
-  test: { include: ["test/**/*.test.ts"], testTimeout: 60_000 },
-})
+export { default } from "../../vitest.shared.js"
