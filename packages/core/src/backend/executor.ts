@@ -16,6 +16,8 @@ export interface KernelDevice<Buf> {
   readonly kernels: KernelTable<Buf>
   readonly fused: FusedKernels<Buf>
   allocate(spec: Omit<TensorSpec, "name">): Buf
+  /** Frees device memory; devices whose storage the garbage collector reclaims leave it out. */
+  release?(buffer: Buf): void
   fromHost(tensor: HostTensor): Buf
   toHost(buffer: Buf, spec: Omit<TensorSpec, "name">): Promise<HostTensor>
   copy(from: Buf, to: Buf, spec: Omit<TensorSpec, "name">): void
@@ -184,19 +186,23 @@ export const makeKernelBackend = <Buf>(
           detail: `cannot plan the graph: ${String(cause)}`,
         }),
     }).pipe(
-      Effect.map((plan): Program => {
+      Effect.flatMap((plan) => {
         const slots = new Array<Buf | undefined>(plan.slotSpecs.length)
-        const run: Program["run"] = (inputs, states = {}) =>
-          Effect.gen(function* () {
+        const run: Program["run"] = (inputs, states = {}) => {
+          const staged: Array<Buf> = []
+          return Effect.gen(function* () {
             for (const spec of plan.analyzed.inputs) {
               const value = inputs[spec.name]
               const problem = checkBinding("input", spec, value)
               if (problem) return yield* problem
               const slot = plan.inputSlots.get(spec.name)!
-              slots[slot] =
-                "data" in value!
-                  ? device.fromHost(value as HostTensor)
-                  : yield* own(value as DeviceBuffer, spec.name)
+              if ("data" in value!) {
+                const buffer = device.fromHost(value as HostTensor)
+                staged.push(buffer)
+                slots[slot] = buffer
+              } else {
+                slots[slot] = yield* own(value as DeviceBuffer, spec.name)
+              }
             }
             for (const spec of plan.analyzed.states) {
               const value = states[spec.name]
@@ -223,14 +229,25 @@ export const makeKernelBackend = <Buf>(
               device.copy(slots[plan.slotOf.get(node.id)!]!, slots[plan.stateSlots.get(spec.name)!]!, spec)
             }
             return results
-          })
-        return {
+          }).pipe(Effect.ensuring(Effect.sync(() => staged.forEach((buffer) => device.release?.(buffer)))))
+        }
+        const bound = new Set([...plan.inputSlots.values(), ...plan.stateSlots.values()])
+        const releaseSlots = Effect.sync(() =>
+          slots.forEach((buffer, slot) => {
+            if (buffer !== undefined && !bound.has(slot)) device.release?.(buffer)
+          }),
+        )
+        const program: Program = {
           analyzed: plan.analyzed,
           inputs: plan.analyzed.inputs,
           states: plan.analyzed.states,
           outputs: plan.analyzed.outputs,
           run,
         }
+        return Effect.as(
+          Effect.addFinalizer(() => releaseSlots),
+          program,
+        )
       }),
     )
 
@@ -239,7 +256,10 @@ export const makeKernelBackend = <Buf>(
     capabilities,
     describe,
     upload: (tensor) =>
-      Effect.sync(() => new KernelBuffer(device.name, tensor.dtype, tensor.shape, device.fromHost(tensor))),
+      Effect.acquireRelease(
+        Effect.sync(() => new KernelBuffer(device.name, tensor.dtype, tensor.shape, device.fromHost(tensor))),
+        (buffer) => Effect.sync(() => device.release?.(buffer.storage)),
+      ),
     download: (buffer) =>
       own(buffer, "download").pipe(
         Effect.flatMap((storage) =>

@@ -1,6 +1,15 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { analyzeGraph, grad, graphKey, planExecution, Reference, T, type Tensor } from "../../src/index.js"
+import {
+  analyzeGraph,
+  grad,
+  graphKey,
+  makeKernelBackend,
+  planExecution,
+  Reference,
+  T,
+  type Tensor,
+} from "../../src/index.js"
 
 describe("recording checks shapes and dtypes", () => {
   it("names the op and the shapes", () => {
@@ -104,5 +113,45 @@ describe("programs", () => {
     )
     // 1 + 1e-4 is not representable in f16: it rounds back to 1.0 (0x3c00).
     expect(Array.from(out.y!.data)).toEqual([0x3c00])
+  })
+})
+
+describe("device memory", () => {
+  it("releases every buffer it allocated: per-run inputs at once, program slots and uploads with the scope", async () => {
+    const live = new Set<object>()
+    const counting = {
+      ...Reference.referenceDevice,
+      name: "counting",
+      allocate: (spec: Parameters<typeof Reference.referenceDevice.allocate>[0]) => {
+        const buffer = Reference.referenceDevice.allocate(spec)
+        live.add(buffer)
+        return buffer
+      },
+      fromHost: (tensor: Parameters<typeof Reference.referenceDevice.fromHost>[0]) => {
+        const buffer = Reference.referenceDevice.fromHost(tensor)
+        live.add(buffer)
+        return buffer
+      },
+      release: (buffer: object) => {
+        expect(live.delete(buffer)).toBe(true)
+      },
+    }
+    const backend = makeKernelBackend(counting, Reference.referenceCapabilities, Effect.die("unused"))
+    const w = T.state("w", [4])
+    const graph = { outputs: { y: T.sum(T.mul(T.exp(w), T.input("x", [4]))) }, updates: { w: T.mul(w, 0.5) } }
+    const x = { dtype: "f32" as const, shape: [4], data: Float32Array.from([1, 2, 3, 4]) }
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const program = yield* backend.compile(graph)
+          const weights = yield* backend.upload({ dtype: "f32", shape: [4], data: new Float32Array(4) })
+          yield* program.run({ x }, { w: weights })
+          const afterFirst = live.size
+          for (let i = 0; i < 5; i++) yield* program.run({ x }, { w: weights })
+          expect(live.size).toBe(afterFirst)
+        }),
+      ),
+    )
+    expect(live.size).toBe(0)
   })
 })
