@@ -229,7 +229,13 @@ export const makeKernelBackend = <Buf>(
               device.copy(slots[plan.slotOf.get(node.id)!]!, slots[plan.stateSlots.get(spec.name)!]!, spec)
             }
             return results
-          }).pipe(Effect.ensuring(Effect.sync(() => staged.forEach((buffer) => device.release?.(buffer)))))
+          }).pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                for (const buffer of staged) device.release?.(buffer)
+              }),
+            ),
+          )
         }
         const bound = new Set([...plan.inputSlots.values(), ...plan.stateSlots.values()])
         const releaseSlots = Effect.sync(() =>
