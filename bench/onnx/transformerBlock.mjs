@@ -62,19 +62,32 @@ export const transformerBlockGraph = (shapes) => {
 
 const product = (dims) => dims.reduce((a, b) => a * b, 1)
 
-/** 2·M·N·K per matrix product (batch included), counting attention as its two products. */
+/**
+ * 2·M·N·K per distinct matrix product (batch included), counting attention as its two products. The
+ * attention VJP rebuilds q·kᵀ, which the backend computes once (ONNX Runtime's common-subexpression pass
+ * merges it with the forward's), so products are counted once per distinct pair of operands.
+ */
 export const matmulFlops = (graph) => {
+  const seen = new Set()
+  const operand = (t) => (t.op === "permute" ? `T${t.inputs[0].id}:${t.attrs.perm.join(",")}` : `${t.id}`)
   let flops = 0
+  const count = (key, value) => {
+    if (seen.has(key)) return
+    seen.add(key)
+    flops += value
+  }
   for (const node of topologicalOrder(
     Object.values(lowerComposites(graph, new Set(["attention"])).outputs),
   )) {
     if (node.op === "matmul") {
       const k = node.inputs[0].shape.at(-1)
-      flops += 2 * product(node.shape) * k
+      count(`${operand(node.inputs[0])}|${operand(node.inputs[1])}`, 2 * product(node.shape) * k)
     } else if (node.op === "attention") {
       const [q, key, v] = node.inputs
       const lk = key.shape.at(-2)
-      flops += 2 * product(q.shape) * lk + 2 * product(q.shape.slice(0, -1)) * lk * v.shape.at(-1)
+      const perm = [...key.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i))
+      count(`${operand(q)}|T${key.id}:${perm.join(",")}`, 2 * product(q.shape) * lk)
+      count(`attention-pv${node.id}`, 2 * product(q.shape.slice(0, -1)) * lk * v.shape.at(-1))
     }
   }
   return flops
