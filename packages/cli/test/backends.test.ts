@@ -1,21 +1,12 @@
-import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { BackendEntry } from "../src/backends/registry.js"
-import { runDanlu } from "../src/cli.js"
 import { formatProbes, probeBackend } from "../src/commands/backends.js"
+import { runCli } from "./runCli.js"
 
 describe("danlu backends", () => {
   it("describes the reference backend", async () => {
-    const lines: Array<string> = []
-    const log = console.log
-    console.log = (...args: Array<unknown>) => lines.push(args.join(" "))
-    try {
-      await Effect.runPromise(runDanlu(["backends"]).pipe(Effect.provide(NodeServices.layer)))
-    } finally {
-      console.log = log
-    }
-    const text = lines.join("\n")
+    const { output: text } = await runCli(["backends"])
     expect(text).toContain("✓ reference")
     expect(text).toContain("dtypes: f32, f16, bf16, i32, u32, bool")
   })

@@ -1,22 +1,10 @@
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit } from "effect"
-import { describe, expect, it, vi } from "vitest"
-import { runDanlu } from "../src/cli.js"
+import { describe, expect, it } from "vitest"
+import { runCli } from "./runCli.js"
 
-const run = async (args: ReadonlyArray<string>) => {
-  const spy = vi.spyOn(console, "log").mockImplementation(() => {})
-  try {
-    const exit = await Effect.runPromise(runDanlu(args).pipe(Effect.provide(NodeServices.layer), Effect.exit))
-    return Exit.isFailure(exit)
-      ? (exit.cause.reasons.find(Cause.isFailReason)?.error as { message: string })
-      : undefined
-  } finally {
-    spy.mockRestore()
-  }
-}
+const run = async (args: ReadonlyArray<string>) => (await runCli(args)).error
 
 describe("danlu demo", () => {
   it("walks dataset and tagging on the bundled images, writing only into --out", async () => {

@@ -2,32 +2,12 @@ import { existsSync } from "node:fs"
 import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit } from "effect"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { runDanlu } from "../src/cli.js"
+import { runCli } from "./runCli.js"
 
 const fixtures = join(import.meta.dirname, "..", "..", "core", "test", "fixtures")
 
-const run = async (args: ReadonlyArray<string>) => {
-  const printed: Array<string> = []
-  const spy = vi.spyOn(console, "log").mockImplementation((...parts: Array<unknown>) => {
-    printed.push(parts.join(" "))
-  })
-  try {
-    const exit = await Effect.runPromise(runDanlu(args).pipe(Effect.provide(NodeServices.layer), Effect.exit))
-    const failure = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
-    return {
-      ok: Exit.isSuccess(exit),
-      output: printed.join("\n"),
-      error: failure as { _tag: string; message: string } | undefined,
-    }
-  } finally {
-    spy.mockRestore()
-  }
-}
-
-afterEach(() => vi.restoreAllMocks())
+const run = runCli
 
 /** A tiny kohya SD1 LoRA: one attn2.to_k module (768-wide context), rank 4, alpha 2, with ss_* metadata. */
 const kohyaLora = (): Uint8Array => {

@@ -1,31 +1,11 @@
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit } from "effect"
 import sharp from "sharp"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { runDanlu } from "../src/cli.js"
+import { runCli } from "./runCli.js"
 
-const run = async (args: ReadonlyArray<string>) => {
-  const printed: Array<string> = []
-  const spy = vi.spyOn(console, "log").mockImplementation((...parts: Array<unknown>) => {
-    printed.push(parts.join(" "))
-  })
-  try {
-    const exit = await Effect.runPromise(runDanlu(args).pipe(Effect.provide(NodeServices.layer), Effect.exit))
-    const failure = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
-    return {
-      ok: Exit.isSuccess(exit),
-      output: printed.join("\n"),
-      error: failure as { _tag: string; message: string } | undefined,
-    }
-  } finally {
-    spy.mockRestore()
-  }
-}
-
-afterEach(() => vi.restoreAllMocks())
+const run = runCli
 
 const captions: Record<string, string> = {
   "10_ayu/1": "1girl, pink hair, smile",
