@@ -4,5 +4,5 @@
  */
 
 export type { WebGpuOptions } from "./device/acquireDevice.js"
-export { createWebGpuBackend, type PromiseProgram, type PromiseWebGpuBackend } from "./promise.js"
+export { createWebGpuBackend } from "./promise.js"
 export * as WebGpu from "./webGpu.js"

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
 import { acquireDevice } from "../src/device/acquireDevice.js"
 import { makeGpuContext } from "../src/device/gpuContext.js"
-import { WebGpu } from "../src/index.js"
+import { createWebGpuBackend, WebGpu } from "../src/index.js"
 import { compileProgram } from "../src/program/compileProgram.js"
 import { kernelDeviceOf } from "../src/program/kernelDevice.js"
 import { unavailableReason } from "./adapter.js"
@@ -15,6 +15,22 @@ const f32 = (shape: Array<number>, values: Array<number>): HostTensor => ({
   dtype: "f32",
   shape,
   data: Float32Array.from(values),
+})
+
+describe.skipIf(skip !== undefined)("webgpu Promise API", () => {
+  it("compiles, runs with state on the device, releases and closes", async () => {
+    const backend = await createWebGpuBackend()
+    try {
+      const w = T.state("w", [3])
+      const program = await backend.compile({ outputs: { y: T.mul(w, 2) }, updates: { w: T.add(w, 1) } })
+      const weights = await backend.upload(f32([3], [1, 2, 3]))
+      expect(Array.from((await program.run({}, { w: weights })).y!.data)).toEqual([2, 4, 6])
+      expect(Array.from((await backend.download(weights)).data)).toEqual([2, 3, 4])
+      await program.release()
+    } finally {
+      await backend.close()
+    }
+  })
 })
 
 describe.skipIf(skip !== undefined)("webgpu backend", () => {

@@ -16,13 +16,13 @@ describe("Promise API", () => {
       expect((await program.run({ x }, { w: weights })).y!.data[0]).toBe(12)
       expect(Array.from((await session.download(weights)).data)).toEqual([4, 8, 12])
     } finally {
-      await session.dispose()
+      await session.close()
     }
   })
   it("rejects with the typed error", async () => {
     const session = await openSession()
     const program = await session.compile({ outputs: { y: T.neg(T.input("x", [2])) } })
     await expect(program.run({})).rejects.toMatchObject({ _tag: "ProgramInputError" })
-    await session.dispose()
+    await session.close()
   })
 })
