@@ -1,12 +1,8 @@
-import type { DType, KernelOp } from "@danlu/core"
+import type { BinaryOp, DType, KernelOp, UnaryOp } from "@danlu/core"
 import { computeType, ElemType } from "../onnx/elemType.js"
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from "./convolution.js"
 import { type EmitContext, type Emitter, roundValue } from "./emitContext.js"
 import { emitRandom } from "./philox.js"
-
-// Core's UnaryOp/BinaryOp unions are not exported from its index; these name the same ops.
-type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "recip" | "sin" | "cos" | "erf"
-type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "less" | "equal"
 
 const unaryOps: Readonly<Record<UnaryOp, string>> = {
   neg: "Neg",

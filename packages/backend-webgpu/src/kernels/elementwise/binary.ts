@@ -1,5 +1,4 @@
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "less" | "equal"
-
+import type { BinaryOp } from "@danlu/core"
 import { isFloat } from "@danlu/core"
 import type { Launcher } from "../launch.js"
 import { inputOperand } from "../launch.js"

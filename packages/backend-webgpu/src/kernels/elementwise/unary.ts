@@ -1,5 +1,4 @@
-export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "recip" | "sin" | "cos" | "erf"
-
+import type { UnaryOp } from "@danlu/core"
 import type { Launcher } from "../launch.js"
 import { inputOperand } from "../launch.js"
 import { contiguousOut, contiguousStrides, stridedMap } from "../strided/stridedMap.js"
