@@ -3,6 +3,7 @@
  * reference executor that every backend is measured against.
  */
 
+export { checkpoint } from "./autodiff/checkpoint.js"
 export { grad, vjp } from "./autodiff/grad.js"
 export { type VjpRule, vjpRules } from "./autodiff/vjp.js"
 export {

@@ -1,3 +1,4 @@
+export type { ModelBuildOptions } from "./buildOptions.js"
 export {
   clipSkipHidden,
   gatherPositions,

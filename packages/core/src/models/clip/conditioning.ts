@@ -6,6 +6,7 @@ import { gather } from "../../ops/indexing.js"
 import { concat, reshape } from "../../ops/movement.js"
 import { arange } from "../../ops/sources.js"
 import type { Tensor } from "../../tensor/tensor.js"
+import type { ModelBuildOptions } from "../buildOptions.js"
 import type { ClipTextConfig } from "./config.js"
 import { type TextTransformerOutput, textTransformer } from "./textTransformer.js"
 
@@ -44,8 +45,9 @@ export const sd1TextConditioning = (
   config: ClipTextConfig,
   tokens: Tensor,
   clipSkip = 1,
+  options: ModelBuildOptions = {},
 ): Tensor => {
-  const out = textTransformer(scope.at(textEncoderPrefixes.sd1), config, tokens, "te")
+  const out = textTransformer(scope.at(textEncoderPrefixes.sd1), config, tokens, "te", options)
   return out.finalLayerNorm(clipSkipHidden(out, clipSkip))
 }
 
@@ -58,8 +60,9 @@ export const sd2TextConditioning = (
   config: ClipTextConfig,
   tokens: Tensor,
   clipSkip = 2,
+  options: ModelBuildOptions = {},
 ): Tensor => {
-  const out = textTransformer(scope.at(textEncoderPrefixes.sd2), config, tokens, "te")
+  const out = textTransformer(scope.at(textEncoderPrefixes.sd2), config, tokens, "te", options)
   return out.finalLayerNorm(clipSkipHidden(out, clipSkip))
 }
 
@@ -83,9 +86,10 @@ export const sdxlTextConditioning = (
   tokensG: Tensor,
   eosG: Tensor,
   clipSkip = 2,
+  options: ModelBuildOptions = {},
 ): SdxlTextConditioning => {
-  const l = textTransformer(scope.at(textEncoderPrefixes.sdxlClipL), configs.clipL, tokensL, "te1")
-  const g = textTransformer(scope.at(textEncoderPrefixes.sdxlBigG), configs.bigG, tokensG, "te2")
+  const l = textTransformer(scope.at(textEncoderPrefixes.sdxlClipL), configs.clipL, tokensL, "te1", options)
+  const g = textTransformer(scope.at(textEncoderPrefixes.sdxlBigG), configs.bigG, tokensG, "te2", options)
   if (!g.project)
     shapeError("sdxlTextConditioning", "the bigG config needs a projectionDim for the pooled output")
   const last = g.finalLayerNorm(g.hidden[g.hidden.length - 1]!)

@@ -1,3 +1,4 @@
+import { checkpoint } from "../../autodiff/checkpoint.js"
 import { gelu } from "../../composites/activations.js"
 import { quickGelu } from "../../nn/activations.js"
 import { causalMask, multiHeadAttention } from "../../nn/attention.js"
@@ -11,6 +12,7 @@ import { gather } from "../../ops/indexing.js"
 import { matmul } from "../../ops/linalg.js"
 import { sliceAxis } from "../../ops/movement.js"
 import type { Tensor } from "../../tensor/tensor.js"
+import type { ModelBuildOptions } from "../buildOptions.js"
 import type { ClipTextConfig } from "./config.js"
 
 /** What a CLIP text transformer computes, for the conditioning rules of each model family to pick from. */
@@ -94,6 +96,7 @@ export const textTransformer = (
   config: ClipTextConfig,
   tokens: Tensor,
   component = "te",
+  options: ModelBuildOptions = {},
 ): TextTransformerOutput => {
   const root = scope.component(component)
   const length = tokens.shape[1]!
@@ -110,14 +113,22 @@ export const textTransformer = (
     config.layout === "hf"
       ? root.at("text_model", "embeddings", "position_embedding").weight("weight", place)
       : root.weight("positional_embedding", place)
-  let x = add(gather(tokenTable, tokens), sliceAxis(positions, 0, 0, length))
+  let x: Tensor = add(gather(tokenTable, tokens), sliceAxis(positions, 0, 0, length))
   const mask = causalMask(length, scope.dtype)
   const hidden = [x]
   for (let i = 0; i < config.layers; i++) {
     const layer = names.layer(root, i)
-    const attended = attentionBlock(layer, config, layerNorm(layer.at(names.norm1), x, config.width), mask)
-    x = add(x, attended)
-    x = add(x, mlpBlock(layer, config, names, layerNorm(layer.at(names.norm2), x, config.width)))
+    const body = (h: Tensor): Tensor => {
+      const attended = add(
+        h,
+        attentionBlock(layer, config, layerNorm(layer.at(names.norm1), h, config.width), mask),
+      )
+      return add(
+        attended,
+        mlpBlock(layer, config, names, layerNorm(layer.at(names.norm2), attended, config.width)),
+      )
+    }
+    x = options.gradientCheckpointing ? checkpoint([x], body) : body(x)
     hidden.push(x)
   }
   const finalNorm = config.layout === "hf" ? root.at("text_model", "final_layer_norm") : root.at("ln_final")

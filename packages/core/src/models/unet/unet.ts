@@ -1,3 +1,4 @@
+import { checkpoint } from "../../autodiff/checkpoint.js"
 import { silu } from "../../composites/activations.js"
 import { conv2d } from "../../nn/conv2d.js"
 import { groupNorm } from "../../nn/groupNorm.js"
@@ -10,6 +11,7 @@ import { shapeError } from "../../ops/check.js"
 import { add } from "../../ops/elementwise.js"
 import { concat } from "../../ops/movement.js"
 import type { Tensor } from "../../tensor/tensor.js"
+import type { ModelBuildOptions } from "../buildOptions.js"
 import { headsFor, type UNetConfig } from "./config.js"
 import { resBlock } from "./resBlock.js"
 import { spatialTransformer } from "./spatialTransformer.js"
@@ -33,8 +35,15 @@ export interface UNetInputs {
  * weight is asked for by its LDM key, and each block is aliased to its diffusers name so LoRA files in
  * either naming find it. Input blocks push their outputs on a stack that the output blocks pop.
  */
-export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs): Tensor => {
+export const unet = (
+  scope: WeightScope,
+  config: UNetConfig,
+  inputs: UNetInputs,
+  options: ModelBuildOptions = {},
+): Tensor => {
   const root = scope.component("unet")
+  const block = <const Xs extends ReadonlyArray<Tensor>>(xs: Xs, f: (...xs: Xs) => Tensor): Tensor =>
+    options.gradientCheckpointing ? checkpoint(xs, f) : f(...xs)
   const mc = config.modelChannels
   const embedChannels = 4 * mc
   const groups = config.normGroups
@@ -68,15 +77,17 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
   }
 
   const attends = (level: number): boolean => config.attentionResolutions.includes(2 ** level)
-  const transformer = (block: WeightScope, h: Tensor, channels: number, depth: number): Tensor =>
-    spatialTransformer(block, h, inputs.context, {
-      channels,
-      ...headsFor(config, channels),
-      depth,
-      contextDim: config.contextDim,
-      linear: config.useLinearInTransformer,
-      groups,
-    })
+  const transformer = (at: WeightScope, h: Tensor, channels: number, depth: number): Tensor =>
+    block([h, inputs.context], (x, context) =>
+      spatialTransformer(at, x, context, {
+        channels,
+        ...headsFor(config, channels),
+        depth,
+        contextDim: config.contextDim,
+        linear: config.useLinearInTransformer,
+        groups,
+      }),
+    )
 
   let h = conv2d(root.at("input_blocks", 0, 0).alias("conv_in"), inputs.x, {
     inChannels: config.inChannels,
@@ -90,12 +101,11 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
     const out = mc * config.channelMult[level]!
     for (let j = 0; j < config.numResBlocks; j++) {
       const index = 1 + level * perLevel + j
-      h = resBlock(root.at("input_blocks", index, 0).alias(`down_blocks.${level}.resnets.${j}`), h, emb, {
-        inChannels: channels,
-        outChannels: out,
-        embedChannels,
-        groups,
-      })
+      const at = root.at("input_blocks", index, 0).alias(`down_blocks.${level}.resnets.${j}`)
+      const inChannels = channels
+      h = block([h, emb], (x, e) =>
+        resBlock(at, x, e, { inChannels, outChannels: out, embedChannels, groups }),
+      )
       channels = out
       if (attends(level)) {
         h = transformer(
@@ -108,16 +118,16 @@ export const unet = (scope: WeightScope, config: UNetConfig, inputs: UNetInputs)
       skips.push(h)
     }
     if (level !== levels - 1) {
-      const block = root
+      const at = root
         .at("input_blocks", (level + 1) * perLevel, 0)
         .alias(`down_blocks.${level}.downsamplers.0`)
-      h = downsample(block.within("Downsample2D"), h, channels)
+      h = downsample(at.within("Downsample2D"), h, channels)
       skips.push(h)
     }
   }
 
-  const res = (block: WeightScope, x: Tensor, inChannels: number, outChannels: number): Tensor =>
-    resBlock(block, x, emb, { inChannels, outChannels, embedChannels, groups })
+  const res = (at: WeightScope, x: Tensor, inChannels: number, outChannels: number): Tensor =>
+    block([x, emb], (h, e) => resBlock(at, h, e, { inChannels, outChannels, embedChannels, groups }))
   h = res(root.at("middle_block", 0).alias("mid_block.resnets.0"), h, channels, channels)
   h = transformer(
     root.at("middle_block", 1).alias("mid_block.attentions.0"),
