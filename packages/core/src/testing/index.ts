@@ -8,6 +8,18 @@ export { conformanceCases } from "./cases.js"
 export { compareTensor, defaultTolerances, hostValues, type Tolerance } from "./compare.js"
 export { drawInput } from "./draw.js"
 export { finiteDifferenceMismatch, runFiniteDifferenceChecks } from "./finiteDifferences.js"
+export { type Golden, type GoldenTensor, goldenFolder, loadGolden, relativeError } from "./golden.js"
+export {
+  type GoldenBuild,
+  type GoldenCase,
+  type GoldenModel,
+  goldenCase,
+  goldenModels,
+  goldenProblems,
+  type ModelGoldenOptions,
+  manifestShapes,
+  runModelGoldens,
+} from "./modelGoldens.js"
 export type { InputKind, InputSpec, OpCase } from "./opCase.js"
 export {
   allCases,
@@ -17,4 +29,5 @@ export {
   runConformance,
   runTrainingSteps,
 } from "./runConformance.js"
+export { hashedUniform, synthetic, syntheticFeeds } from "./syntheticWeights.js"
 export { trainingStepGraph, trainingStepInputs, trainingStepState } from "./trainingStep.js"

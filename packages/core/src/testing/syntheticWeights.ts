@@ -1,6 +1,6 @@
 // Deterministic weights as a pure function of (checkpoint key, shape): the TypeScript twin of
 // tools/reference/common.py, so golden files carry only inputs, outputs and gradients.
-import type { WeightEntry } from "../../src/nn/index.js"
+import type { WeightEntry } from "../nn/weightScope.js"
 
 const fnv1a = (text: string): number => {
   let h = 0x811c9dc5
