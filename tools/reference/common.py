@@ -1,7 +1,7 @@
 """Shared pieces of the golden-file scripts: deterministic synthetic weights and a tiny safetensors writer.
 
 The weights are a pure function of (checkpoint key, shape), computed with 32-bit integer hashing that
-packages/core/test/models/syntheticWeights.ts reproduces exactly, so the golden files need not carry them.
+packages/core/src/testing/syntheticWeights.ts reproduces exactly, so the golden files need not carry them.
 """
 import json
 import math

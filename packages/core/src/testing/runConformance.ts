@@ -79,11 +79,7 @@ export const runConformance = <E>(options: ConformanceOptions<E>): void => {
             : (options.skip?.[op] ?? options.skipInDType?.[dtype]?.[op])
         const title = `${dtype} ${op}: ${opCase.name}${reason ? ` (skipped: ${reason})` : ""}`
         it.skipIf(reason !== undefined)(title, async (context) => {
-          if (unavailable) {
-            if (backendRequired(options.name))
-              throw new Error(`${options.name} must be available here: ${unavailable}`)
-            context.skip(`${options.name} unavailable: ${unavailable}`)
-          }
+          available(context)
           const tolerance = scaled(
             options.tolerances?.[dtype] ?? defaultTolerances[dtype],
             opCase.toleranceScale ?? 1,

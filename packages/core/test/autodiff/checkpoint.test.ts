@@ -42,9 +42,9 @@ describe("gradient checkpointing", () => {
     const checkpointed = model(true)
     const expected = Reference.evaluateExact([plain.loss, ...plain.grads], feeds())
     const actual = Reference.evaluateExact([checkpointed.loss, ...checkpointed.grads], feeds())
-    expected.forEach((values, k) => {
-      values.forEach((v, i) => expect(actual[k]![i]).toBeCloseTo(v, 12))
-    })
+    for (const [k, values] of expected.entries()) {
+      for (const [i, v] of values.entries()) expect(actual[k]![i]).toBeCloseTo(v, 12)
+    }
   })
 
   it("needs less memory: block activations are recomputed, not kept for the backward pass", () => {

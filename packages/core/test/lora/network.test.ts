@@ -4,7 +4,7 @@ import { sd1TextConditioning, tinyClipL } from "../../src/models/index.js"
 import { type ModuleAdapter, WeightScope } from "../../src/nn/index.js"
 import * as T from "../../src/ops/index.js"
 import { evaluateExact, refFromHost } from "../../src/reference/index.js"
-import { syntheticFeeds } from "../models/syntheticWeights.js"
+import { syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
 const build = (adapters: ReadonlyArray<ModuleAdapter>) => {
   const scope = WeightScope.root({ adapters })

@@ -18,8 +18,8 @@ import * as T from "../../src/ops/index.js"
 import { compileExact, evaluateExact, refFromHost } from "../../src/reference/index.js"
 import { type HostTensor, hostTensor } from "../../src/tensor/hostTensor.js"
 import type { Tensor } from "../../src/tensor/tensor.js"
-import { relativeError } from "../models/golden.js"
-import { hashedUniform, syntheticFeeds } from "../models/syntheticWeights.js"
+import { relativeError } from "../../src/testing/golden.js"
+import { hashedUniform, syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
 const config = { ...tinySd1UNet, numResBlocks: 1 }
 const shapes = { x: [1, 4, 8, 8], timesteps: [1], context: [1, 8, 32] } as const

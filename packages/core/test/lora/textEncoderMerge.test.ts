@@ -5,8 +5,8 @@ import { type ModuleAdapter, WeightScope } from "../../src/nn/index.js"
 import * as T from "../../src/ops/index.js"
 import { evaluateExact, refFromHost } from "../../src/reference/index.js"
 import { hostTensor } from "../../src/tensor/hostTensor.js"
-import { relativeError } from "../models/golden.js"
-import { hashedUniform, syntheticFeeds } from "../models/syntheticWeights.js"
+import { relativeError } from "../../src/testing/golden.js"
+import { hashedUniform, syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
 test("LoRAs on OpenCLIP's fused q/k/v rows merge into their rows of in_proj_weight only", () => {
   const tokens = { tokens: Int32Array.from([62, 5, 17, 40, 63, 0, 0, 0]) }

@@ -4,7 +4,7 @@ import { tinyVae, vaeEncode, vaePrefix } from "../../src/models/index.js"
 import { WeightScope } from "../../src/nn/index.js"
 import * as T from "../../src/ops/index.js"
 import { evaluateExact } from "../../src/reference/index.js"
-import { syntheticFeeds } from "./syntheticWeights.js"
+import { syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
 test("the VAE clamps logvar to [-30, 20] as LDM does", () => {
   const scope = WeightScope.root()
