@@ -2,7 +2,7 @@ import { existsSync } from "node:fs"
 import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, describe, expect, it, vi } from "vitest"
+import { describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
 
 const fixtures = join(import.meta.dirname, "..", "..", "core", "test", "fixtures")

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { buildTinyWd14Model, meanColourWeights, selectedTagsCsv } from "@danlu/tagger/testing"
 import sharp from "sharp"
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
 
 const run = runCli

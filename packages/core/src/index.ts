@@ -15,6 +15,7 @@ export {
   type DeviceInfo,
   type Program,
 } from "./backend/Backend.js"
+export { bindingProblem } from "./backend/bindingProblem.js"
 export {
   type ExecutionPlan,
   KernelBuffer,

@@ -1,11 +1,11 @@
 import {
   type AnalyzedGraph,
   type BackendError,
+  bindingProblem,
   type DeviceBuffer,
   type HostTensor,
   type Program,
   ProgramInputError,
-  type TensorSpec,
 } from "@danlu/core"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
@@ -13,27 +13,6 @@ import type { LoweredGraph } from "../lower/lowerGraph.js"
 import { mapOrtError } from "../runtime/ortErrors.js"
 import { backendName, type OrtModule } from "../runtime/ortRuntime.js"
 import { OnnxBuffer, toHostTensor, toOrtTensor } from "./deviceBuffer.js"
-
-const sameShape = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
-  a.length === b.length && a.every((d, i) => d === b[i])
-
-const describe = (value: { shape: ReadonlyArray<number>; dtype: string }) =>
-  `[${value.shape.join(",")}] ${value.dtype}`
-
-const checkBinding = (
-  what: string,
-  spec: TensorSpec,
-  value: { shape: ReadonlyArray<number>; dtype: string } | undefined,
-): ProgramInputError | undefined => {
-  if (value === undefined) return new ProgramInputError({ name: spec.name, detail: `missing ${what}` })
-  if (!sameShape(value.shape, spec.shape) || value.dtype !== spec.dtype) {
-    return new ProgramInputError({
-      name: spec.name,
-      detail: `expected ${describe(spec)}, got ${describe(value)}`,
-    })
-  }
-  return undefined
-}
 
 const ownBuffer = (value: DeviceBuffer, name: string): Effect.Effect<OnnxBuffer, ProgramInputError> =>
   value instanceof OnnxBuffer
@@ -54,7 +33,7 @@ export const makeProgram = (
       const feeds: Record<string, Ort.Tensor> = {}
       for (const spec of analyzed.inputs) {
         const value = inputs[spec.name]
-        const problem = checkBinding("input", spec, value)
+        const problem = bindingProblem("input", spec, value)
         if (problem) return yield* problem
         feeds[lowered.inputNames.get(spec.name)!] =
           "data" in value!
@@ -64,7 +43,7 @@ export const makeProgram = (
       const stateBuffers = new Map<string, OnnxBuffer>()
       for (const spec of analyzed.states) {
         const value = states[spec.name]
-        const problem = checkBinding("state", spec, value)
+        const problem = bindingProblem("state", spec, value)
         if (problem) return yield* problem
         const buffer = yield* ownBuffer(value!, spec.name)
         stateBuffers.set(spec.name, buffer)

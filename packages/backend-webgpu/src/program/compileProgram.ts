@@ -1,6 +1,7 @@
 import {
   BackendExecutionError,
   BackendUnavailable,
+  bindingProblem,
   type DeviceBuffer,
   DeviceOutOfMemory,
   type Graph,
@@ -9,7 +10,6 @@ import {
   type Program,
   ProgramInputError,
   planExecution,
-  type TensorSpec,
 } from "@danlu/core"
 import { Effect, type Scope, Semaphore } from "effect"
 import { backendName } from "../device/acquireDevice.js"
@@ -40,22 +40,6 @@ const failure = (op: string | undefined, detail: string) =>
   new BackendExecutionError({ backend: backendName, op, detail })
 
 const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
-
-const checkSpec = (
-  what: string,
-  spec: TensorSpec,
-  value: { shape: TensorSpec["shape"]; dtype: TensorSpec["dtype"] } | undefined,
-): ProgramInputError | undefined => {
-  if (!value) return new ProgramInputError({ name: spec.name, detail: `missing ${what}` })
-  const same = value.shape.length === spec.shape.length && value.shape.every((d, i) => d === spec.shape[i])
-  if (!same || value.dtype !== spec.dtype) {
-    return new ProgramInputError({
-      name: spec.name,
-      detail: `expected [${spec.shape.join(",")}] ${spec.dtype}, got [${value.shape.join(",")}] ${value.dtype}`,
-    })
-  }
-  return undefined
-}
 
 /** Pops a device error scope pushed before `effect`, turning a captured error into a typed one. */
 const withErrorScopes = <A, E>(
@@ -272,7 +256,7 @@ export const compileProgram = (
           const bound = [...slots]
           for (const spec of plan.analyzed.inputs) {
             const value = inputs[spec.name]
-            const problem = checkSpec("input", spec, value)
+            const problem = bindingProblem("input", spec, value)
             if (problem) return yield* problem
             const slot = plan.inputSlots.get(spec.name)!
             if ("data" in value!) {
@@ -285,7 +269,7 @@ export const compileProgram = (
           }
           for (const spec of plan.analyzed.states) {
             const value = states[spec.name]
-            const problem = checkSpec("state", spec, value)
+            const problem = bindingProblem("state", spec, value)
             if (problem) return yield* problem
             bound[plan.stateSlots.get(spec.name)!] = yield* deviceBufferOf(value!, spec.name)
           }

@@ -5,9 +5,9 @@ import { lowerComposites } from "../graph/lowerComposites.js"
 import type { CompositeOp } from "../ops/composites.js"
 import { isComposite } from "../ops/opName.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
-import { formatShape, sameShape } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
 import type { BackendShape, Capabilities, DeviceBuffer, Program } from "./Backend.js"
+import { bindingProblem } from "./bindingProblem.js"
 import type { FusedKernels, Kernel, KernelTable } from "./kernels.js"
 
 /** A device driven by core's generic executor: it supplies storage and one kernel per primitive. */
@@ -145,21 +145,6 @@ export const executePlan = <Buf>(
   }
 }
 
-const checkBinding = (
-  what: string,
-  spec: TensorSpec,
-  value: { shape: TensorSpec["shape"]; dtype: TensorSpec["dtype"] } | undefined,
-) => {
-  if (!value) return new ProgramInputError({ name: spec.name, detail: `missing ${what}` })
-  if (!sameShape(value.shape, spec.shape) || value.dtype !== spec.dtype) {
-    return new ProgramInputError({
-      name: spec.name,
-      detail: `expected ${formatShape(spec.shape)} ${spec.dtype}, got ${formatShape(value.shape)} ${value.dtype}`,
-    })
-  }
-  return undefined
-}
-
 /** Turns a kernel device into a `Backend`, with core's generic executor doing the scheduling. */
 export const makeKernelBackend = <Buf>(
   device: KernelDevice<Buf>,
@@ -193,7 +178,7 @@ export const makeKernelBackend = <Buf>(
           return Effect.gen(function* () {
             for (const spec of plan.analyzed.inputs) {
               const value = inputs[spec.name]
-              const problem = checkBinding("input", spec, value)
+              const problem = bindingProblem("input", spec, value)
               if (problem) return yield* problem
               const slot = plan.inputSlots.get(spec.name)!
               if ("data" in value!) {
@@ -206,7 +191,7 @@ export const makeKernelBackend = <Buf>(
             }
             for (const spec of plan.analyzed.states) {
               const value = states[spec.name]
-              const problem = checkBinding("state", spec, value)
+              const problem = bindingProblem("state", spec, value)
               if (problem) return yield* problem
               slots[plan.stateSlots.get(spec.name)!] = yield* own(value!, spec.name)
             }
