@@ -5,31 +5,13 @@ import { loadavg } from "node:os"
 import { fixedSizeAssigner, prepareImage, white } from "@danlu/dataset"
 import { Effect } from "effect"
 import sharp from "sharp"
+import { makeJpeg } from "../lib/images.mjs"
 import { writeReport } from "../lib/report.mjs"
 
 const images = 48
 const rounds = 7
 const side = 1024
 const target = { width: 512, height: 512 }
-
-/** A 1024² photo-like JPEG: smooth colour fields plus per-pixel noise, so the decoder has real work. */
-const makeJpeg = (seed) => {
-  const data = Buffer.alloc(side * side * 3)
-  let state = seed * 2654435761
-  for (let i = 0; i < data.length; i += 3) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-    const p = i / 3
-    const x = p % side
-    const y = Math.floor(p / side)
-    const noise = state >>> 27
-    data[i] = (x / 4 + seed * 40 + noise) & 255
-    data[i + 1] = (y / 4 + noise) & 255
-    data[i + 2] = ((x + y) / 8 + noise) & 255
-  }
-  return sharp(data, { raw: { width: side, height: side, channels: 3 } })
-    .jpeg({ quality: 90 })
-    .toBuffer()
-}
 
 const transform = {
   assigner: fixedSizeAssigner(target),
@@ -73,7 +55,7 @@ const measureAll = async (variants, inputs) => {
 }
 
 const loadBefore = loadavg()[0]
-const inputs = await Promise.all(Array.from({ length: images }, (_, i) => makeJpeg(i + 1)))
+const inputs = await Promise.all(Array.from({ length: images }, (_, i) => makeJpeg(i + 1, side, side)))
 const variants = [
   ["plain sharp loop (sequential)", plainLoop],
   ["@danlu/dataset pool, concurrency 1", pool(1)],

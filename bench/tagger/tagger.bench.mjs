@@ -11,29 +11,11 @@ import { buildTinyWd14Model, selectedTagsCsv } from "@danlu/tagger/testing"
 import { Effect } from "effect"
 import ort from "onnxruntime-node"
 import sharp from "sharp"
+import { makeJpeg } from "../lib/images.mjs"
 import { buildVitCostModel, macsPerImage, vitB16 } from "./vitCostModel.mjs"
 
 const images = 24
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results")
-
-/** A 768×1024 photo-like JPEG (portrait, so padding runs): smooth fields plus per-pixel noise. */
-const makeJpeg = (seed, width = 768, height = 1024) => {
-  const data = Buffer.alloc(width * height * 3)
-  let state = seed * 2654435761
-  for (let i = 0; i < data.length; i += 3) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-    const p = i / 3
-    const x = p % width
-    const y = Math.floor(p / width)
-    const noise = state >>> 27
-    data[i] = (x / 4 + seed * 40 + noise) & 255
-    data[i + 1] = (y / 4 + noise) & 255
-    data[i + 2] = ((x + y) / 8 + noise) & 255
-  }
-  return sharp(data, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 90 })
-    .toBuffer()
-}
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const seconds = async (work) => {
@@ -64,7 +46,7 @@ try {
   const paths = []
   for (let i = 0; i < images; i++) {
     const path = join(photos, `${String(i).padStart(3, "0")}.jpg`)
-    await writeFile(path, await makeJpeg(i))
+    await writeFile(path, await makeJpeg(i, 768, 1024))
     paths.push(path)
   }
 
