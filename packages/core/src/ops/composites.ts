@@ -5,12 +5,12 @@
  */
 export interface CompositeAttrs {
   softmax: { readonly axis: number }
-  layerNorm: { readonly eps: number } /** (x, weight, bias) over the last dim */
-  groupNorm: { readonly groups: number; readonly eps: number } /** (x [N C …], weight [C], bias [C]) */
-  gelu: Record<never, never> /** exact (erf) GELU, as torch's default */
-  geglu: Record<never, never> /** [… 2D] → hidden · gelu(gate), hidden the first half */
+  layerNorm: { readonly eps: number } // (x, weight, bias) over the last dim
+  groupNorm: { readonly groups: number; readonly eps: number } // (x [N C …], weight [C], bias [C])
+  gelu: Record<never, never> // exact (erf) GELU, as torch's default
+  geglu: Record<never, never> // [… 2D] → hidden · gelu(gate), hidden the first half
   silu: Record<never, never>
-  attention: { readonly scale: number } /** (q [… Lq D], k [… Lk D], v [… Lk Dv], additive mask?) */
+  attention: { readonly scale: number } // (q [… Lq D], k [… Lk D], v [… Lk Dv], additive mask?)
 }
 
 export type CompositeOp = keyof CompositeAttrs

@@ -17,11 +17,11 @@ type None = Record<never, never>
  */
 export interface PrimitiveAttrs {
   // ── sources ──────────────────────────────────────────────────────────────
-  input: { readonly name: string } /** fed by the caller on every run */
-  state: { readonly name: string } /** lives on the device between runs (weights, moments) */
-  constant: { readonly values: ReadonlyArray<number> } /** small literal data, row-major */
-  full: { readonly value: number } /** one value broadcast to the shape */
-  random: { readonly distribution: "uniform" | "normal" } /** Philox stream; input: u32[4] key */
+  input: { readonly name: string } // fed by the caller on every run
+  state: { readonly name: string } // lives on the device between runs (weights, moments)
+  constant: { readonly values: ReadonlyArray<number> } // small literal data, row-major
+  full: { readonly value: number } // one value broadcast to the shape
+  random: { readonly distribution: "uniform" | "normal" } // Philox stream; input: u32[4] key
   // ── elementwise unary ────────────────────────────────────────────────────
   neg: None
   exp: None
@@ -37,9 +37,9 @@ export interface PrimitiveAttrs {
   mul: None
   div: None
   maximum: None
-  less: None /** → bool */
-  equal: None /** → bool */
-  where: None /** (bool condition, a, b) → a where true else b */
+  less: None // → bool
+  equal: None // → bool
+  where: None // (bool condition, a, b) → a where true else b
   // ── reductions (f64-exact on the reference, ≥ f32 accumulation elsewhere) ──
   sum: { readonly axes: ReadonlyArray<number>; readonly keepDims: boolean }
   max: { readonly axes: ReadonlyArray<number>; readonly keepDims: boolean }
@@ -55,59 +55,30 @@ export interface PrimitiveAttrs {
     readonly value: number
   }
   // ── indexing ─────────────────────────────────────────────────────────────
-  gather: None /** (table [V,…], indices i32/u32 […]) → […indices, …] rows of the table */
+  gather: None // (table [V,…], indices i32/u32 […]) → […indices, …] rows of the table
   // ── linear algebra ───────────────────────────────────────────────────────
-  matmul: None /** [… M K] × [… K N], batch dims broadcast */
-  conv2d: ConvAttrs /** (x [N C H W], w [O C/g kh kw]) */
-  conv2dBackwardInput: ConvAttrs & { readonly inputShape: Shape } /** (dy, w) → dx */
-  conv2dBackwardWeight: ConvAttrs & { readonly weightShape: Shape } /** (x, dy) → dw */
-  upsampleNearest: { readonly scale: number } /** last two dims × scale */
+  matmul: None // [… M K] × [… K N], batch dims broadcast
+  conv2d: ConvAttrs // (x [N C H W], w [O C/g kh kw])
+  conv2dBackwardInput: ConvAttrs & { readonly inputShape: Shape } // (dy, w) → dx
+  conv2dBackwardWeight: ConvAttrs & { readonly weightShape: Shape } // (x, dy) → dw
+  upsampleNearest: { readonly scale: number } // last two dims × scale
   // ── dtype ────────────────────────────────────────────────────────────────
   cast: { readonly dtype: DType }
 }
 
 export type PrimitiveOp = keyof PrimitiveAttrs
 
+// biome-ignore format: one line per group, as in PrimitiveAttrs
 export const primitiveOps = [
-  "input",
-  "state",
-  "constant",
-  "full",
-  "random",
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "recip",
-  "sin",
-  "cos",
-  "erf",
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "maximum",
-  "less",
-  "equal",
-  "where",
-  "sum",
-  "max",
-  "reshape",
-  "permute",
-  "expand",
-  "slice",
-  "concat",
-  "pad",
+  "input", "state", "constant", "full", "random",
+  "neg", "exp", "log", "sqrt", "recip", "sin", "cos", "erf",
+  "add", "sub", "mul", "div", "maximum", "less", "equal", "where",
+  "sum", "max",
+  "reshape", "permute", "expand", "slice", "concat", "pad",
   "gather",
-  "matmul",
-  "conv2d",
-  "conv2dBackwardInput",
-  "conv2dBackwardWeight",
-  "upsampleNearest",
+  "matmul", "conv2d", "conv2dBackwardInput", "conv2dBackwardWeight", "upsampleNearest",
   "cast",
 ] as const satisfies ReadonlyArray<PrimitiveOp>
 
-export type SourceOp = "input" | "state" | "constant" | "full"
 export type UnaryOp = "neg" | "exp" | "log" | "sqrt" | "recip" | "sin" | "cos" | "erf"
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "less" | "equal"
-export type ReduceOp = "sum" | "max"

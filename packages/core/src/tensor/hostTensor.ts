@@ -1,4 +1,4 @@
-import { byteSize, type DType, type HostArrayOf } from "./dtype.js"
+import type { DType, HostArrayOf } from "./dtype.js"
 import { type Shape, sizeOf } from "./shape.js"
 
 /** Tensor data in host memory: what goes into a program and comes out of it. */
@@ -31,5 +31,3 @@ export const hostTensor = <D extends DType>(dtype: D, shape: Shape, data: HostAr
   }
   return { dtype, shape, data }
 }
-
-export const hostBytes = (tensor: HostTensor): number => sizeOf(tensor.shape) * byteSize[tensor.dtype]

@@ -37,5 +37,3 @@ export const record = <Op extends OpName>(
   shape: Shape,
   dtype: DType,
 ): Tensor<Op> => new Tensor(op, inputs, attrs, shape, dtype)
-
-export const isOp = <Op extends OpName>(tensor: Tensor, op: Op): tensor is Tensor<Op> => tensor.op === op
