@@ -1,11 +1,11 @@
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import { BackendExecutionError, ProgramInputError } from "../errors.js"
 import { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "../graph/graph.js"
 import { lowerComposites } from "../graph/lowerComposites.js"
 import type { CompositeOp } from "../ops/composites.js"
 import { isComposite } from "../ops/opName.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
-import type { Tensor } from "../tensor/tensor.js"
+import { Tensor } from "../tensor/tensor.js"
 import type { BackendShape, Capabilities, DeviceBuffer, Program } from "./Backend.js"
 import { bindingProblem } from "./bindingProblem.js"
 import type { FusedKernels, Kernel, KernelTable } from "./kernels.js"
@@ -55,12 +55,34 @@ export interface ExecutionPlan<Buf> {
 }
 
 /**
+ * Updates are copied into their states one after another, so an update whose value is another updated
+ * state (a swap) would read that state already overwritten. Such a value becomes a copy computed with
+ * the rest of the graph, which holds the state as it was before the run.
+ */
+const copyStateUpdates = (graph: Graph): Graph => {
+  const updates = graph.updates
+  if (!updates) return graph
+  const overwritten = (value: Tensor, name: string): boolean => {
+    if (value.op !== "state") return false
+    const source = (value as Tensor<"state">).attrs.name
+    return source !== name && Object.hasOwn(updates, source)
+  }
+  const copied = Object.entries(updates).map(([name, value]) => [
+    name,
+    overwritten(value, name)
+      ? new Tensor("reshape", [value], { shape: value.shape }, value.shape, value.dtype)
+      : value,
+  ])
+  return { outputs: graph.outputs, updates: Object.fromEntries(copied) }
+}
+
+/**
  * Orders the nodes and assigns each computed node a buffer slot, reusing the slot of a node whose last
  * reader has run (same pool key). Outputs and update values keep their slots to the end.
  */
 export const planExecution = <Buf>(device: KernelDevice<Buf>, graph: Graph): ExecutionPlan<Buf> => {
   const keep = new Set(Object.keys(device.fused) as Array<CompositeOp>)
-  const analyzed = analyzeGraph(lowerComposites(graph, keep))
+  const analyzed = analyzeGraph(copyStateUpdates(lowerComposites(graph, keep)))
   const { order } = analyzed
   const lastUse = new Map<number, number>()
   order.forEach((node, i) => {
@@ -173,6 +195,8 @@ export const makeKernelBackend = <Buf>(
     }).pipe(
       Effect.flatMap((plan) => {
         const slots = new Array<Buf | undefined>(plan.slotSpecs.length)
+        // One set of slots per program: concurrent runs take turns rather than overwrite each other's buffers.
+        const running = Semaphore.makeUnsafe(1)
         const run: Program["run"] = (inputs, states = {}) => {
           const staged: Array<Buf> = []
           return Effect.gen(function* () {
@@ -220,6 +244,7 @@ export const makeKernelBackend = <Buf>(
                 for (const buffer of staged) device.release?.(buffer)
               }),
             ),
+            running.withPermits(1),
           )
         }
         const bound = new Set([...plan.inputSlots.values(), ...plan.stateSlots.values()])

@@ -1,3 +1,4 @@
+import type { Tensor } from "../tensor/tensor.js"
 import type { Graph } from "./graph.js"
 import { topologicalOrder } from "./topologicalOrder.js"
 
@@ -6,18 +7,24 @@ import { topologicalOrder } from "./topologicalOrder.js"
  * can be cached per graph shape — one per aspect bucket — whatever tensor objects built it.
  */
 export const graphKey = (graph: Graph): string => {
-  const roots = [
-    ...Object.entries(graph.outputs),
-    ...Object.entries(graph.updates ?? {}).map(([n, t]) => [`=${n}`, t] as const),
-  ]
-  const order = topologicalOrder(roots.map(([, t]) => t))
+  const outputs = Object.entries(graph.outputs)
+  const updates = Object.entries(graph.updates ?? {})
+  const order = topologicalOrder([...outputs, ...updates].map(([, t]) => t))
   const index = new Map(order.map((t, i) => [t.id, i]))
   const lines = order.map(
     (t) =>
-      `${t.op}|${JSON.stringify(t.attrs)}|${t.shape.join("x")}|${t.dtype}|${t.inputs.map((i) => index.get(i.id)).join(",")}`,
+      `${t.op}|${JSON.stringify(t.attrs, exactNumbers)}|${t.shape.join("x")}|${t.dtype}|${t.inputs.map((i) => index.get(i.id)).join(",")}`,
   )
-  lines.push(roots.map(([name, t]) => `${name}:${index.get(t.id)}`).join(";"))
+  const wiring = (roots: ReadonlyArray<[string, Tensor]>) => roots.map(([name, t]) => [name, index.get(t.id)])
+  lines.push(JSON.stringify([wiring(outputs), wiring(updates)]))
   return fnv1a(lines.join("\n"))
+}
+
+/** JSON writes ±Infinity and NaN as `null` and -0 as `0`: a -Infinity mask or pad value must not share a key with +Infinity. */
+const exactNumbers = (_: string, value: unknown): unknown => {
+  if (typeof value !== "number") return value
+  if (Object.is(value, -0)) return "#-0"
+  return Number.isFinite(value) ? value : `#${value}`
 }
 
 const fnv1a = (text: string): string => {

@@ -46,6 +46,17 @@ describe("graphs", () => {
     expect(graphKey(build())).toBe(graphKey(build()))
     expect(graphKey(build())).not.toBe(graphKey({ outputs: { y: T.sum(T.mul(T.input("x", [4]), 2)) } }))
   })
+  it("tells apart constants that JSON cannot (±Infinity, NaN, -0)", () => {
+    const keyOf = (v: number) => graphKey({ outputs: { y: T.add(T.input("x", [2]), T.full(v, [2])) } })
+    const keys = [Infinity, -Infinity, Number.NaN, 0, -0].map(keyOf)
+    expect(new Set(keys).size).toBe(5)
+    const padKey = (v: number) => graphKey({ outputs: { y: T.pad(T.input("x", [2]), [1], [0], v) } })
+    expect(padKey(-Infinity)).not.toBe(padKey(Infinity))
+  })
+  it("tells an output apart from an update of the same name", () => {
+    const s = T.state("s", [1])
+    expect(graphKey({ outputs: { "=s": s } })).not.toBe(graphKey({ outputs: {}, updates: { s } }))
+  })
   it("prunes frozen weights: no gradient work reaches a weight outside wrt", () => {
     const x = T.input("x", [2, 3])
     const frozen = T.state("frozen", [3, 3])
@@ -113,6 +124,43 @@ describe("programs", () => {
     )
     // 1 + 1e-4 is not representable in f16: it rounds back to 1.0 (0x3c00).
     expect(Array.from(out.y!.data)).toEqual([0x3c00])
+  })
+  it("swaps two states: every update reads the values from before the run", async () => {
+    const a = T.state("a", [2])
+    const b = T.state("b", [2])
+    const f32 = (...v: Array<number>) => ({
+      dtype: "f32" as const,
+      shape: [v.length],
+      data: Float32Array.from(v),
+    })
+    const [newA, newB] = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* backend.compile({ outputs: { s: T.add(a, b) }, updates: { a: b, b: a } })
+          const [ba, bb] = [yield* backend.upload(f32(1, 2)), yield* backend.upload(f32(3, 4))]
+          yield* p.run({}, { a: ba, b: bb })
+          return [yield* backend.download(ba), yield* backend.download(bb)]
+        }),
+      ),
+    )
+    expect(Array.from(newA!.data)).toEqual([3, 4])
+    expect(Array.from(newB!.data)).toEqual([1, 2])
+  })
+  it("keeps concurrent runs of one program apart", async () => {
+    const x = T.input("x", [1])
+    const feed = (v: number) => ({ x: { dtype: "f32" as const, shape: [1], data: Float32Array.of(v) } })
+    const results = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* backend.compile({ outputs: { y: T.mul(x, 2), z: T.mul(x, 3) } })
+          return yield* Effect.all([p.run(feed(1)), p.run(feed(5))], { concurrency: 2 })
+        }),
+      ),
+    )
+    expect(results.map((r) => [r.y!.data[0], r.z!.data[0]])).toEqual([
+      [2, 3],
+      [10, 15],
+    ])
   })
 })
 
