@@ -26,6 +26,7 @@ import type { OpName } from "../ops/opName.js"
 import { mean, sum } from "../ops/reduce.js"
 import { arange } from "../ops/sources.js"
 import { isFloat } from "../tensor/dtype.js"
+import { sizeOf } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
 import { unbroadcast } from "./unbroadcast.js"
 
@@ -166,7 +167,7 @@ export const vjpRules: { readonly [Op in OpName]: VjpRule<Op> } = {
     const rows = table.shape[0]!
     const flatIndices = reshape(cast(indices, "f32"), [-1, 1])
     const oneHot = cast(equal(flatIndices, reshape(arange(rows, "f32"), [1, rows])), g.dtype)
-    const flatG = reshape(g, [flatIndices.shape[0]!, -1])
+    const flatG = reshape(g, [flatIndices.shape[0]!, sizeOf(table.shape.slice(1))])
     return [reshape(matmul(transpose(oneHot), flatG), table.shape), null]
   },
 

@@ -1,7 +1,8 @@
-import { requireFloat, sameDType, shapeError } from "../ops/check.js"
+import { broadcastShapes, requireFloat, sameDType, shapeError } from "../ops/check.js"
 import { add, mul } from "../ops/elementwise.js"
 import { matmul } from "../ops/linalg.js"
 import { transpose } from "../ops/movement.js"
+import { type Shape, sameShape } from "../tensor/shape.js"
 import { record, type Tensor } from "../tensor/tensor.js"
 import { softmax } from "./softmax.js"
 
@@ -29,7 +30,13 @@ export const attention = (
   if (k.shape[k.rank - 2] !== v.shape[v.rank - 2])
     shapeError("attention", "k and v need the same length", k.shape, v.shape)
   const scale = options.scale ?? 1 / Math.sqrt(d)
-  const shape = [...q.shape.slice(0, -1), v.shape[v.rank - 1]!]
+  // Batch dims broadcast as in the two matmuls; the mask must fit the scores without enlarging them.
+  const batch = [q, k, v].reduce<Shape>((b, t) => broadcastShapes("attention", b, t.shape.slice(0, -2)), [])
+  const scores = [...batch, q.shape[q.rank - 2]!, k.shape[k.rank - 2]!]
+  if (options.mask && !sameShape(broadcastShapes("attention", scores, options.mask.shape), scores)) {
+    shapeError("attention", "the mask must broadcast to the scores [… Lq Lk]", options.mask.shape, scores)
+  }
+  const shape = [...batch, q.shape[q.rank - 2]!, v.shape[v.rank - 1]!]
   return record("attention", inputs, { scale }, shape, dtype)
 }
 

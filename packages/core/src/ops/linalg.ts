@@ -48,6 +48,14 @@ const convOutputShape = (op: string, x: Shape, w: Shape, attrs: ConvAttrs): Shap
   if (x.length !== 4 || w.length !== 4) shapeError(op, "needs x [N C H W] and w [O C/groups kh kw]", x, w)
   const [n, c, h, wd] = x as [number, number, number, number]
   const [o, cg, kh, kw] = w as [number, number, number, number]
+  const geometry = [...attrs.stride, ...attrs.dilation, ...attrs.padding]
+  if (
+    !geometry.every(Number.isInteger) ||
+    geometry.slice(0, 4).some((v) => v < 1) ||
+    geometry.some((v) => v < 0)
+  ) {
+    shapeError(op, `stride and dilation must be integers ≥ 1 and padding an integer ≥ 0`, x, w)
+  }
   const g = attrs.groups
   if (!Number.isInteger(g) || g < 1 || c % g !== 0 || o % g !== 0 || cg !== c / g) {
     shapeError(op, `channels ${c} → ${o} do not fit groups ${g} with weight channels ${cg}`, x, w)

@@ -1,6 +1,7 @@
 import { type Shape, sameShape, sizeOf } from "../tensor/shape.js"
 import { record, type Tensor } from "../tensor/tensor.js"
 import { checkDims, normalizeAxis, sameDType, shapeError } from "./check.js"
+import { storedValue } from "./sources.js"
 
 /** Same data, new shape; one dimension may be -1 and is inferred. */
 export const reshape = (x: Tensor, shape: Shape): Tensor => {
@@ -128,7 +129,7 @@ export const pad = (
   return record(
     "pad",
     [x],
-    { before: [...before], after: [...after], value },
+    { before: [...before], after: [...after], value: storedValue(x.dtype, value) },
     x.shape.map((d, i) => d + before[i]! + after[i]!),
     x.dtype,
   )

@@ -15,6 +15,21 @@ export const state = (name: string, shape: Shape, dtype: DType = "f32"): Tensor<
   return record("state", [], { name }, [...shape], dtype)
 }
 
+/**
+ * A literal as an element of `dtype` holds it: bool is `value != 0` (as `cast`), i32/u32 truncate and
+ * wrap (as a typed-array store). Recording the stored value keeps every backend's literal the same.
+ */
+export const storedValue = (dtype: DType, value: number): number =>
+  dtype === "bool"
+    ? value !== 0
+      ? 1
+      : 0
+    : dtype === "i32"
+      ? value | 0
+      : dtype === "u32"
+        ? value >>> 0
+        : value
+
 /** Small literal data baked into the graph. */
 export const constant = (
   values: ArrayLike<number>,
@@ -24,13 +39,19 @@ export const constant = (
   checkDims("constant", shape)
   if (values.length !== sizeOf(shape))
     shapeError("constant", `${values.length} values do not fill the shape`, shape)
-  return record("constant", [], { values: Array.from(values) }, [...shape], dtype)
+  return record(
+    "constant",
+    [],
+    { values: Array.from(values, (v) => storedValue(dtype, v)) },
+    [...shape],
+    dtype,
+  )
 }
 
 /** One value broadcast over a shape (a scalar when the shape is `[]`). */
 export const full = (value: number, shape: Shape = [], dtype: DType = "f32"): Tensor<"full"> => {
   checkDims("full", shape)
-  return record("full", [], { value }, [...shape], dtype)
+  return record("full", [], { value: storedValue(dtype, value) }, [...shape], dtype)
 }
 
 export const zeros = (shape: Shape, dtype: DType = "f32"): Tensor<"full"> => full(0, shape, dtype)

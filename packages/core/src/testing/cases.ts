@@ -194,6 +194,11 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
     },
   ],
   concat: [
+    {
+      name: "concat with an empty piece",
+      inputs: [f(2, 0), f(2, 3)],
+      build: (xs) => concat([x0(xs), x1(xs)], 1),
+    },
     { name: "concat axis 0", inputs: [f(2, 3), f(1, 3)], build: (xs) => concat([x0(xs), x1(xs)], 0) },
     {
       name: "concat three on the last axis",
@@ -211,6 +216,11 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
   ],
 
   gather: [
+    {
+      name: "gather with u32 indices",
+      inputs: [f(4, 2), { shape: [5], draw: { kind: "index", below: 4, dtype: "u32" } }],
+      build: (xs) => gather(x0(xs), x1(xs)),
+    },
     { name: "gather rows", inputs: [f(5, 3), index(5, 2, 4)], build: (xs) => gather(x0(xs), x1(xs)) },
     { name: "gather from a vector", inputs: [f(6), index(6, 3)], build: (xs) => gather(x0(xs), x1(xs)) },
   ],
@@ -252,6 +262,11 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       inputs: [f(1, 4, 7, 7), f(4, 2, 3, 3)],
       build: (xs) => conv2d(x0(xs), x1(xs), { groups: 2, dilation: 2, padding: 2 }),
     },
+    {
+      name: "conv2d groups 2, stride (2,1), dilation (1,2), padding (0,2), odd sizes",
+      inputs: [f(1, 4, 5, 6), f(2, 2, 2, 3)],
+      build: (xs) => conv2d(x0(xs), x1(xs), { groups: 2, stride: [2, 1], dilation: [1, 2], padding: [0, 2] }),
+    },
   ],
   conv2dBackwardInput: [
     {
@@ -268,6 +283,7 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
     },
   ],
   upsampleNearest: [
+    { name: "upsampleNearest rank 5", inputs: [f(1, 2, 1, 2, 3)], build: (xs) => upsampleNearest(x0(xs), 2) },
     { name: "upsampleNearest ×2", inputs: [f(1, 2, 3, 2)], build: (xs) => upsampleNearest(x0(xs), 2) },
     { name: "upsampleNearest ×3", inputs: [f(2, 2, 2)], build: (xs) => upsampleNearest(x0(xs), 3) },
   ],
@@ -282,6 +298,13 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       name: "cast float to i32 truncates",
       inputs: [{ shape: [2, 4], draw: { kind: "float", low: -5, high: 5 } }],
       build: (xs) => cast(cast(x0(xs), "i32"), "f32"),
+      differentiable: false,
+      dtypes: ["f32"],
+    },
+    {
+      name: "i32 products wrap",
+      inputs: [index(2 ** 31, 6), index(2 ** 31, 6)],
+      build: (xs) => cast(mul(x0(xs), x1(xs)), "f32"),
       differentiable: false,
       dtypes: ["f32"],
     },
@@ -334,6 +357,16 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       name: "attention with an additive mask",
       inputs: [f(1, 3, 4), f(1, 3, 4), f(1, 3, 4), f(3, 3)],
       build: (xs) => attention(x0(xs), x1(xs), x2(xs), { mask: xs[3]! }),
+    },
+    {
+      name: "attention with a mask broadcast over heads and queries",
+      inputs: [f(1, 2, 3, 4), f(1, 2, 5, 4), f(1, 2, 5, 4), f(1, 1, 5)],
+      build: (xs) => attention(x0(xs), x1(xs), x2(xs), { mask: xs[3]! }),
+    },
+    {
+      name: "attention with keys and values broadcast over the batch",
+      inputs: [f(2, 3, 4), f(1, 5, 4), f(1, 5, 2)],
+      build: (xs) => attention(x0(xs), x1(xs), x2(xs)),
     },
   ],
 }

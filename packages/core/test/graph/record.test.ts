@@ -25,6 +25,23 @@ describe("recording checks shapes and dtypes", () => {
     expect(() => T.sum(T.input("a", [2, 0]), 1)).toThrow("cannot reduce over empty axis 1")
     expect(() => T.sum(T.input("a", [2, 3]), 2)).toThrow("axis 2 is out of range for rank 2")
   })
+  it("refuses convolution geometry no device can run", () => {
+    const [x, w] = [T.input("x", [1, 1, 3, 3]), T.input("w", [1, 1, 1, 1])]
+    for (const options of [{ stride: 0 }, { dilation: 0 }, { padding: -1 }, { stride: 1.5 }]) {
+      expect(() => T.conv2d(x, w, options)).toThrow("stride and dilation must be integers ≥ 1")
+    }
+  })
+  it("infers attention's shape from the broadcast batch and refuses a mask that enlarges the scores", () => {
+    const [q, k, v] = [T.input("q", [1, 3, 4]), T.input("k", [2, 5, 4]), T.input("v", [2, 5, 6])]
+    expect(T.attention(q, k, v).shape).toEqual([2, 3, 6])
+    expect(T.attention(q, k, v, { mask: T.input("m", [3, 5]) }).shape).toEqual([2, 3, 6])
+    expect(() => T.attention(q, k, v, { mask: T.input("m", [3, 2, 3, 5]) })).toThrow(
+      "[attention] the mask must broadcast to the scores",
+    )
+    expect(() => T.attention(q, k, v, { mask: T.input("m", [4, 5]) })).toThrow(
+      "[attention] shapes do not broadcast",
+    )
+  })
   it("infers shapes", () => {
     const x = T.input("x", [2, 1, 4])
     expect(T.add(x, T.input("y", [3, 1])).shape).toEqual([2, 3, 4])

@@ -75,6 +75,29 @@ describe("reference kernels: known answers", () => {
     expect(run(T.cast(T.cast(x([4]), "i32"), "f32"), { x: [1.7, -1.7, 0.2, -0.2] })).toEqual([1, -1, 0, 0])
     expect(run(T.cast(T.cast(x([3]), "bool"), "f32"), { x: [0, 2, -0.5] })).toEqual([0, 1, 1])
   })
+  it("integer products wrap modulo 2^32 like every device's i32/u32 multiply", () => {
+    const i = T.input("i", [3], "i32")
+    const products = evaluateExact([T.mul(i, i)], { i: Int32Array.of(0x7fffffff, -0x80000000, 65537) })[0]!
+    expect(Array.from(products)).toEqual([1, 0, 131073])
+    const u = T.input("u", [1], "u32")
+    const unsigned = evaluateExact([T.mul(u, T.full(0xffffffff, [], "u32"))], {
+      u: Uint32Array.of(0xfffffffd),
+    })[0]!
+    expect(Array.from(unsigned)).toEqual([3])
+  })
+  it("bool and integer literals hold what their dtype stores", () => {
+    const truth = T.full(1, [], "bool")
+    const literals = [
+      T.full(2, [], "bool"),
+      T.constant([0.5], [], "bool"),
+      T.pad(T.full(0, [1], "bool"), [1], [0], -3),
+    ]
+    for (const literal of literals) {
+      expect(run(T.cast(T.equal(literal, truth), "f32"))[0]).toBe(1)
+    }
+    expect(run(T.cast(T.full(-1, [], "u32"), "f32"))).toEqual([0xffffffff])
+    expect(run(T.cast(T.constant([2.7, -2.7], [2], "i32"), "f32"))).toEqual([2, -2])
+  })
   it("erf matches published values", () => {
     const table: Array<[number, number]> = [
       [0.1, 0.1124629160182849],

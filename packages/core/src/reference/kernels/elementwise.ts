@@ -38,8 +38,10 @@ export const binaryKernel =
   (op: BinaryOp): Kernel<BinaryOp, RefArray> =>
   (node, [a, b], out) => {
     const [ta, tb] = node.inputs as [typeof node, typeof node]
-    const intDiv = op === "div" && !(a instanceof Float64Array)
-    const f = intDiv ? integerDivide : binaryFunctions[op]
+    const integer = !(a instanceof Float64Array)
+    // A product of two 32-bit integers can pass 2^53, where f64 loses the low bits the wrap keeps.
+    const f =
+      integer && op === "div" ? integerDivide : integer && op === "mul" ? Math.imul : binaryFunctions[op]
     const strides = [broadcastStrides(ta.shape, node.shape), broadcastStrides(tb.shape, node.shape)]
     forEachIndex(node.shape, strides, (position, offsets) => {
       out[position] = f(a![offsets[0]!]!, b![offsets[1]!]!)
