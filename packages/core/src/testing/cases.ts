@@ -117,6 +117,13 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       inputs: [f(2, 3)],
       build: (xs, dtype) => mul(x0(xs), full(-0.75, [1, 3], dtype)),
     },
+    {
+      name: "full of i32 values f32 cannot hold",
+      inputs: [index(100, 4)],
+      build: (xs) => cast(sub(full(0x40000001, [4], "i32"), add(x0(xs), full(0x40000000, [4], "i32"))), "f32"),
+      differentiable: false,
+      dtypes: ["f32"],
+    },
   ],
   random: [
     {

@@ -1,6 +1,7 @@
+import type { Tensor } from "@danlu/core"
 import { toF16Bits } from "@danlu/core"
 import { bufferBytes } from "../../device/storage.js"
-import { type Launcher, outputOperand } from "../launch.js"
+import { type Command, type Launcher, outputOperand } from "../launch.js"
 
 const bytesOf = (values: ReadonlyArray<number>, dtype: string): Uint8Array<ArrayBuffer> => {
   switch (dtype) {
@@ -15,9 +16,11 @@ const bytesOf = (values: ReadonlyArray<number>, dtype: string): Uint8Array<Array
   }
 }
 
-/** The literal is uploaded once with the program and copied into the node's buffer on every run. */
-export const constant: Launcher<"constant"> = (node) => {
+/** Copies literal values into a node's buffer: uploaded once with the program, copied on every run. */
+export const literal = (node: Tensor, values: ReadonlyArray<number>): ReadonlyArray<Command> => {
   const bytes = new Uint8Array(bufferBytes(node))
-  bytes.set(bytesOf(node.attrs.values, node.dtype))
+  bytes.set(bytesOf(values, node.dtype))
   return [{ kind: "copy", from: { kind: "data", bytes }, to: outputOperand, bytes: bytes.byteLength }]
 }
+
+export const constant: Launcher<"constant"> = (node) => literal(node, node.attrs.values)
