@@ -120,7 +120,8 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
     {
       name: "full of i32 values f32 cannot hold",
       inputs: [index(100, 4)],
-      build: (xs) => cast(sub(full(0x40000001, [4], "i32"), add(x0(xs), full(0x40000000, [4], "i32"))), "f32"),
+      build: (xs) =>
+        cast(sub(full(0x40000001, [4], "i32"), add(x0(xs), full(0x40000000, [4], "i32"))), "f32"),
       differentiable: false,
       dtypes: ["f32"],
     },
