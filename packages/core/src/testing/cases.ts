@@ -221,6 +221,13 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       inputs: [f(1, 2, 2)],
       build: (xs) => pad(x0(xs), [0, 1, 1], [0, 1, 1], -1.5),
     },
+    {
+      name: "pad i32 with a value f32 cannot hold",
+      inputs: [index(100, 3)],
+      build: (xs) => cast(sub(pad(x0(xs), [1], [1], 0x40000001), full(0x40000000, [5], "i32")), "f32"),
+      differentiable: false,
+      dtypes: ["f32"],
+    },
   ],
 
   gather: [

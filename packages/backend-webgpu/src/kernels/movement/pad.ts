@@ -1,6 +1,6 @@
 import { inputOperand, type Launcher, outputOperand } from "../launch.js"
-import { contiguousOut, contiguousStrides, stridedMap } from "../strided/stridedMap.js"
-import { computeType } from "../wgsl.js"
+import { fillOutput } from "../sources/full.js"
+import { contiguousStrides, stridedMap } from "../strided/stridedMap.js"
 
 /** Fills the output with the pad value, then writes the input into its box. */
 export const pad: Launcher<"pad"> = (node, ctx) => {
@@ -8,13 +8,7 @@ export const pad: Launcher<"pad"> = (node, ctx) => {
   const outStrides = contiguousStrides(node.shape)
   const offset = node.attrs.before.reduce((sum, b, d) => sum + b * outStrides[d]!, 0)
   return [
-    ...stridedMap(ctx, {
-      shape: node.shape,
-      out: contiguousOut(node.dtype, node.shape),
-      inputs: [],
-      expression: `${computeType(node.dtype)}(param(0u))`,
-      params: [node.attrs.value],
-    }),
+    ...fillOutput(node, ctx, node.attrs.value),
     ...stridedMap(ctx, {
       shape: input.shape,
       out: { operand: outputOperand, dtype: node.dtype, offset, strides: outStrides },
