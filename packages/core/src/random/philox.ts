@@ -19,7 +19,9 @@
  * 3. Uniform f32 in the open interval (0, 1): u = ((x >>> 9) + 0.5) * 2^-23. Every step is exact in f32
  *    (x >>> 9 < 2^23, so the sum has at most 24 significant bits), which makes the floats bit-exact on
  *    any device; the range is [2^-24, 1 - 2^-24]. (Keeping 24 bits would put half the values on f32
- *    rounding ties and let u round up to exactly 1.)
+ *    rounding ties and let u round up to exactly 1.) A `random` op of dtype f16 or bf16 stores this f32
+ *    value rounded to nearest, so there the top draws round to exactly 1.0 (about 1 in 4096 in f16, 1 in
+ *    512 in bf16): draw uniforms in f32 where the open interval matters (timestep sampling, dropout).
  * 4. Normal f32 (Box-Muller): lanes (0,1) and (2,3) of each block form pairs. With u1 = uniform(x_even)
  *    and u2 = uniform(x_odd): r = sqrt(-2 ln u1); element even = r cos(2 pi u2), element odd =
  *    r sin(2 pi u2). A fill of odd length still computes its last pair and drops the unused half.
