@@ -72,3 +72,18 @@ it("takes a device buffer as a program input", async () => {
   )
   expect(out.y!.data).toEqual(Float32Array.of(1, 4, 9))
 })
+
+it("swaps two states in one run: each update reads the other's old value", async () => {
+  const [a, b] = [T.state("a", [2]), T.state("b", [2])]
+  const [newA, newB] = await withBackend((backend) =>
+    Effect.gen(function* () {
+      const program = yield* backend.compile({ outputs: { sum: T.add(a, b) }, updates: { a: b, b: a } })
+      const bufferA = yield* backend.upload(hostTensor("f32", [2], Float32Array.of(1, 2)))
+      const bufferB = yield* backend.upload(hostTensor("f32", [2], Float32Array.of(10, 20)))
+      yield* program.run({}, { a: bufferA, b: bufferB })
+      return [yield* backend.download(bufferA), yield* backend.download(bufferB)] as const
+    }),
+  )
+  expect(Array.from(newA.data)).toEqual([10, 20])
+  expect(Array.from(newB.data)).toEqual([1, 2])
+})
