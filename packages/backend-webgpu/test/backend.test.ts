@@ -31,6 +31,21 @@ describe.skipIf(skip !== undefined)("webgpu Promise API", () => {
       await backend.close()
     }
   })
+
+  it("swaps two states in one run: each update reads the other's old value", async () => {
+    const backend = await createWebGpuBackend()
+    try {
+      const [a, b] = [T.state("a", [2]), T.state("b", [2])]
+      const program = await backend.compile({ outputs: { sum: T.add(a, b) }, updates: { a: b, b: a } })
+      const bufferA = await backend.upload(f32([2], [1, 2]))
+      const bufferB = await backend.upload(f32([2], [10, 20]))
+      await program.run({}, { a: bufferA, b: bufferB })
+      expect(Array.from((await backend.download(bufferA)).data)).toEqual([10, 20])
+      expect(Array.from((await backend.download(bufferB)).data)).toEqual([1, 2])
+    } finally {
+      await backend.close()
+    }
+  })
 })
 
 describe.skipIf(skip !== undefined)("webgpu backend", () => {
