@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import sharp from "sharp"
@@ -81,5 +81,19 @@ describe("danlu dataset prepare", () => {
     )
     const inside = await run(["dataset", "prepare", root, "--out", join(root, "out")])
     expect(inside.error?.message).toMatch(/must lie outside the training folder/)
+  })
+
+  it("refuses to replace a caption tagged in an earlier output unless --force, which keeps a backup", async () => {
+    const root = await trainingFolder()
+    const out = join(await mkdtemp(join(tmpdir(), "danlu-cli-out-")), "prepared")
+    expect((await run(["dataset", "prepare", root, "--out", out])).ok).toBe(true)
+    await writeFile(join(out, "10_cat", "a.txt"), "cat-lora, 1girl")
+    const again = await run(["dataset", "prepare", root, "--out", out])
+    expect(again.error?.message).toMatch(
+      /^1 caption in .* was changed since the earlier prepare .* pass --force/,
+    )
+    expect(await readFile(join(out, "10_cat", "a.txt"), "utf8")).toBe("cat-lora, 1girl")
+    expect((await run(["dataset", "prepare", root, "--out", out, "--force"])).ok).toBe(true)
+    expect(await readFile(join(out, "10_cat", "a.txt.bak"), "utf8")).toBe("cat-lora, 1girl")
   })
 })

@@ -220,6 +220,12 @@ const prepare = Command.make(
       Flag.withDefault("same"),
     ),
     quality: Flag.Int("quality").pipe(Flag.withDescription("JPEG/WebP quality"), Flag.withDefault(95)),
+    force: Flag.Boolean("force").pipe(
+      Flag.withDescription(
+        "replace captions changed in --out since an earlier prepare; each old one is kept as <caption>.bak",
+      ),
+      Flag.withDefault(false),
+    ),
     concurrency: Flag.Int("concurrency").pipe(
       Flag.withDescription("images processed at once"),
       Flag.withDefault(2),
@@ -249,6 +255,7 @@ const prepare = Command.make(
         format: formats[flags.format] ?? "same",
         quality: flags.quality,
         captionExtension,
+        replaceChangedCaptions: flags.force,
         concurrency,
         onProgress: bar.update,
       })

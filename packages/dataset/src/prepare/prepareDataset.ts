@@ -23,6 +23,11 @@ export interface PrepareOptions {
   readonly format?: OutputFormat | "same"
   readonly quality?: number
   readonly captionExtension?: string
+  /**
+   * Replace captions in `out` that differ from the training folder's (edited or tagged there since an
+   * earlier run); each old one is kept as `<caption>.bak`. Without it such an output is refused.
+   */
+  readonly replaceChangedCaptions?: boolean
   /** Images processed at once (a bounded pool). */
   readonly concurrency?: number
   readonly onProgress?: (done: number, total: number) => void
@@ -70,8 +75,8 @@ const realPathOf = async (path: string): Promise<string> => {
 }
 
 /**
- * The folder exists, is not empty, and has no manifest from an earlier prepare run: writing into it
- * could replace someone's own files, so prepare refuses.
+ * The folder exists, is not empty, and has no manifest from an earlier prepare run (finished or
+ * interrupted): writing into it could replace someone's own files, so prepare refuses.
  */
 const holdsOtherFiles = async (out: string): Promise<boolean> => {
   let names: Array<string>
@@ -102,6 +107,27 @@ interface Job {
   readonly concept: Concept
   readonly target: string
   readonly format: OutputFormat
+}
+
+const captionTargetOf = (job: Job, captionExtension: string) =>
+  job.target.slice(0, -extname(job.target).length) + captionExtension
+
+const readIfExists = (path: string): Promise<Buffer | undefined> =>
+  readFile(path).catch((cause: NodeJS.ErrnoException) =>
+    cause.code === "ENOENT" ? undefined : Promise.reject(cause),
+  )
+
+/** Captions already in the output whose bytes differ from the ones this run would write over them. */
+const changedCaptions = async (jobs: ReadonlyArray<Job>, captionExtension: string) => {
+  const changed: Array<string> = []
+  for (const job of jobs) {
+    const existing = await readIfExists(captionTargetOf(job, captionExtension))
+    if (existing === undefined) continue
+    const caption = await readCaption(job.source, captionExtension)
+    if (caption.kind !== "found" && caption.kind !== "empty") continue
+    if (!existing.equals(await readFile(caption.path))) changed.push(captionTargetOf(job, captionExtension))
+  }
+  return changed
 }
 
 /**
@@ -168,7 +194,35 @@ export const prepareDataset = (
         path: out,
       })
     }
+    const changed = yield* Effect.tryPromise({
+      try: () => changedCaptions(jobs, captionExtension),
+      catch: (cause) =>
+        new DatasetError({ message: `cannot read the captions in ${options.out}: ${describeCause(cause)}` }),
+    })
+    if (changed.length > 0 && options.replaceChangedCaptions !== true) {
+      const count = changed.length === 1 ? "1 caption" : `${changed.length} captions`
+      return yield* new DatasetError({
+        message: `${count} in ${options.out} ${changed.length === 1 ? "was" : "were"} changed since the earlier prepare (edited or tagged there), e.g. ${relative(out, changed[0]!)}; pass --force to replace them (each old one is kept as <caption>.bak), or choose a new --out`,
+        path: out,
+      })
+    }
+    const toBackUp = new Set(changed)
     yield* Effect.promise(() => removeLeftovers(out))
+    const manifest = (complete: boolean, images: ReadonlyArray<PreparedEntry>) =>
+      Effect.tryPromise({
+        try: () =>
+          writeFileAtomic(
+            join(out, manifestName),
+            `${JSON.stringify({ version: 1, source: resolve(root), sizing, complete, images }, null, 2)}\n`,
+          ),
+        catch: (cause) =>
+          new DatasetError({
+            message: `cannot write ${join(out, manifestName)}: ${describeCause(cause)}`,
+            path: out,
+          }),
+      })
+    // Written first, so that a run stopped half-way leaves a folder the next run recognises and finishes.
+    yield* manifest(false, [])
 
     const transform = {
       assigner: makeAssigner(sizing),
@@ -204,7 +258,8 @@ export const prepareDataset = (
               try: async () => {
                 await writeFileAtomic(job.target, prepared.bytes)
                 if (caption.kind === "found" || caption.kind === "empty") {
-                  const target = job.target.slice(0, -extname(job.target).length) + captionExtension
+                  const target = captionTargetOf(job, captionExtension)
+                  if (toBackUp.has(target)) await writeFileAtomic(`${target}.bak`, await readFile(target))
                   await writeFileAtomic(target, await readFile(caption.path))
                 }
               },
@@ -245,17 +300,6 @@ export const prepareDataset = (
         caption: outcome.captioned,
       })
     }
-    yield* Effect.tryPromise({
-      try: () =>
-        writeFileAtomic(
-          join(out, manifestName),
-          `${JSON.stringify({ version: 1, source: resolve(root), sizing, images }, null, 2)}\n`,
-        ),
-      catch: (cause) =>
-        new DatasetError({
-          message: `cannot write ${join(out, manifestName)}: ${describeCause(cause)}`,
-          path: out,
-        }),
-    })
+    yield* manifest(true, images)
     return { out, images, upscaled, skipped }
   })
