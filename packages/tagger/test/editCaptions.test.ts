@@ -125,6 +125,15 @@ describe("editing captions over a folder", () => {
       message: expect.stringMatching(/names a file outside/),
     })
   })
+
+  it("refuses a caption that is not UTF-8 instead of rewriting it garbled", async () => {
+    const dir = await dataset()
+    const latin1 = Uint8Array.from([...Buffer.from("1girl, caf"), 0xe9, ...Buffer.from(", smile")])
+    await writeFileIn(dir, "10_ayu/2.txt", latin1)
+    const failure = await Effect.runPromise(Effect.flip(editCaptions(dir, "tags add", dedupe)))
+    expect(failure.message).toMatch(/10_ayu\/2\.txt is not UTF-8 text; save it as UTF-8/)
+    expect(new Uint8Array(await readFile(join(dir, "10_ayu/2.txt")))).toEqual(latin1)
+  })
 })
 
 describe("prune: the less you tag a feature, the more the trigger word learns it", () => {

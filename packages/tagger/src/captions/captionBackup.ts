@@ -20,18 +20,37 @@ const isMissing = (error: unknown) => (error as NodeJS.ErrnoException | undefine
 const fileError = (path: string, action: string) => (error: unknown) =>
   new TaggerFileError({ path, message: `cannot ${action} ${path}: ${(error as Error).message}` })
 
-/** Reads a caption, or null when there is none. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+class NotUtf8 extends Error {}
+
+/**
+ * Reads a caption, or null when there is none. A file that is not UTF-8 is refused: decoding it
+ * leniently and writing it back would replace the user's characters with U+FFFD.
+ */
 export const readCaptionFile = (path: string): Effect.Effect<string | null, TaggerFileError> =>
   Effect.tryPromise({
     try: async () => {
+      let bytes: Uint8Array
       try {
-        return await readFile(path, "utf8")
+        bytes = await readFile(path)
       } catch (error) {
         if (isMissing(error)) return null
         throw error
       }
+      try {
+        return utf8.decode(bytes)
+      } catch {
+        throw new NotUtf8()
+      }
     },
-    catch: fileError(path, "read"),
+    catch: (error) =>
+      error instanceof NotUtf8
+        ? new TaggerFileError({
+            path,
+            message: `${path} is not UTF-8 text; save it as UTF-8 (or delete it) and run again`,
+          })
+        : fileError(path, "read")(error),
   })
 
 /**
