@@ -26,6 +26,16 @@ describe("danlu demo", () => {
     expect(await run(["demo", "--out", out, "--force"])).toBeUndefined()
   }, 120_000)
 
+  it("says in one line when --out cannot be made", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "danlu-demo-file-")), "a-file")
+    await writeFile(file, "mine")
+    const error = await run(["demo", "--out", join(file, "demo")])
+    expect(error).toMatchObject({ _tag: "UserError" })
+    expect(error?.message).toMatch(
+      /^cannot write .*a-file\/demo: a parent of this path is not a folder; choose another --out$/,
+    )
+  })
+
   it("refuses a folder it did not make", async () => {
     const out = await mkdtemp(join(tmpdir(), "danlu-demo-user-"))
     await writeFile(join(out, "precious.txt"), "mine")

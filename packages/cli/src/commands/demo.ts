@@ -14,6 +14,25 @@ const trigger = "danlu-girl"
 
 const steps = Command.runWith(Command.make("danlu").pipe(Command.withSubcommands(stepCommands)), { version })
 
+const reasons: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ENOTDIR: "a parent of this path is not a folder",
+  ENOSPC: "the disk is full",
+  EROFS: "the file system is read-only",
+}
+
+/** A file-system step of the demo; a failure is the user's to fix (another --out), not a crash. */
+const writing = (path: string, run: () => Promise<unknown>) =>
+  Effect.tryPromise({
+    try: run,
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException).code ?? ""
+      const reason = reasons[code] ?? (cause as Error).message
+      return new UserError({ message: `cannot write ${path}: ${reason}; choose another --out` })
+    },
+  })
+
 const exists = (path: string) =>
   Effect.promise(() =>
     stat(path).then(
@@ -33,10 +52,10 @@ const prepareFolder = (out: string, force: boolean) =>
       }
       if (!force)
         return yield* new UserError({ message: `${out} holds an earlier demo; add --force to replace it` })
-      yield* Effect.promise(() => rm(out, { recursive: true }))
+      yield* writing(out, () => rm(out, { recursive: true }))
     }
-    yield* Effect.promise(() => mkdir(out, { recursive: true }))
-    yield* Effect.promise(() =>
+    yield* writing(out, () => mkdir(out, { recursive: true }))
+    yield* writing(out, () =>
       writeFile(join(out, marker), "made by danlu demo; --force may delete this folder\n"),
     )
   })
@@ -65,20 +84,22 @@ export const demo = Command.make(
       yield* prepareFolder(root, force)
       const training = join(root, "training")
       const concept = join(training, `10_${trigger}`)
-      yield* Effect.promise(() => mkdir(concept, { recursive: true }))
+      yield* writing(concept, () => mkdir(concept, { recursive: true }))
       yield* Effect.forEach(demoImages, (image) =>
-        Effect.promise(async () => writeFile(join(concept, image.name), await renderDemoImage(image))),
+        writing(concept, async () => writeFile(join(concept, image.name), await renderDemoImage(image))),
       )
       const tagger = demoTagger()
       const taggerDir = join(root, "tagger")
-      yield* Effect.promise(() => mkdir(taggerDir, { recursive: true }))
-      yield* Effect.promise(() => writeFile(join(taggerDir, "model.onnx"), tagger.model))
-      yield* Effect.promise(() => writeFile(join(taggerDir, "selected_tags.csv"), tagger.csv))
+      yield* writing(taggerDir, async () => {
+        await mkdir(taggerDir, { recursive: true })
+        await writeFile(join(taggerDir, "model.onnx"), tagger.model)
+        await writeFile(join(taggerDir, "selected_tags.csv"), tagger.csv)
+      })
       yield* Console.log(`danlu demo: ${demoImages.length} bundled images in ${concept}`)
 
       const base = join(root, "models", "toy-sd15.safetensors")
       const lora = join(root, "models", `${trigger}-untrained.safetensors`)
-      yield* Effect.promise(() => mkdir(join(root, "models"), { recursive: true }))
+      yield* writing(root, () => mkdir(join(root, "models"), { recursive: true }))
       yield* writeDemoCheckpoint(base)
       yield* writeDemoLora(lora)
 
