@@ -93,6 +93,22 @@ describe("ckpt → safetensors conversion", () => {
     expect(readdirSync(folder).filter((name) => name.includes("failed"))).toEqual([])
   })
 
+  it("refuses a folder as the output, with or without overwrite, and leaves no temporary file", async () => {
+    const input = join(fixtures, "tiny-lightning.ckpt")
+    const output = join(folder, "a-folder")
+    mkdirSync(output)
+    for (const overwrite of [false, true]) {
+      const error = await failureOf(
+        Effect.tryPromise({ try: () => convertCheckpoint(input, output, { overwrite }), catch: (e) => e }),
+      )
+      expect(error).toBeInstanceOf(FileAccessError)
+      expect((error as FileAccessError).message).toMatch(
+        /a-folder: is a folder; name the file to write inside it/,
+      )
+    }
+    expect(readdirSync(folder).filter((name) => name.includes("a-folder"))).toEqual(["a-folder"])
+  })
+
   it("reports a missing input as a readable file error", async () => {
     const error = await failureOf(inspectModelPath(join(folder, "nope.ckpt")))
     expect(error).toBeInstanceOf(FileAccessError)

@@ -4,7 +4,7 @@ import { copyFile, link, lstat, open, rename, rm } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { Effect, Exit } from "effect"
 import type { ByteSink } from "../../io/byteSource.js"
-import { type FileAccessError, OutputExists } from "../../io/errors.js"
+import { FileAccessError, OutputExists } from "../../io/errors.js"
 import { fileError } from "./fileErrors.js"
 
 /** What to do when the target already exists. */
@@ -19,6 +19,12 @@ const exists = (path: string): Promise<boolean> =>
   lstat(path).then(
     () => true,
     (cause: NodeJS.ErrnoException) => (cause.code === "ENOENT" ? false : Promise.reject(cause)),
+  )
+
+const isFolder = (path: string): Promise<boolean> =>
+  lstat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
   )
 
 const freeBackupName = async (path: string): Promise<string> => {
@@ -42,6 +48,9 @@ export const writeFileAtomic = <E>(
   Effect.gen(function* () {
     const attempt = <A>(run: () => Promise<A>) =>
       Effect.tryPromise({ try: run, catch: (cause) => fileError(path, cause) })
+    if (yield* attempt(() => isFolder(path))) {
+      return yield* new FileAccessError({ path, detail: "is a folder; name the file to write inside it" })
+    }
     const replacing = yield* attempt(() => exists(path))
     if (replacing && options.existing === "refuse") return yield* new OutputExists({ path })
     const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
