@@ -94,6 +94,18 @@ describe("danlu tag", () => {
     expect(await read(dir, "b.txt")).toBe("general, blue eyes")
     await run(["tags", "undo", dir])
     expect(await read(dir, "b.txt")).toBe("my own caption")
+    const kohyaName = await run([
+      "tag",
+      dir,
+      "--model",
+      model,
+      "--tags",
+      tagsCsv,
+      "--caption-extension",
+      ".caption",
+    ])
+    expect(kohyaName.ok).toBe(true)
+    expect(await read(dir, "a.caption")).toMatch(/red hair/)
   })
 
   it("fails with one line for a missing model, a mismatched tag list or an unknown provider", async () => {

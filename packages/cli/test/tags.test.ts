@@ -40,6 +40,17 @@ describe("danlu tags", () => {
     expect(result.output).toMatch(/^total: 4 captions, 4 images$/m)
   })
 
+  it("reads captions by kohya's --caption-extension, and still by the older --caption-ext", async () => {
+    const dir = await dataset()
+    await writeFile(join(dir, "5_dog/1.caption"), "dog, snow")
+    const kohya = await run(["tags", "list", join(dir, "5_dog"), "--caption-extension", ".caption"])
+    expect(kohya.output).toMatch(/^ {2}1 {2}100% {2}snow$/m)
+    const older = await run(["tags", "list", join(dir, "5_dog"), "--caption-ext", ".caption"])
+    expect(older.output).toBe(kohya.output)
+    const noDot = await run(["tags", "list", dir, "--caption-extension", "caption"])
+    expect(noDot.error?.message).toBe('--caption-extension must start with a dot, like .txt, got "caption"')
+  })
+
   it("shows a dry-run diff, then writes, then undoes", async () => {
     const dir = await dataset()
     const dry = await run(["tags", "replace", dir, "pink hair", "pink-hair", "--dry-run"])

@@ -14,6 +14,7 @@ import {
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { UserError } from "../userError.js"
+import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
 
 const sizingFlags = {
   resolution: Flag.String("resolution").pipe(
@@ -38,10 +39,7 @@ const sizingFlags = {
     Flag.withDescription("kohya's bucket_no_upscale: buckets follow each image's size, never enlarging it"),
     Flag.withDefault(false),
   ),
-  captionExtension: Flag.String("caption-extension").pipe(
-    Flag.withDescription("caption files next to the images (kohya's own default is .caption)"),
-    Flag.withDefault(".txt"),
-  ),
+  captionExtension: captionExtensionFlag,
 }
 
 type SizingFlags = {
@@ -90,13 +88,6 @@ const sizingFrom = (flags: SizingFlags): Effect.Effect<Sizing, UserError> =>
       noUpscale: flags.bucketNoUpscale,
     }
   })
-
-const captionExtensionFrom = (text: string): Effect.Effect<string, UserError> =>
-  /^\.[\w.-]+$/.test(text)
-    ? Effect.succeed(text)
-    : Effect.fail(
-        new UserError({ message: `--caption-extension must start with a dot, like .txt, got "${text}"` }),
-      )
 
 const positive = (flag: string, value: number): Effect.Effect<number, UserError> =>
   value >= 1

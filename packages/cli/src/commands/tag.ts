@@ -7,6 +7,7 @@ import {
 } from "@danlu/tagger"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
 import { tagList } from "./tagsOutput.js"
 
 /** A one-line progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, tests). */
@@ -81,16 +82,14 @@ export const tag = Command.make(
       Flag.withDefault(defaultExecutionProvider),
       Flag.withDescription("ONNX Runtime execution provider: cpu, cuda, tensorrt, …"),
     ),
-    captionExt: Flag.String("caption-ext").pipe(
-      Flag.withDefault(".txt"),
-      Flag.withDescription("caption extension"),
-    ),
+    captionExtension: captionExtensionFlag,
   },
   (options) =>
     Effect.gen(function* () {
       const started = Date.now()
       const triggerWords = tagList(Option.toArray(options.trigger))
       const maxTags = optionalNumber(options.maxTags)
+      const captionExtension = yield* captionExtensionFrom(options.captionExtension)
       const onProgress = progressBar()
       const report = yield* tagFolder({
         folder: options.folder,
@@ -108,7 +107,7 @@ export const tag = Command.make(
         recursive: options.recursive,
         batchSize: options.batch,
         provider: options.provider,
-        captionExtension: options.captionExt,
+        captionExtension,
         ...(maxTags === undefined ? {} : { maxTags }),
         ...(onProgress === undefined ? {} : { onProgress }),
       })

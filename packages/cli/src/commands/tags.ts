@@ -14,6 +14,7 @@ import {
 } from "@danlu/tagger"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
 import { percent, percentShare, printEditReport, printFrequency, tagList } from "./tagsOutput.js"
 
 const folder = Argument.String("folder").pipe(Argument.withDescription("the dataset folder"))
@@ -29,18 +30,13 @@ const recursive = Flag.Boolean("recursive").pipe(
   Flag.withDefault(true),
   Flag.withDescription("include sub-folders (each one a concept); --no-recursive for the folder alone"),
 )
-const captionExt = Flag.String("caption-ext").pipe(
-  Flag.withDefault(".txt"),
-  Flag.withDescription("caption extension"),
-)
-
-const editFlags = { folder, dryRun, recursive, captionExt }
+const editFlags = { folder, dryRun, recursive, captionExtension: captionExtensionFlag }
 
 interface EditInput {
   readonly folder: string
   readonly dryRun: boolean
   readonly recursive: boolean
-  readonly captionExt: string
+  readonly captionExtension: string
 }
 
 /** Builds the edit (a bad regex fails here, as one line), applies it over the folder and prints the diff. */
@@ -54,7 +50,7 @@ const runEdit = (name: string, input: EditInput, makeEdit: () => CaptionEdit) =>
     const report = yield* editCaptions(input.folder, `tags ${name}`, edit, {
       dryRun: input.dryRun,
       recursive: input.recursive,
-      captionExtension: input.captionExt,
+      captionExtension: yield* captionExtensionFrom(input.captionExtension),
     })
     yield* printEditReport(input.folder, report)
   })
@@ -64,14 +60,14 @@ const list = Command.make(
   {
     folder,
     recursive,
-    captionExt,
+    captionExtension: captionExtensionFlag,
     top: Flag.Int("top").pipe(Flag.withDefault(30), Flag.withDescription("rows per table")),
   },
   (input) =>
     Effect.gen(function* () {
       const report = yield* tagFrequency(input.folder, {
         recursive: input.recursive,
-        captionExtension: input.captionExt,
+        captionExtension: yield* captionExtensionFrom(input.captionExtension),
       })
       for (const group of report.concepts) yield* printFrequency(group, input.top)
       if (report.concepts.length > 1) yield* printFrequency(report.total, input.top)
@@ -132,7 +128,7 @@ const prune = Command.make(
   {
     folder,
     recursive,
-    captionExt,
+    captionExtension: captionExtensionFlag,
     dryRun,
     trigger: Flag.String("trigger").pipe(Flag.withDescription("the LoRA's trigger word(s), comma-separated")),
     share: Flag.Finite("share").pipe(
@@ -163,7 +159,7 @@ const prune = Command.make(
         auto: input.auto,
         dryRun: input.dryRun,
         recursive: input.recursive,
-        captionExtension: input.captionExt,
+        captionExtension: yield* captionExtensionFrom(input.captionExtension),
       })
       for (const concept of report.candidates) {
         const tags = concept.tags.map((tag) => `${tag.tag} (${percent(tag.share)})`).join(", ")
