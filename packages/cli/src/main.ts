@@ -2,9 +2,11 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { runDanlu } from "./cli.js"
+import { oneLineErrors } from "./oneLineErrors.js"
 import { isUserFacing } from "./userError.js"
 
 const program = runDanlu(process.argv.slice(2)).pipe(
+  Effect.provide(oneLineErrors()),
   Effect.provide(NodeServices.layer),
   Effect.exit,
   Effect.tap((exit) => {
