@@ -14,6 +14,7 @@ import {
 } from "@danlu/tagger"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { UserError } from "../userError.js"
 import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
 import { percent, percentShare, printEditReport, printFrequency, tagList } from "./tagsOutput.js"
 
@@ -65,10 +66,13 @@ const list = Command.make(
   },
   (input) =>
     Effect.gen(function* () {
+      if (input.top < 1) return yield* new UserError({ message: `--top ${input.top}: give at least 1 row` })
       const report = yield* tagFrequency(input.folder, {
         recursive: input.recursive,
         captionExtension: yield* captionExtensionFrom(input.captionExtension),
       })
+      if (report.total.images === 0)
+        yield* Console.log(`${input.folder}: no images here, so no captions to count`)
       for (const group of report.concepts) yield* printFrequency(group, input.top)
       if (report.concepts.length > 1) yield* printFrequency(report.total, input.top)
     }),
