@@ -120,8 +120,7 @@ export const tag = Command.make(
         `tagged ${report.written} of ${report.images} images${skipped}${failed} in ${seconds} s ` +
           `(preprocessing ${report.preprocessSeconds.toFixed(1)} s, inference ${report.inferenceSeconds.toFixed(1)} s, batch ${report.batchSize})`,
       )
-      if (report.backedUp)
-        yield* Console.log(`previous captions backed up; undo with: danlu tags undo ${options.folder}`)
+      if (report.backedUp) yield* Console.log(`undo with: danlu tags undo ${options.folder}`)
     }),
 ).pipe(
   Command.withDescription(

@@ -96,7 +96,11 @@ const replace = Command.make(
   "replace",
   {
     ...editFlags,
-    search: Argument.String("search"),
+    search: Argument.String("search").pipe(
+      Argument.withDescription(
+        "the tag to replace, matched as a whole tag (with --regex: a pattern run on each tag)",
+      ),
+    ),
     replacement: Argument.String("replacement").pipe(
       Argument.withDescription('the new tag(s); "" removes, "a, b" makes two'),
     ),
