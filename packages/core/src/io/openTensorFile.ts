@@ -26,5 +26,17 @@ export const openTensorFile = (
           "this is a legacy PyTorch file (saved before PyTorch 1.6, not a zip), which is not supported; re-save it with torch.save in a current PyTorch or convert it to .safetensors",
       })
     }
+    // A safetensors file starts with its header length as a little-endian u64, whose top bytes are zero
+    // for any real header, so eight printable characters mean a text file (JSON, a caption, an HTML page).
+    if (
+      prefix.length === 8 &&
+      prefix.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f))
+    ) {
+      const start = new TextDecoder().decode(prefix).trim()
+      return yield* new CheckpointFormatError({
+        file: source.name,
+        detail: `this is a text file (it starts with "${start}"), not a model: safetensors and .ckpt files are binary`,
+      })
+    }
     return yield* openSafetensors(source)
   })

@@ -7,6 +7,7 @@ import {
   memorySink,
   memorySource,
   openSafetensors,
+  openTensorFile,
   type StoredTensor,
   tensorsInMemory,
   toHostTensor,
@@ -180,4 +181,12 @@ describe("safetensors", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(/no tensor named "nope"/)
   })
+})
+
+it("a text file given as a model is named as text, not as a broken header", () => {
+  const json = new TextEncoder().encode('{"_class_name": "UNet2DConditionModel"}')
+  const error = Effect.runSync(Effect.flip(openTensorFile(memorySource(json, "config.safetensors"))))
+  expect(error.message).toBe(
+    'config.safetensors: this is a text file (it starts with "{"_class"), not a model: safetensors and .ckpt files are binary',
+  )
 })
