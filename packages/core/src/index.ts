@@ -16,6 +16,7 @@ export {
   type Program,
 } from "./backend/Backend.js"
 export { bindingProblem } from "./backend/bindingProblem.js"
+export { bindRun, type SourceSlots } from "./backend/bindRun.js"
 export {
   type ExecutionPlan,
   KernelBuffer,

@@ -1,7 +1,7 @@
 import {
   BackendExecutionError,
   BackendUnavailable,
-  bindingProblem,
+  bindRun,
   type DeviceBuffer,
   DeviceOutOfMemory,
   type Graph,
@@ -254,25 +254,18 @@ export const compileProgram = (
         Effect.gen(function* () {
           yield* ensureAlive(gpu)
           const bound = [...slots]
-          for (const spec of plan.analyzed.inputs) {
-            const value = inputs[spec.name]
-            const problem = bindingProblem("input", spec, value)
-            if (problem) return yield* problem
-            const slot = plan.inputSlots.get(spec.name)!
-            if ("data" in value!) {
-              const buffer = inputBuffers.get(spec.name)!
-              device.queue.writeBuffer(buffer, 0, deviceBytesOf(value as HostTensor))
-              bound[slot] = buffer
-            } else {
-              bound[slot] = yield* deviceBufferOf(value as DeviceBuffer, spec.name)
-            }
-          }
-          for (const spec of plan.analyzed.states) {
-            const value = states[spec.name]
-            const problem = bindingProblem("state", spec, value)
-            if (problem) return yield* problem
-            bound[plan.stateSlots.get(spec.name)!] = yield* deviceBufferOf(value!, spec.name)
-          }
+          yield* bindRun(
+            plan,
+            bound,
+            inputs,
+            states,
+            (name, host) => {
+              const buffer = inputBuffers.get(name)!
+              device.queue.writeBuffer(buffer, 0, deviceBytesOf(host))
+              return buffer
+            },
+            deviceBufferOf,
+          )
           yield* withErrorScopes(gpu, "running the program", submit(bound))
           return yield* readOutputs
         }),

@@ -7,7 +7,7 @@ import { isComposite } from "../ops/opName.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
 import { Tensor } from "../tensor/tensor.js"
 import type { BackendShape, Capabilities, DeviceBuffer, Program } from "./Backend.js"
-import { bindingProblem } from "./bindingProblem.js"
+import { bindRun } from "./bindRun.js"
 import type { FusedKernels, Kernel, KernelTable } from "./kernels.js"
 
 /** A device driven by core's generic executor: it supplies storage and one kernel per primitive. */
@@ -200,25 +200,18 @@ export const makeKernelBackend = <Buf>(
         const run: Program["run"] = (inputs, states = {}) => {
           const staged: Array<Buf> = []
           return Effect.gen(function* () {
-            for (const spec of plan.analyzed.inputs) {
-              const value = inputs[spec.name]
-              const problem = bindingProblem("input", spec, value)
-              if (problem) return yield* problem
-              const slot = plan.inputSlots.get(spec.name)!
-              if ("data" in value!) {
-                const buffer = device.fromHost(value as HostTensor)
+            yield* bindRun(
+              plan,
+              slots,
+              inputs,
+              states,
+              (_, host) => {
+                const buffer = device.fromHost(host)
                 staged.push(buffer)
-                slots[slot] = buffer
-              } else {
-                slots[slot] = yield* own(value as DeviceBuffer, spec.name)
-              }
-            }
-            for (const spec of plan.analyzed.states) {
-              const value = states[spec.name]
-              const problem = bindingProblem("state", spec, value)
-              if (problem) return yield* problem
-              slots[plan.stateSlots.get(spec.name)!] = yield* own(value!, spec.name)
-            }
+                return buffer
+              },
+              own,
+            )
             yield* Effect.try({
               try: () => executePlan(device, plan, slots),
               catch: (cause) =>
