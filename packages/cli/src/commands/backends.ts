@@ -1,7 +1,8 @@
 import { Backend, type BackendInfo } from "@danlu/core"
 import { Console, Effect, Exit } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Command } from "effect/cli"
 import { type BackendEntry, backendEntries } from "../backends/registry.js"
+import { switchFlag } from "./switchFlag.js"
 
 type Probe = { readonly name: string; readonly summary: string } & (
   | { readonly available: true; readonly info: BackendInfo }
@@ -66,10 +67,7 @@ export const formatProbes = (probes: ReadonlyArray<Probe>): string =>
 export const backends = Command.make(
   "backends",
   {
-    json: Flag.Boolean("json").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("Print the listing as JSON"),
-    ),
+    json: switchFlag("json", "Print the listing as JSON"),
   },
   ({ json }) =>
     Effect.gen(function* () {

@@ -15,6 +15,7 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { UserError } from "../userError.js"
 import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
+import { switchFlag } from "./switchFlag.js"
 
 const sizingFlags = {
   resolution: Flag.String("resolution").pipe(
@@ -35,9 +36,9 @@ const sizingFlags = {
     Flag.withDescription("bucket sides are multiples of this"),
     Flag.withDefault(64),
   ),
-  bucketNoUpscale: Flag.Boolean("bucket-no-upscale").pipe(
-    Flag.withDescription("kohya's bucket_no_upscale: buckets follow each image's size, never enlarging it"),
-    Flag.withDefault(false),
+  bucketNoUpscale: switchFlag(
+    "bucket-no-upscale",
+    "kohya's bucket_no_upscale: buckets follow each image's size, never enlarging it",
   ),
   captionExtension: captionExtensionFlag,
 }
@@ -130,10 +131,7 @@ const check = Command.make(
       Flag.withDescription("images read at once"),
       Flag.withDefault(4),
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("print the report as JSON"),
-      Flag.withDefault(false),
-    ),
+    json: switchFlag("json", "print the report as JSON"),
   },
   (flags) =>
     Effect.gen(function* () {
@@ -200,31 +198,24 @@ const prepare = Command.make(
       ),
       Flag.withDefault("white"),
     ),
-    upscale: Flag.Boolean("upscale").pipe(
-      Flag.withDescription(
-        "enlarge images smaller than their size with Lanczos (soft) instead of skipping them",
-      ),
-      Flag.withDefault(false),
+    upscale: switchFlag(
+      "upscale",
+      "enlarge images smaller than their size with Lanczos (soft) instead of skipping them",
     ),
     format: Flag.Literals("format", ["same", "png", "jpg", "jpeg", "webp"]).pipe(
       Flag.withDescription("output format; same keeps each image's own"),
       Flag.withDefault("same"),
     ),
     quality: Flag.Int("quality").pipe(Flag.withDescription("JPEG/WebP quality"), Flag.withDefault(95)),
-    force: Flag.Boolean("force").pipe(
-      Flag.withDescription(
-        "replace captions changed in --out since an earlier prepare; each old one is kept as <caption>.bak",
-      ),
-      Flag.withDefault(false),
+    force: switchFlag(
+      "force",
+      "replace captions changed in --out since an earlier prepare; each old one is kept as <caption>.bak",
     ),
     concurrency: Flag.Int("concurrency").pipe(
       Flag.withDescription("images processed at once"),
       Flag.withDefault(2),
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("print the result as JSON"),
-      Flag.withDefault(false),
-    ),
+    json: switchFlag("json", "print the result as JSON"),
   },
   (flags) =>
     Effect.gen(function* () {

@@ -8,6 +8,7 @@ import { demoTagger } from "../demo/demoTagger.js"
 import { stepCommands } from "../steps.js"
 import { UserError } from "../userError.js"
 import { version } from "../version.js"
+import { switchFlag } from "./switchFlag.js"
 
 const marker = ".danlu-demo"
 const trigger = "danlu-girl"
@@ -73,10 +74,7 @@ export const demo = Command.make(
       Flag.withDefault("danlu-demo"),
       Flag.withDescription("folder the demo writes into"),
     ),
-    force: Flag.Boolean("force").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("replace an earlier demo folder"),
-    ),
+    force: switchFlag("force", "replace an earlier demo folder"),
   },
   ({ out, force }) =>
     Effect.gen(function* () {

@@ -8,7 +8,8 @@ import {
 } from "@danlu/core/io"
 import { convertCheckpointFile, inspectModelPath } from "@danlu/core/node"
 import { Console, Effect } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
+import { switchFlag } from "./switchFlag.js"
 
 const grouped = (n: number): string => n.toLocaleString("en-US")
 
@@ -104,10 +105,7 @@ const inspect = Command.make(
     path: Argument.String("file").pipe(
       Argument.withDescription("a .safetensors/.ckpt/.pt/.bin checkpoint or LoRA, or a diffusers folder"),
     ),
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("print the report as JSON"),
-      Flag.withDefault(false),
-    ),
+    json: switchFlag("json", "print the report as JSON"),
   },
   ({ path, json }) =>
     Effect.gen(function* () {
@@ -127,10 +125,7 @@ const convert = Command.make(
       Argument.withDescription("a .ckpt/.pt/.bin checkpoint (read without running any code)"),
     ),
     output: Argument.String("out").pipe(Argument.withDescription("the .safetensors file to write")),
-    force: Flag.Boolean("force").pipe(
-      Flag.withDescription("replace an existing output; the old file is kept as <out>.bak"),
-      Flag.withDefault(false),
-    ),
+    force: switchFlag("force", "replace an existing output; the old file is kept as <out>.bak"),
   },
   ({ input, output, force }) =>
     Effect.gen(function* () {

@@ -8,6 +8,7 @@ import {
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
+import { switchFlag } from "./switchFlag.js"
 import { tagList } from "./tagsOutput.js"
 
 /** A one-line progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, tests). */
@@ -48,22 +49,13 @@ export const tag = Command.make(
         "trigger word(s) written first, comma-separated — the LoRA's name, e.g. he-tian-yi-lang",
       ),
     ),
-    rating: Flag.Boolean("rating").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("add the rating tag (general, sensitive, questionable, explicit)"),
-    ),
+    rating: switchFlag("rating", "add the rating tag (general, sensitive, questionable, explicit)"),
     exclude: Flag.String("exclude").pipe(
       Flag.optional,
       Flag.withDescription("tags never written, comma-separated"),
     ),
-    keepUnderscores: Flag.Boolean("keep-underscores").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("write long_hair instead of long hair"),
-    ),
-    escape: Flag.Boolean("escape").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("write \\( \\) so captions paste into A1111 prompts"),
-    ),
+    keepUnderscores: switchFlag("keep-underscores", "write long_hair instead of long hair"),
+    escape: switchFlag("escape", "write \\( \\) so captions paste into A1111 prompts"),
     order: Flag.Literals("order", ["confidence", "csv"]).pipe(
       Flag.withDefault("confidence"),
       Flag.withDescription("tag order: highest confidence first, or the tag list's order"),
@@ -73,10 +65,7 @@ export const tag = Command.make(
       Flag.withDefault("skip"),
       Flag.withDescription("images with a caption: leave, append new tags, or overwrite (a backup is kept)"),
     ),
-    recursive: Flag.Boolean("recursive").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("include sub-folders"),
-    ),
+    recursive: switchFlag("recursive", "include sub-folders"),
     batch: Flag.Int("batch").pipe(Flag.withDefault(4), Flag.withDescription("images per inference")),
     provider: Flag.String("provider").pipe(
       Flag.withDefault(defaultExecutionProvider),

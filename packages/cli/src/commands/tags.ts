@@ -16,6 +16,7 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { UserError } from "../userError.js"
 import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
+import { switchFlag } from "./switchFlag.js"
 import { percent, percentShare, printEditReport, printFrequency, tagList } from "./tagsOutput.js"
 
 const folder = Argument.String("folder").pipe(Argument.withDescription("the dataset folder"))
@@ -23,10 +24,7 @@ const tagArguments = Argument.String("tags").pipe(
   Argument.variadic({ min: 1 }),
   Argument.withDescription('tags, as separate arguments or comma-separated: "pink hair, long hair"'),
 )
-const dryRun = Flag.Boolean("dry-run").pipe(
-  Flag.withDefault(false),
-  Flag.withDescription("show the changes without writing"),
-)
+const dryRun = switchFlag("dry-run", "show the changes without writing")
 const recursive = Flag.Boolean("recursive").pipe(
   Flag.withDefault(true),
   Flag.withDescription("include sub-folders (each one a concept); --no-recursive for the folder alone"),
@@ -83,7 +81,7 @@ const add = Command.make(
   {
     ...editFlags,
     tags: tagArguments,
-    front: Flag.Boolean("front").pipe(Flag.withDefault(false), Flag.withDescription("put them first")),
+    front: switchFlag("front", "put them first"),
   },
   (input) => runEdit("add", input, () => addTags(tagList(input.tags), input.front ? "front" : "end")),
 ).pipe(Command.withDescription("add tags to every caption that lacks them"))
@@ -104,10 +102,7 @@ const replace = Command.make(
     replacement: Argument.String("replacement").pipe(
       Argument.withDescription('the new tag(s); "" removes, "a, b" makes two'),
     ),
-    regex: Flag.Boolean("regex").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("search is a JavaScript regular expression applied to each tag; $1 works"),
-    ),
+    regex: switchFlag("regex", "search is a JavaScript regular expression applied to each tag; $1 works"),
   },
   (input) =>
     runEdit("replace", input, () => replaceTag(input.search, input.replacement, { regex: input.regex })),
@@ -147,10 +142,7 @@ const prune = Command.make(
       Flag.optional,
       Flag.withDescription("tags to remove, comma-separated"),
     ),
-    auto: Flag.Boolean("auto").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("remove every tag at or above --share from its concept"),
-    ),
+    auto: switchFlag("auto", "remove every tag at or above --share from its concept"),
     keep: Flag.String("keep").pipe(
       Flag.optional,
       Flag.withDescription("tags --auto leaves, comma-separated"),
