@@ -81,3 +81,4 @@ export {
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
+export { loadTrainingData, type TrainingData, type TrainingDataOptions, type TrainingImage } from "./train/trainingData.js"

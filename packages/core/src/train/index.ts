@@ -1,0 +1,5 @@
+export * from "./architecture.js"
+export type * from "./batchSource.js"
+export * from "./events.js"
+export * from "./loop.js"
+export * from "./sdModel.js"
