@@ -82,3 +82,5 @@ export {
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
 export { loadTrainingData, type TrainingData, type TrainingDataOptions, type TrainingImage } from "./train/trainingData.js"
+export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
+export { logFolderName, lossCurveSvg, openTrainLogs, type TrainLogs, writeLossCurve } from "./train/trainLogs.js"
