@@ -113,3 +113,22 @@ describe("checkDataset with regularisation images", () => {
     expect(report.captions.missing).toHaveLength(4)
   })
 })
+
+describe("checkDataset on captions", () => {
+  it("reports a caption file with no image beside it, keeping kohya's face-crop fallback", async () => {
+    const root = await tempDir()
+    const png = await gradient(512, 512).png().toBuffer()
+    await writeFileIn(root, "10_cat/a.png", png)
+    await writeFileIn(root, "10_cat/a.txt", "cat")
+    await writeFileIn(root, "10_cat/renamed.txt", "cat, sitting")
+    await writeFileIn(root, "10_cat/face_1_2_3_4.png", png)
+    await writeFileIn(root, "10_cat/face.txt", "cat, close-up")
+    await writeFileIn(root, "10_cat/notes.md", "not a caption")
+    const report = await Effect.runPromise(checkDataset(root))
+    expect(report.captions.orphans).toEqual([join(root, "10_cat/renamed.txt")])
+    expect(report.advice.map((a) => a.message)).toContain(
+      "1 caption file has no image beside it (a renamed or deleted image?)",
+    )
+    expect(formatCheckReport(report)).toContain("caption without an image (1):\n  10_cat/renamed.txt")
+  })
+})

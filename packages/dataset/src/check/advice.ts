@@ -119,6 +119,10 @@ export const adviseOn = (
     warn(`${plural(captions.empty.length, "caption file")} ${are(captions.empty.length)} empty`)
   if (captions.unreadable.length > 0)
     warn(`${plural(captions.unreadable.length, "caption file")} cannot be read as UTF-8 text`)
+  if (captions.orphans.length > 0)
+    warn(
+      `${plural(captions.orphans.length, "caption file")} ${have(captions.orphans.length)} no image beside ${captions.orphans.length === 1 ? "it" : "them"} (a renamed or deleted image?)`,
+    )
 
   const reg = report.concepts.filter((c) => c.isRegularization)
   const regImages = reg.reduce((sum, c) => sum + c.imagesTimesRepeats, 0)

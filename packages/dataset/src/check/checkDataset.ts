@@ -1,4 +1,5 @@
 import { access } from "node:fs/promises"
+import { extname } from "node:path"
 import { Effect } from "effect"
 import type { BucketAssignment } from "../buckets/assignBucket.js"
 import { balanceRegularization, stepsPerEpoch } from "../buckets/epochPlan.js"
@@ -99,6 +100,17 @@ const bucketHistogram = (entries: ReadonlyArray<ImageEntry>): ReadonlyArray<Buck
       return { bucket, aspect: bucket.width / bucket.height, count: group.length }
     })
     .sort((a, b) => a.aspect - b.aspect)
+
+/** Caption files that no image of their folder reads, kohya's face-crop fallback included. */
+const orphanCaptions = (concepts: ReadonlyArray<Concept>, extension: string): ReadonlyArray<string> =>
+  concepts.flatMap((concept) => {
+    const read = new Set(
+      [...concept.images, ...concept.unsupportedImages].flatMap((image) =>
+        captionCandidates(image, extension),
+      ),
+    )
+    return concept.otherFiles.filter((file) => extname(file) === extension && !read.has(file))
+  })
 
 const exists = (path: string) =>
   access(path).then(
@@ -263,6 +275,7 @@ export const checkDataset = (
         unreadable: captions.flatMap((r) =>
           r.caption.kind === "unreadable" ? [{ path: r.caption.path, reason: r.caption.reason }] : [],
         ),
+        orphans: orphanCaptions(folder.concepts, captionExtension),
         otherExtension:
           otherCaptions.length === 0
             ? undefined

@@ -88,6 +88,8 @@ export interface CheckReport {
     readonly missing: ReadonlyArray<string>
     readonly empty: ReadonlyArray<string>
     readonly unreadable: ReadonlyArray<SkippedFile>
+    /** Caption files (under `extension`) in a concept folder that no image there reads. */
+    readonly orphans: ReadonlyArray<string>
     /** Images with no caption under `extension` that have one under another known extension. */
     readonly otherExtension: { readonly extension: string; readonly count: number } | undefined
     readonly topTags: ReadonlyArray<{ readonly tag: string; readonly count: number }>
