@@ -2,7 +2,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { checkDataset, formatCheckReport } from "../src/index.js"
-import { gradient, mixedDataset, snapshot, tempDir, writeFileIn } from "./fixtures.js"
+import { gradient, mixedDataset, noUpscale, snapshot, tempDir, writeFileIn } from "./fixtures.js"
 
 describe("checkDataset on a mixed folder", async () => {
   const root = await tempDir()
@@ -130,5 +130,23 @@ describe("checkDataset on captions", () => {
       "1 caption file has no image beside it (a renamed or deleted image?)",
     )
     expect(formatCheckReport(report)).toContain("caption without an image (1):\n  10_cat/renamed.txt")
+  })
+})
+
+describe("checkDataset without upscaling", () => {
+  it("says an image with a side under the bucket step is too small for that setting", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "10_cat/wide.png", await gradient(960, 40).png().toBuffer())
+    await writeFileIn(root, "10_cat/ok.png", await gradient(512, 512).png().toBuffer())
+    const report = await Effect.runPromise(checkDataset(root, { sizing: noUpscale }))
+    expect(report.problems.noBucket).toEqual([join(root, "10_cat/wide.png")])
+    expect(report.images.map((i) => i.bucket)).toEqual([{ width: 512, height: 512 }])
+    expect(report.buckets.every((b) => Number.isFinite(b.aspect))).toBe(true)
+    expect(report.advice.map((a) => a.message)).toContain(
+      "1 image has a side under the 64 px bucket step; without upscaling no bucket fits it, so it is left out",
+    )
+    const text = formatCheckReport(report)
+    expect(text).toContain("too small for this bucket setting (1):\n  10_cat/wide.png")
+    expect(text).not.toMatch(/×0|NaN/)
   })
 })

@@ -60,6 +60,11 @@ export const adviseOn = (
       `${plural(problems.decodeFailures.length, "file")} cannot be decoded and will be skipped; re-export or remove them`,
     )
   }
+  if (problems.noBucket.length > 0 && report.settings.sizing.mode === "buckets") {
+    warn(
+      `${plural(problems.noBucket.length, "image")} ${have(problems.noBucket.length)} a side under the ${report.settings.sizing.step} px bucket step; without upscaling no bucket fits ${problems.noBucket.length === 1 ? "it, so it is" : "them, so they are"} left out`,
+    )
+  }
   if (problems.belowResolution.length > 0) {
     const target =
       report.settings.sizing.mode === "fixed"

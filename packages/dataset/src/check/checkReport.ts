@@ -76,6 +76,8 @@ export interface CheckReport {
     readonly alpha: ReadonlyArray<string>
     readonly exifRotated: ReadonlyArray<string>
     readonly belowResolution: ReadonlyArray<string>
+    /** A side under the bucket step without upscaling: no bucket fits, so prepare and training skip it. */
+    readonly noBucket: ReadonlyArray<string>
     readonly extensionMismatch: ReadonlyArray<string>
     readonly exactDuplicates: ReadonlyArray<ReadonlyArray<string>>
     readonly nearDuplicates: ReadonlyArray<ReadonlyArray<string>>

@@ -116,6 +116,7 @@ export const formatCheckReport = (report: CheckReport): string => {
       listed("alpha channel (flattened)", p.alpha, show),
       listed("EXIF rotation", p.exifRotated, show),
       listed("below the target resolution", p.belowResolution, show),
+      listed("too small for this bucket setting", p.noBucket, show),
       listed("extension does not match content", p.extensionMismatch, show),
       listed(
         "identical files",
