@@ -124,10 +124,15 @@ describe("checkDataset on captions", () => {
     await writeFileIn(root, "10_cat/face_1_2_3_4.png", png)
     await writeFileIn(root, "10_cat/face.txt", "cat, close-up")
     await writeFileIn(root, "10_cat/notes.md", "not a caption")
+    await writeFileIn(root, "10_cat/big.png", png)
+    await writeFileIn(root, "10_cat/big.txt", "cat, ".repeat(300_000))
     const report = await Effect.runPromise(checkDataset(root))
     expect(report.captions.orphans).toEqual([join(root, "10_cat/renamed.txt")])
     expect(report.advice.map((a) => a.message)).toContain(
       "1 caption file has no image beside it (a renamed or deleted image?)",
+    )
+    expect(report.advice.map((a) => a.message)).toContain(
+      "1 caption file cannot be read; the first, big.txt: 1500000 bytes, more than a caption's 1 MiB limit: a caption is one line of tags or text",
     )
     expect(formatCheckReport(report)).toContain("caption without an image (1):\n  10_cat/renamed.txt")
   })

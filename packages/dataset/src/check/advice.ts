@@ -123,7 +123,9 @@ export const adviseOn = (
   if (captions.empty.length > 0)
     warn(`${plural(captions.empty.length, "caption file")} ${are(captions.empty.length)} empty`)
   if (captions.unreadable.length > 0)
-    warn(`${plural(captions.unreadable.length, "caption file")} cannot be read as UTF-8 text`)
+    warn(
+      `${plural(captions.unreadable.length, "caption file")} cannot be read; the first, ${basename(captions.unreadable[0]!.path)}: ${captions.unreadable[0]!.reason}`,
+    )
   if (captions.orphans.length > 0)
     warn(
       `${plural(captions.orphans.length, "caption file")} ${have(captions.orphans.length)} no image beside ${captions.orphans.length === 1 ? "it" : "them"} (a renamed or deleted image?)`,
