@@ -22,7 +22,13 @@ export {
 } from "./buckets/epochPlan.js"
 export { defaultSizing, formatSize, makeAssigner, parseSize, type Sizing } from "./buckets/sizing.js"
 export { type CaptionOptions, processCaption } from "./captions/captionPipeline.js"
-export { type CaptionLookup, captionCandidates, readCaption } from "./captions/readCaption.js"
+export {
+  type CaptionLookup,
+  captionCandidates,
+  captionTooBig,
+  maxCaptionBytes,
+  readCaption,
+} from "./captions/readCaption.js"
 export { tagFrequency } from "./captions/tagFrequency.js"
 export { smallSetThreshold } from "./check/advice.js"
 export { type CheckOptions, checkDataset } from "./check/checkDataset.js"
