@@ -59,7 +59,8 @@ export const discreteSchedule = (options: DiscreteScheduleOptions = {}): Discret
     product *= 1 - roots[t]! ** 2
     const alpha = Math.fround(product)
     alphasCumprod[t] = alpha
-    sigmas[t] = Math.fround(Math.sqrt((1 - alpha) / alpha))
+    // Rounded after every operation, as float32 tensors compute it.
+    sigmas[t] = Math.fround(Math.sqrt(Math.fround(Math.fround(1 - alpha) / alpha)))
     logSigmas[t] = Math.fround(Math.log(sigmas[t]!))
   }
   return { alphasCumprod, sigmas, logSigmas, sigmaMin: sigmas[0]!, sigmaMax: sigmas[timesteps - 1]! }

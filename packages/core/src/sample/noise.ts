@@ -141,7 +141,7 @@ export class ImageNoise {
     const paths = this.afterInitial().map((stream) => new BrownianPath(stream, this.options.size))
     return (sigma, sigmaNext) => {
       const out = new Float32Array(paths.length * this.options.size)
-      paths.forEach((path, k) => path.increment(sigma, sigmaNext, out, k * this.options.size))
+      for (const [k, path] of paths.entries()) path.increment(sigma, sigmaNext, out, k * this.options.size)
       return out
     }
   }
@@ -154,7 +154,7 @@ export class ImageNoise {
   private stack(streams: ReadonlyArray<NoiseStream>): Float32Array {
     const size = this.options.size
     const out = new Float32Array(streams.length * size)
-    streams.forEach((stream, k) => out.set(stream.next(size), k * size))
+    for (const [k, stream] of streams.entries()) out.set(stream.next(size), k * size)
     return out
   }
 }
