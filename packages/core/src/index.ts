@@ -44,6 +44,7 @@ export * from "./optim/index.js"
 export { type CompiledGraph, openSession, type Session } from "./promise/session.js"
 export * as Random from "./random/index.js"
 export * as Reference from "./reference/index.js"
+export * as Sample from "./sample/index.js"
 export { type DType, dtypes, isFloat } from "./tensor/dtype.js"
 export {
   fromBF16Bits,
