@@ -1,4 +1,5 @@
-import { div, exp, greater, less, maximum, mul, neg, sqrt, square, where } from "../ops/elementwise.js"
+import { cast } from "../ops/cast.js"
+import { div, exp, greater, less, maximum, mul, neg, sqrt, square, sub } from "../ops/elementwise.js"
 import { sum } from "../ops/reduce.js"
 import { full } from "../ops/sources.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
@@ -11,7 +12,7 @@ export const powStep = (base: number, t: Tensor): Tensor =>
   base === 0 ? full(0, [], t.dtype) : exp(mul(t, Math.log(base)))
 
 /** torch.sign: −1, 0 or 1. */
-export const sign = (x: Tensor): Tensor => where(greater(x, 0), 1, where(less(x, 0), -1, 0))
+export const sign = (x: Tensor): Tensor => sub(cast(greater(x, 0), x.dtype), cast(less(x, 0), x.dtype))
 
 /** ‖x‖₂ / √numel, as transformers' Adafactor `_rms` computes it. */
 export const rms = (x: Tensor): Tensor => div(sqrt(sum(square(x))), Math.sqrt(sizeOf(x.shape)))
