@@ -1,6 +1,8 @@
 export * from "./architecture.js"
 export * from "./baseWeights.js"
 export type * from "./batchSource.js"
+export * from "./config.js"
+export * from "./configChecks.js"
 export {
   type Draw,
   type DrawName,
