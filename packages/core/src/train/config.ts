@@ -1,4 +1,5 @@
 import { Data, Effect } from "effect"
+import { optimizerTypes } from "../optim/makeOptimizer.js"
 
 /** A training resolution. kohya's `--resolution 512,768` is width 512, height 768. */
 export interface Resolution {
@@ -286,16 +287,6 @@ export const sampleSamplers = [
 ] as const
 export type SampleSampler = (typeof sampleSamplers)[number]
 
-/** The optimizers danlu implements, spelled as kohya's `optimizer_type` (matched without case). */
-export const optimizerTypes = [
-  "AdamW",
-  "AdamW8bit",
-  "Lion",
-  "SGDNesterov",
-  "SGD",
-  "Prodigy",
-  "AdaFactor",
-] as const
 export type OptimizerType = (typeof optimizerTypes)[number]
 
 /** The LR schedules danlu implements, named as kohya's `lr_scheduler`. */
