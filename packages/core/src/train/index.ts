@@ -28,6 +28,7 @@ export {
   resolveStepOptions,
   type StepOptions,
 } from "./stepOptions.js"
+export * from "./syntheticCheckpoint.js"
 export {
   accumulatorName,
   buildTrainingStep,
