@@ -5,6 +5,7 @@ import {
   createRng,
   defaultDiagnosisThresholds,
   diagnoseGrid,
+  formatGridVerdict,
   type ImageEmbedder,
   imageSignature,
   imageStats,
@@ -289,6 +290,28 @@ describe("judgeGrid", () => {
     expect(rising.recommendation?.epoch).toBe(6)
     expect(rising.notes[0]).toBe(
       "validation loss is lowest at epoch 4 and 20% higher by epoch 8: later epochs are over-fitting",
+    )
+  })
+
+  it("prints a table of epochs by weights with the recommendation", () => {
+    const verdict = judgeGrid([
+      cell(2, 0.3, { effect: 0.01 }),
+      cell(2, 0.8),
+      cell(4, 0.3),
+      cell(4, 0.8, { memorised: true }),
+    ])
+    expect(formatGridVerdict(verdict)).toBe(
+      [
+        "epoch  w 0.3        w 0.8",
+        "2      under 0.01   good 0.20",
+        "4      good 0.20    over 0.20",
+        "",
+        "recommended: epoch 2 at weight 0.8 — epoch 2 is good at weight 0.8",
+      ].join("\n"),
+    )
+    const under = judgeGrid([cell(2, 0.3, { effect: 0.001 })])
+    expect(formatGridVerdict(under)).toContain(
+      "remedies: raise the learning rate (增大学习率); train more epochs (增加轮数); add more training images (扩充数据集)",
     )
   })
 
