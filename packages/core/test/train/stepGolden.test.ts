@@ -27,11 +27,11 @@ const golden = JSON.parse(
   readFileSync(new URL("./golden-train.json", import.meta.url), "utf8"),
 ) as GoldenTrain
 
-const fingerprint = (path: string, down: ArrayLike<number>, up: ArrayLike<number>): number => {
+const fingerprint = (path: string, [down, up]: ReadonlyArray<ArrayLike<number>>): number => {
   let total = 0
   for (const [part, values] of [
-    ["down", down],
-    ["up", up],
+    ["down", down!],
+    ["up", up!],
   ] as const) {
     const h = hashedUniform(`fingerprint.${path}.${part}`, values.length)
     for (let i = 0; i < values.length; i++) total += values[i]! * h[i]!
@@ -66,11 +66,11 @@ describe("the training step against kohya's step in PyTorch (tools/reference/gol
           ...state,
           latents: raw(
             "latents",
-            LATENT_SHAPE.reduce((a, b) => a * b),
+            LATENT_SHAPE.reduce((a: number, b) => a * b, 1),
           ),
           context: raw(
             "context",
-            CONTEXT_SHAPE.reduce((a, b) => a * b),
+            CONTEXT_SHAPE.reduce((a: number, b) => a * b, 1),
           ),
           loss_weights: Float64Array.from(golden.loss_weights),
           lr: Float64Array.of(golden.lr),
@@ -86,7 +86,7 @@ describe("the training step against kohya's step in PyTorch (tools/reference/gol
         // After AdamW's first step exp_avg = (1 − β1)·g: the gradient the optimizer got, clipped.
         const gradient = (name: string) => state[momentNames(name).m]!.map((m) => m / 0.1)
         if (expected.grads) {
-          const prints = golden.modules.map((path) => fingerprint(path, ...names(path).map(gradient)))
+          const prints = golden.modules.map((path) => fingerprint(path, names(path).map(gradient)))
           expectClose(prints, expected.grads, "gradient fingerprints")
           for (const [path, [down, up]] of Object.entries(expected.watched_grads!)) {
             const [downName, upName] = names(path)
@@ -96,7 +96,7 @@ describe("the training step against kohya's step in PyTorch (tools/reference/gol
         }
         const change = (name: string) => state[name]!.map((w, i) => w - initial[name]![i]!)
         if (expected.weights) {
-          const prints = golden.modules.map((path) => fingerprint(path, ...names(path).map(change)))
+          const prints = golden.modules.map((path) => fingerprint(path, names(path).map(change)))
           expectClose(prints, expected.weights, `step ${k + 1} weight fingerprints`)
         }
         for (const [path, [down, up]] of Object.entries(expected.watched_weights ?? {})) {
