@@ -19,20 +19,20 @@ torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), "../../packages/core/test/train/golden-train.json")
 PREFIX = "model.diffusion_model"
 CONFIG = dict(
-    in_channels=4, model_channels=32, out_channels=4, num_res_blocks=1, channel_mult=[1, 2], context_dim=32,
-    attention_resolutions=[1, 2], num_heads=2,
+    in_channels=4, model_channels=32, out_channels=4, num_res_blocks=1, channel_mult=[1], context_dim=32,
+    attention_resolutions=[1], num_heads=2,
 )
 LATENTS, CONTEXT, STEPS, LR = (2, 4, 8, 8), (2, 8, 32), 3, 1e-3
 LOSS_WEIGHTS = [1.0, 0.7]
 # LoRA modules whose full weights and gradients the golden keeps; the rest are checked by fingerprints.
-WATCHED = ["input_blocks.1.1.proj_in", "output_blocks.2.1.transformer_blocks.0.ff.net.2"]
+WATCHED = ["input_blocks.1.1.proj_in", "output_blocks.1.1.transformer_blocks.0.ff.net.2"]
 # Timesteps of the three steps: small t (min-SNR < 1 weights), the middle, and the last step t = 999.
 TIMESTEPS = [[30, 700], [5, 420], [260, 999]]
 CASES = {
     "epsilon": dict(maxGradNorm=0),
     "v_prediction+minSnr": dict(predictionType="v_prediction", minSnrGamma=5, maxGradNorm=0),
     "minSnr+noiseOffset": dict(minSnrGamma=5, noiseOffset=0.1, maxGradNorm=0),
-    "clipped": dict(maxGradNorm=0.05),
+    "clipped": dict(maxGradNorm=0.03),
 }
 
 

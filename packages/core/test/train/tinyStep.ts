@@ -17,8 +17,14 @@ import { compileExact } from "../../src/reference/evaluate.js"
 import type { RefArray } from "../../src/reference/storage.js"
 import { hashedUniform, synthetic, syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
-/** The UNet of the step tests (and of tools/reference/golden_train.py): tiny SD1 with one res block per level. */
-export const stepUNet = { ...tinySd1UNet, numResBlocks: 1 }
+/** The UNet of the step tests (and of tools/reference/golden_train.py): tiny SD1 with one level of one res block. */
+export const stepUNet = {
+  ...tinySd1UNet,
+  channelMult: [1],
+  numResBlocks: 1,
+  attentionResolutions: [1],
+  transformerDepth: [1],
+}
 export const LATENT_SHAPE = [2, 4, 8, 8] as const
 export const CONTEXT_SHAPE = [2, 8, 32] as const
 
