@@ -93,10 +93,9 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   })
   const averaged = accumulating ? summed.map((g) => div(g, options.gradientAccumulationSteps)) : summed
   const norm = sqrt(averaged.map((g): Tensor => sum(square(g))).reduce((a, b) => add(a, b)))
-  const clipped =
-    options.maxGradNorm > 0
-      ? averaged.map((g) => mul(g, minimum(div(options.maxGradNorm, add(norm, 1e-6)), 1)))
-      : averaged
+  const clipCoefficient =
+    options.maxGradNorm > 0 ? minimum(div(options.maxGradNorm, add(norm, 1e-6)), 1) : undefined
+  const clipped = clipCoefficient ? averaged.map((g) => mul(g, clipCoefficient)) : averaged
 
   let at = 0
   const groups = trainableGroups.map((group) => ({
