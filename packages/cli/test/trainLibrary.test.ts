@@ -66,13 +66,14 @@ const config = (overrides: Partial<TrainConfig>): TrainConfig =>
     maxTrainEpochs: 2,
     saveEveryNEpochs: 1,
     seed: 1,
+    captionExtension: ".txt",
     ...overrides,
   })
 
 const runTrain = (c: TrainConfig) => {
   const events: Array<TrainRunEvent> = []
   return Effect.runPromise(
-    Effect.scoped(train(c, { emit: (e) => events.push(e), stopRequested: () => false })).pipe(
+    Effect.scoped(train(c, { emit: (e) => { events.push(e); if (process.env.DANLU_TRACE) console.log(performance.now().toFixed(0), JSON.stringify(e).slice(0, 160)) }, stopRequested: () => false })).pipe(
       Effect.provide(onnxLayer),
     ),
   ).then((result) => ({ result, events }))
