@@ -150,7 +150,7 @@ describe("AdamW8bit", () => {
       if (t === 1) big[3] = Number.POSITIVE_INFINITY
       // Tiny negative moments round to the code of 0 unless the sign is kept.
       big[520] = -1e-9
-      return { big, small: draw(20, 500 + t, 0.2) }
+      return { big, small: draw(20, 500 + t, 0.2) } as Record<string, Float64Array>
     })
     const optimizer = makeOptimizer("AdamW8bit", [
       `betas=(${beta1},${beta2})`,
