@@ -20,6 +20,8 @@ const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["SGDNesterov", []],
   ["Prodigy", []],
   ["Adafactor", []],
+  ["DAdaptAdam", []],
+  ["DAdaptation", []],
 ]
 
 describe("optimizers on the reference backend", () => {
