@@ -31,7 +31,7 @@ const builders: ReadonlyArray<readonly [ReadonlyArray<string>, (args: OptimizerA
 ]
 
 /** The optimizer_type values `makeOptimizer` accepts, in kohya's spelling. */
-export const optimizerTypes: ReadonlyArray<string> = [
+export const optimizerTypes = [
   "AdamW",
   "AdamW8bit",
   "Lion",
@@ -42,7 +42,7 @@ export const optimizerTypes: ReadonlyArray<string> = [
   "DAdaptAdam",
   "DAdaptation",
   "DAdaptAdamPreprint",
-]
+] as const
 
 /**
  * The optimizer kohya builds for `--optimizer_type type --optimizer_args args…`: each arg "key=value" with the value
