@@ -30,6 +30,12 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export {
+  type DatasetBlueprint,
+  type DatasetConfig,
+  type DatasetSubset,
+  parseDatasetConfig,
+} from "./config/datasetConfig.js"
 export { DatasetError } from "./errors.js"
 export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
 export {
