@@ -1,4 +1,10 @@
-import type { IgnoredOption, IgnoreReason } from "@danlu/core"
+import {
+  type IgnoredOption,
+  type IgnoreReason,
+  kohyaOptionName,
+  type TrainConfig,
+  trainOptionSpecs,
+} from "@danlu/core"
 
 type Unused = { readonly reason: IgnoreReason; readonly hint?: string }
 
@@ -92,19 +98,54 @@ export const unusedKohyaOptions: Readonly<Record<string, Unused>> = {
 const isOff = (value: unknown): boolean =>
   value === false || value === "" || value === 0 || (Array.isArray(value) && value.length === 0)
 
-/** Why danlu does not use a key it has no option for; an unsupported option that is off has no effect. */
+/** Levenshtein distance, for telling a typo from a GUI's own field. */
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row.push(
+        Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)),
+      )
+    }
+    previous = row
+  }
+  return previous[b.length]!
+}
+
+const danluOptions = (Object.keys(trainOptionSpecs) as Array<keyof TrainConfig>).map(kohyaOptionName)
+
+/** The danlu option a misspelt key most likely meant (at most two edits away), if any. */
+const likelyMeant = (key: string): string | undefined => {
+  let best: { name: string; distance: number } | undefined
+  for (const name of danluOptions) {
+    const distance = editDistance(key, name)
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { name, distance }
+  }
+  return best?.name
+}
+
+/**
+ * Why danlu does not use a key it has no option for. An unsupported option that is off has no
+ * effect; an unknown key close to a danlu option is probably a typo and says which.
+ */
 export const unusedOption = (key: string, value: unknown): IgnoredOption => {
   const known = unusedKohyaOptions[key]
   if (known === undefined) {
-    return key.startsWith("network_args.")
-      ? {
-          key,
-          reason: "not supported by danlu",
-          hint: "danlu reads conv_dim, conv_alpha, rank_dropout, module_dropout",
-        }
-      : { key, reason: "not a kohya option" }
+    if (key.startsWith("network_args.")) {
+      return {
+        key,
+        reason: "not supported by danlu",
+        hint: "danlu reads conv_dim, conv_alpha, rank_dropout, module_dropout",
+      }
+    }
+    const meant = likelyMeant(key)
+    return meant === undefined
+      ? { key, reason: "not a kohya option" }
+      : { key, reason: "not a kohya option", hint: `did you mean ${meant}?` }
   }
-  if (known.reason === "not supported by danlu" && isOff(value))
+  if (known.reason === "not supported by danlu" && isOff(value)) {
     return { key, reason: "no effect in danlu", hint: "off" }
+  }
   return { key, ...known }
 }

@@ -138,6 +138,17 @@ describe("readTrainConfigFile", () => {
     )
   })
 
+  it("suggests the option a misspelt key probably meant", async () => {
+    const { ignored } = await load(
+      await scratch("typo.toml", "netwrok_dim = 32\nmax_train_epoch = 10\nepoch = 10\n"),
+    )
+    expect(ignored.map((item) => `${item.key}: ${item.hint ?? ""}`)).toEqual([
+      "netwrok_dim: did you mean network_dim?",
+      "max_train_epoch: did you mean max_train_epochs?",
+      "epoch: ",
+    ])
+  })
+
   it("lists network_args danlu does not read", async () => {
     const path = await scratch("args.toml", 'network_args = ["conv_dim=4", "down_lr_weight=sine"]\n')
     const { options, ignored } = await load(path)
