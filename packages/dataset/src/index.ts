@@ -36,6 +36,12 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export {
+  type DatasetBlueprint,
+  type DatasetConfig,
+  type DatasetSubset,
+  parseDatasetConfig,
+} from "./config/datasetConfig.js"
 export * from "./diagnose/diagnoseGrid.js"
 export * from "./diagnose/formatDiagnosis.js"
 export * from "./diagnose/imageStats.js"
@@ -100,7 +106,18 @@ export {
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
-export { loadTrainingData, type TrainingData, type TrainingDataOptions, type TrainingImage } from "./train/trainingData.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
-export { logFolderName, lossCurveSvg, openTrainLogs, type TrainLogs, writeLossCurve } from "./train/trainLogs.js"
 export { type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
+export {
+  loadTrainingData,
+  type TrainingData,
+  type TrainingDataOptions,
+  type TrainingImage,
+} from "./train/trainingData.js"
+export {
+  logFolderName,
+  lossCurveSvg,
+  openTrainLogs,
+  type TrainLogs,
+  writeLossCurve,
+} from "./train/trainLogs.js"

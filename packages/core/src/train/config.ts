@@ -630,6 +630,46 @@ const decodeByKind = (kind: OptionKind, value: unknown, origin: ValueOrigin): De
   }
 }
 
+/** Why a key in a kohya config was not used. Every such key is listed to the user, never dropped silently. */
+export type IgnoreReason = "no effect in danlu" | "not supported by danlu" | "not a kohya option"
+
+/** A key of a kohya config (or a flag) that danlu read and did not use. */
+export interface IgnoredOption {
+  /** As written, with its place for nested keys: `xformers`, `datasets[0].subsets[1].enable_wildcard`. */
+  readonly key: string
+  readonly reason: IgnoreReason
+  /** What to do instead, or why it does not matter; absent when the reason says it all. */
+  readonly hint?: string
+}
+
+/** `xformers: no effect in danlu (…)` */
+export const formatIgnoredOption = (ignored: IgnoredOption): string =>
+  `${ignored.key}: ${ignored.reason}${ignored.hint === undefined ? "" : ` (${ignored.hint})`}`
+
+/**
+ * One value decoded by its kind, failing with a `ConfigError` that names `key` (as the user wrote it),
+ * the value and what is expected. Shared by the training options and kohya's dataset_config.
+ */
+export const decodeOptionValue = (
+  key: string,
+  kind: OptionKind,
+  value: unknown,
+  origin: ValueOrigin,
+  where?: string,
+): Effect.Effect<unknown, ConfigError> => {
+  const decoded = decodeByKind(kind, value, origin)
+  return decoded.ok
+    ? Effect.succeed(decoded.value)
+    : Effect.fail(
+        new ConfigError({
+          key,
+          value,
+          expected: describeKind(kind),
+          ...(where === undefined ? {} : { where }),
+        }),
+      )
+}
+
 /** Decoded options and the keys danlu does not know (for the caller to list, never to drop). */
 export interface DecodedTrainOptions {
   readonly options: Partial<TrainConfig>
@@ -699,16 +739,7 @@ export const decodeTrainOptions = (
         options[key] = yield* decodeKeyValues(name, kind.type, raw, where, unknownKeys)
         continue
       }
-      const decoded = decodeByKind(kind, raw, origin)
-      if (!decoded.ok) {
-        return yield* new ConfigError({
-          key: name,
-          value: raw,
-          expected: describeKind(kind),
-          ...(where === undefined ? {} : { where }),
-        })
-      }
-      options[key] = decoded.value
+      options[key] = yield* decodeOptionValue(name, kind, raw, origin, where)
     }
     return { options: options as Partial<TrainConfig>, unknownKeys }
   })

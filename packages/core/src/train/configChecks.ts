@@ -71,6 +71,13 @@ export const checkTrainConfig = (
     )
   }
   if (config.outputDir === undefined) error("outputDir", "output_dir is not set: say where the LoRA files go")
+  if (config.datasetConfig !== undefined) {
+    for (const key of ["trainDataDir", "regDataDir"] as const) {
+      if (config[key] !== undefined) {
+        warn(key, `${kohyaOptionName(key)} is not read when dataset_config is set (as in sd-scripts)`)
+      }
+    }
+  }
 
   // length and steps
   if (config.maxTrainEpochs === undefined && config.maxTrainSteps === defaultTrainConfig.maxTrainSteps) {

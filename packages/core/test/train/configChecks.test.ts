@@ -70,6 +70,7 @@ describe("checkTrainConfig", () => {
       [{ saveLastNEpochs: 2, saveEveryNEpochs: undefined }, "warning save_last_n_epochs"],
       [{ optimizerType: "Prodigy", learningRate: 1e-4 }, "warning learning_rate"],
       [{ keepTokens: 1, shuffleCaption: false }, "warning keep_tokens"],
+      [{ datasetConfig: "dataset.toml" }, "warning train_data_dir"],
     ]
     for (const [change, expected, batches] of cases) {
       expect(problemsOf(change, batches), JSON.stringify(change)).toEqual([expected])
