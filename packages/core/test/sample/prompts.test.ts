@@ -115,9 +115,9 @@ describe("prompt conditioning with A1111's emphasis", () => {
       const mean = (rows: number[][]) => rows.flat().reduce((a, b) => a + b, 0) / (rows.length * width)
       const weighted = z.map((row, p) => row.map((v) => v * chunk.weights[p]!))
       const ratio = mean(z) / mean(weighted)
-      weighted.forEach((row, p) =>
-        row.forEach((v, d) => expect(out![(k * 77 + p) * width + d]).toBeCloseTo(v * ratio, 12)),
-      )
+      for (const [p, row] of weighted.entries()) {
+        for (const [d, v] of row.entries()) expect(out![(k * 77 + p) * width + d]).toBeCloseTo(v * ratio, 12)
+      }
     })
     const weights = Array.from(tokenized.chunks[0]!.weights)
     expect(weights.some((w) => Math.abs(w - 1.5) < 1e-6)).toBe(true)
