@@ -5,6 +5,7 @@ import {
   T,
   type Tensor,
   tinySd1UNet,
+  tinySdxlUNet,
   unet,
   unetPrefix,
   WeightScope,
@@ -122,6 +123,23 @@ describe("the denoiser graph (k-diffusion CompVis wrapper + A1111 CFG)", () => {
     }
     visit(graph.denoised)
     expect([...names].sort()).toEqual(["cfg_scale", "cond", "sigma", "uncond", "x"])
+  })
+
+  it("feeds SDXL's conditioning vectors and runs the UNet in f16 when asked", () => {
+    const scope = WeightScope.root({ dtype: "f16" })
+    const graph = Sample.denoiserGraph((inputs) => unet(scope.at(unetPrefix), tinySdxlUNet, inputs), {
+      batch: 1,
+      height,
+      width,
+      contextLength: 2,
+      contextDim: tinySdxlUNet.contextDim,
+      vectorDim: tinySdxlUNet.admInChannels!,
+      dtype: "f16",
+    })
+    expect(graph.inputs.condVector?.shape).toEqual([1, tinySdxlUNet.admInChannels])
+    expect(graph.inputs.uncondVector?.shape).toEqual([1, tinySdxlUNet.admInChannels])
+    expect(graph.denoised.dtype).toBe("f32")
+    expect(graph.denoised.shape).toEqual([1, 4, height, width])
   })
 
   it("computes k-diffusion's sigma_to_t in the graph", () => {
