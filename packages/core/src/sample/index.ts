@@ -58,5 +58,6 @@ export {
   samplerSigmas,
   schedulerLabels,
   schedulerNames,
+  scheduleTypeLabel,
 } from "./samplerNames.js"
 export { ddimTimesteps, exponentialSigmas, karrasSigmas, uniformSigmas } from "./sigmaSchedules.js"

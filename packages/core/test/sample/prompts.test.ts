@@ -71,6 +71,17 @@ describe("sampler names", () => {
     expect(() => Sample.parseSamplerName("Euler", "beta")).toThrow(/schedule type/)
   })
 
+  it("names the schedule type as A1111 writes it into a picture's parameters", () => {
+    const label = (name: string, scheduler?: string) =>
+      Sample.scheduleTypeLabel(Sample.parseSamplerName(name, scheduler))
+    expect(label("DPM++ 2M")).toBe("Karras")
+    expect(label("DPM++ SDE Karras")).toBe("Karras")
+    expect(label("DPM++ 2M", "exponential")).toBe("Exponential")
+    expect(label("Euler a")).toBeUndefined()
+    expect(label("Euler a", "uniform")).toBe("Uniform")
+    expect(label("DDIM")).toBeUndefined()
+  })
+
   it("resolves automatic as A1111 1.9+ does", () => {
     const schedule = Sample.discreteSchedule()
     const sigmas = (name: string) =>
