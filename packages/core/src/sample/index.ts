@@ -11,9 +11,7 @@ export {
 export { cfgScaleInput, programDenoiser } from "./denoiserProgram.js"
 export {
   type DiscreteSchedule,
-  type DiscreteScheduleOptions,
   discreteSchedule,
-  linspace,
   sigmaToT,
   tToSigma,
 } from "./discreteSchedule.js"
