@@ -186,11 +186,9 @@ export const checkTrainConfig = (
 
   // sizes and buckets
   const { width, height } = config.resolution
-  if (width % 64 !== 0 || height % 64 !== 0) {
-    error(
-      "resolution",
-      `resolution ${width},${height} is not a multiple of 64 on each side, as the UNet needs`,
-    )
+  // The model's own multiple (64 for every published SD model) is checked once the checkpoint is read.
+  if (width % 8 !== 0 || height % 8 !== 0) {
+    error("resolution", `resolution ${width},${height} is not a multiple of 8 on each side, as the VAE needs`)
   }
   if (config.enableBucket) {
     const steps = config.bucketResoSteps

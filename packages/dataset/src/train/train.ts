@@ -226,6 +226,17 @@ export const train = (
       family: architecture.family,
       prediction: architecture.prediction,
     })
+    const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
+    const sides = config.enableBucket
+      ? [config.bucketResoSteps]
+      : [config.resolution.width, config.resolution.height]
+    if (sides.some((side) => side % multiple !== 0)) {
+      return yield* fail(
+        config.enableBucket
+          ? `bucket_reso_steps = ${config.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
+          : `resolution ${config.resolution.width},${config.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
+      )
+    }
     const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
 
     const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
