@@ -180,7 +180,7 @@ const batchInputs = (
   const [c, h, w] = batch.latentShape
   const n = batch.samples.length
   const latents = new Float32Array(n * c * h * w)
-  batch.samples.forEach((s, i) => latents.set(s.latent, i * c * h * w))
+  for (const [i, s] of batch.samples.entries()) latents.set(s.latent, i * c * h * w)
   return {
     latents: hostTensor("f32", [n, c, h, w], latents),
     [stepInputNames.lossWeights]: hostTensor(
