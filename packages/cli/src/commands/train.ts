@@ -1,7 +1,7 @@
 import { join } from "node:path"
 import { checkTrainConfig, type TrainConfig } from "@danlu/core"
 import { openTrainLogs, type TrainLogs, type TrainRunEvent, train, writeLossCurve } from "@danlu/dataset"
-import { Console, Effect, type Layer } from "effect"
+import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { backendEntries } from "../backends/registry.js"
 import { resolveTrainFlags, trainFlags } from "../train/flags.js"

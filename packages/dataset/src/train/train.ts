@@ -13,7 +13,6 @@ import {
   conditionedUNet,
   conditioningInputs,
   conditioningValues,
-  type DeviceBuffer,
   detectCheckpoint,
   type HostTensor,
   hostTensor,
