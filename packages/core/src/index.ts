@@ -47,6 +47,7 @@ export * from "./optim/index.js"
 export { type CompiledGraph, openSession, type Session } from "./promise/session.js"
 export * as Random from "./random/index.js"
 export * as Reference from "./reference/index.js"
+export * as Sample from "./sample/index.js"
 export { type DType, dtypes, isFloat } from "./tensor/dtype.js"
 export {
   fromBF16Bits,
@@ -60,3 +61,4 @@ export { type HostTensor, hostTensor, zerosHost } from "./tensor/hostTensor.js"
 export { formatShape, type Shape, sizeOf } from "./tensor/shape.js"
 export { Tensor } from "./tensor/tensor.js"
 export * from "./text/index.js"
+export * from "./train/index.js"

@@ -22,7 +22,13 @@ export {
 } from "./buckets/epochPlan.js"
 export { defaultSizing, formatSize, makeAssigner, parseSize, type Sizing } from "./buckets/sizing.js"
 export { type CaptionOptions, processCaption } from "./captions/captionPipeline.js"
-export { type CaptionLookup, captionCandidates, readCaption } from "./captions/readCaption.js"
+export {
+  type CaptionLookup,
+  captionCandidates,
+  captionTooBig,
+  maxCaptionBytes,
+  readCaption,
+} from "./captions/readCaption.js"
 export { tagFrequency } from "./captions/tagFrequency.js"
 export { smallSetThreshold } from "./check/advice.js"
 export { type CheckOptions, checkDataset } from "./check/checkDataset.js"
@@ -30,6 +36,19 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export {
+  type DatasetBlueprint,
+  type DatasetConfig,
+  type DatasetSubset,
+  parseDatasetConfig,
+} from "./config/datasetConfig.js"
+export * from "./diagnose/diagnoseGrid.js"
+export * from "./diagnose/formatDiagnosis.js"
+export * from "./diagnose/imageStats.js"
+export * from "./diagnose/nearestImage.js"
+export * from "./diagnose/remedies.js"
+export { type ImageSignature, imageSignature, structuralDistance } from "./diagnose/structuralDistance.js"
+export * from "./diagnose/verdict.js"
 export { DatasetError } from "./errors.js"
 export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
 export {
@@ -38,6 +57,9 @@ export {
   scanTrainingFolder,
   type TrainingFolder,
 } from "./folders/trainingFolder.js"
+export * from "./grid/drawGrid.js"
+export * from "./grid/gridFont.js"
+export * from "./grid/gridIndex.js"
 export { parseColour } from "./image/colour.js"
 export {
   decodeImageRgb,
@@ -65,6 +87,9 @@ export {
 } from "./latent/latentCache.js"
 export { type LatentKeyParts, latentCacheKey } from "./latent/latentKey.js"
 export { flipHorizontally, type PixelTensor, toPixelTensor } from "./latent/pixels.js"
+export * from "./png/infotext.js"
+export * from "./png/pngChunks.js"
+export * from "./png/pngText.js"
 export {
   manifestName,
   type PreparedEntry,
@@ -81,3 +106,18 @@ export {
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
+export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
+export { type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
+export {
+  loadTrainingData,
+  type TrainingData,
+  type TrainingDataOptions,
+  type TrainingImage,
+} from "./train/trainingData.js"
+export {
+  logFolderName,
+  lossCurveSvg,
+  openTrainLogs,
+  type TrainLogs,
+  writeLossCurve,
+} from "./train/trainLogs.js"

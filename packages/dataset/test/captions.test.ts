@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest"
-import { type CaptionOptions, createRng, processCaption, readCaption, tagFrequency } from "../src/index.js"
+import {
+  type CaptionOptions,
+  createRng,
+  maxCaptionBytes,
+  processCaption,
+  readCaption,
+  tagFrequency,
+} from "../src/index.js"
 import { tempDir, writeFileIn } from "./fixtures.js"
 
 const caption = "1girl, red hair, smile, outdoors, looking at viewer, blue sky, tree"
@@ -77,6 +84,19 @@ describe("captions on disk", () => {
       text: "face tags",
     })
     expect(await readCaption(`${root}/a.png`, ".caption")).toEqual({ kind: "missing" })
+  })
+
+  it("refuses a caption file over 1 MiB without reading it", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "big.txt", "a".repeat(maxCaptionBytes + 1))
+    await writeFileIn(root, "edge.txt", "b".repeat(maxCaptionBytes))
+    expect(maxCaptionBytes).toBe(1024 * 1024)
+    expect(await readCaption(`${root}/big.png`, ".txt")).toEqual({
+      kind: "unreadable",
+      path: `${root}/big.txt`,
+      reason: "1048577 bytes, more than a caption's 1 MiB limit: a caption is one line of tags or text",
+    })
+    expect(await readCaption(`${root}/edge.png`, ".txt")).toMatchObject({ kind: "found" })
   })
 
   it("counts each tag once per caption, most frequent first", () => {

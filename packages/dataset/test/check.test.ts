@@ -2,7 +2,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { checkDataset, formatCheckReport } from "../src/index.js"
-import { gradient, mixedDataset, snapshot, tempDir, writeFileIn } from "./fixtures.js"
+import { gradient, mixedDataset, noUpscale, snapshot, tempDir, writeFileIn } from "./fixtures.js"
 
 describe("checkDataset on a mixed folder", async () => {
   const root = await tempDir()
@@ -111,5 +111,47 @@ describe("checkDataset with regularisation images", () => {
     expect(report.totals.regularizationSamples).toBe(20)
     expect(report.totals.stepsPerEpoch).toBe(10)
     expect(report.captions.missing).toHaveLength(4)
+  })
+})
+
+describe("checkDataset on captions", () => {
+  it("reports a caption file with no image beside it, keeping kohya's face-crop fallback", async () => {
+    const root = await tempDir()
+    const png = await gradient(512, 512).png().toBuffer()
+    await writeFileIn(root, "10_cat/a.png", png)
+    await writeFileIn(root, "10_cat/a.txt", "cat")
+    await writeFileIn(root, "10_cat/renamed.txt", "cat, sitting")
+    await writeFileIn(root, "10_cat/face_1_2_3_4.png", png)
+    await writeFileIn(root, "10_cat/face.txt", "cat, close-up")
+    await writeFileIn(root, "10_cat/notes.md", "not a caption")
+    await writeFileIn(root, "10_cat/big.png", png)
+    await writeFileIn(root, "10_cat/big.txt", "cat, ".repeat(300_000))
+    const report = await Effect.runPromise(checkDataset(root))
+    expect(report.captions.orphans).toEqual([join(root, "10_cat/renamed.txt")])
+    expect(report.advice.map((a) => a.message)).toContain(
+      "1 caption file has no image beside it (a renamed or deleted image?)",
+    )
+    expect(report.advice.map((a) => a.message)).toContain(
+      "1 caption file cannot be read; the first, big.txt: 1500000 bytes, more than a caption's 1 MiB limit: a caption is one line of tags or text",
+    )
+    expect(formatCheckReport(report)).toContain("caption without an image (1):\n  10_cat/renamed.txt")
+  })
+})
+
+describe("checkDataset without upscaling", () => {
+  it("says an image with a side under the bucket step is too small for that setting", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "10_cat/wide.png", await gradient(960, 40).png().toBuffer())
+    await writeFileIn(root, "10_cat/ok.png", await gradient(512, 512).png().toBuffer())
+    const report = await Effect.runPromise(checkDataset(root, { sizing: noUpscale }))
+    expect(report.problems.noBucket).toEqual([join(root, "10_cat/wide.png")])
+    expect(report.images.map((i) => i.bucket)).toEqual([{ width: 512, height: 512 }])
+    expect(report.buckets.every((b) => Number.isFinite(b.aspect))).toBe(true)
+    expect(report.advice.map((a) => a.message)).toContain(
+      "1 image has a side under the 64 px bucket step; without upscaling no bucket fits it, so it is left out",
+    )
+    const text = formatCheckReport(report)
+    expect(text).toContain("too small for this bucket setting (1):\n  10_cat/wide.png")
+    expect(text).not.toMatch(/×0|NaN/)
   })
 })

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import sharp from "sharp"
+import type { Sizing } from "../src/index.js"
 
 /** A fresh temporary folder for one test. */
 export const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), "danlu-dataset-"))
@@ -106,4 +107,14 @@ export const snapshot = async (root: string): Promise<Record<string, string>> =>
       .digest("hex")
   }
   return out
+}
+
+/** kohya's SD1.5 buckets with `--bucket_no_upscale`. */
+export const noUpscale: Sizing = {
+  mode: "buckets",
+  resolution: { width: 512, height: 512 },
+  minSide: 256,
+  maxSide: 1024,
+  step: 64,
+  noUpscale: true,
 }

@@ -4,7 +4,7 @@ import { Effect, Fiber } from "effect"
 import sharp from "sharp"
 import { describe, expect, it } from "vitest"
 import { manifestName, prepareDataset, temporarySuffix } from "../src/index.js"
-import { gradient, mixedDataset, snapshot, tempDir, writeFileIn } from "./fixtures.js"
+import { gradient, mixedDataset, noUpscale, snapshot, tempDir, writeFileIn } from "./fixtures.js"
 
 const filesUnder = async (root: string) =>
   (await readdir(root, { recursive: true, withFileTypes: true }))
@@ -88,6 +88,21 @@ describe("prepareDataset", () => {
     ])
     const meta = await sharp(join(out, "5_x/rotated.jpg")).metadata()
     expect([meta.width, meta.height, meta.orientation]).toEqual([384, 640, undefined])
+  })
+
+  it("skips an image with a side under the bucket step without upscaling, before decoding it", async () => {
+    const root = await tempDir()
+    await writeFileIn(root, "5_x/wide.png", await gradient(960, 40).png().toBuffer())
+    await writeFileIn(root, "5_x/ok.png", await gradient(320, 256).png().toBuffer())
+    const result = await Effect.runPromise(prepareDataset(root, { out: await tempDir(), sizing: noUpscale }))
+    expect(result.skipped).toEqual([
+      {
+        path: join(root, "5_x/wide.png"),
+        reason:
+          "too small for this bucket setting: its 960×40 has a side under the 64 px bucket step, and images are not upscaled",
+      },
+    ])
+    expect(result.images.map((i) => i.bucket)).toEqual([{ width: 320, height: 256 }])
   })
 
   it("refuses an output inside the training folder or holding other files, and a folder without concepts", async () => {

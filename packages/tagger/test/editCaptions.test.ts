@@ -134,6 +134,15 @@ describe("editing captions over a folder", () => {
     expect(failure.message).toMatch(/10_ayu\/2\.txt is not UTF-8 text; save it as UTF-8/)
     expect(new Uint8Array(await readFile(join(dir, "10_ayu/2.txt")))).toEqual(latin1)
   })
+
+  it("refuses a caption file over 1 MiB instead of loading it", async () => {
+    const dir = await dataset()
+    await writeFileIn(dir, "10_ayu/2.txt", "x".repeat(1024 * 1024 + 1))
+    const failure = await Effect.runPromise(Effect.flip(editCaptions(dir, "tags add", dedupe)))
+    expect(failure.message).toBe(
+      `${join(dir, "10_ayu/2.txt")} is 1048577 bytes, more than a caption's 1 MiB limit: a caption is one line of tags or text`,
+    )
+  })
 })
 
 describe("prune: the less you tag a feature, the more the trigger word learns it", () => {

@@ -101,6 +101,16 @@ describe("tagFolder", () => {
     expect(await read(dir, "10_cat/a.caption")).toBe(expectedCaption.red)
   })
 
+  it("tags the concept folders of a kohya training root, as kohya reads them", async () => {
+    const dir = await dataset({ "10_cat/a.png": "red", "3_dog/b.png": "blue", "10_cat/sub/c.png": "white" })
+    await writeFileIn(dir, "notes/d.png", await solidPng(8, colours.white))
+    const report = await run(dir)
+    expect(report.images).toBe(2)
+    expect(await read(dir, "10_cat/a.txt")).toBe(expectedCaption.red)
+    expect(await read(dir, "3_dog/b.txt")).toBe(expectedCaption.blue)
+    expect((await listTree(dir)).filter((f) => f.endsWith(".txt"))).toEqual(["10_cat/a.txt", "3_dog/b.txt"])
+  })
+
   it("keeps going past an unreadable image and reports it", async () => {
     const dir = await dataset({ "a.png": "red" }, { "broken.png": "not an image" })
     const report = await run(dir)

@@ -4,7 +4,22 @@ import { CheckpointFormatError, type FileAccessError, type PickleRefused } from 
 import { openTorchZip } from "./pickle/torchCheckpoint.js"
 import { looksLikeZip } from "./pickle/zip.js"
 import { openSafetensors } from "./safetensors.js"
+import { headerLength } from "./safetensorsHeader.js"
 import type { TensorFile } from "./tensorFile.js"
+
+/**
+ * A bare pickle stream opens with PROTO (0x80) and a protocol of 2 to 5, which are also the first bytes
+ * of some valid safetensors header lengths (0x280 is one); only a length no header can have decides.
+ */
+const isPickleStream = (prefix: Uint8Array, fileSize: number): boolean => {
+  if (prefix[0] !== 0x80 || prefix[1] === undefined || prefix[1] < 2 || prefix[1] > 5) return false
+  try {
+    headerLength(prefix, fileSize)
+    return false
+  } catch {
+    return true
+  }
+}
 
 /**
  * Opens a checkpoint or LoRA file by its content, not its extension: a zip is a `torch.save` checkpoint,
@@ -18,12 +33,11 @@ export const openTensorFile = (
       return yield* new CheckpointFormatError({ file: source.name, detail: "the file is empty" })
     const prefix = yield* source.read(0, Math.min(8, source.size))
     if (looksLikeZip(prefix)) return yield* openTorchZip(source)
-    // torch < 1.6 starts with pickle protocol 2 and the LONG1 magic number 0x1950a86a20f9469cfc6c
-    if (prefix[0] === 0x80 && prefix[1] === 0x02 && prefix[2] === 0x8a && prefix[3] === 0x0a) {
+    if (isPickleStream(prefix, source.size)) {
       return yield* new CheckpointFormatError({
         file: source.name,
         detail:
-          "this is a legacy PyTorch file (saved before PyTorch 1.6, not a zip), which is not supported; re-save it with torch.save in a current PyTorch or convert it to .safetensors",
+          "this is a legacy PyTorch pickle checkpoint (saved before PyTorch 1.6, not a zip), which danlu does not read: load it and save it again with torch.save in PyTorch 1.6 or newer, or convert it to .safetensors",
       })
     }
     // A safetensors file starts with its header length as a little-endian u64, whose top bytes are zero

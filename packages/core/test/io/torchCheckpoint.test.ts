@@ -88,8 +88,59 @@ describe("torch.save checkpoints written by real PyTorch", () => {
   it("refuses the pre-1.6 legacy format with advice", async () => {
     const exit = await Effect.runPromiseExit(openTensorFile(fixture("legacy-format.pt")))
     expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(
-      /legacy PyTorch file .* convert it to \.safetensors/,
+      /legacy PyTorch pickle checkpoint .* convert it to \.safetensors/,
     )
+  })
+})
+
+describe("a bare pickle stream (torch.save before 1.6, or not a zip)", () => {
+  const legacy =
+    /^old\.ckpt: this is a legacy PyTorch pickle checkpoint \(saved before PyTorch 1\.6, not a zip\), which danlu does not read: load it and save it again with torch\.save in PyTorch 1\.6 or newer, or convert it to \.safetensors$/
+  // pickle.dumps({}, protocol=2) and pickle.dumps({"a": 1}, protocol=4 and 5), from Python 3.
+  const protocol2 = [128, 2, 125, 113, 0, 46]
+  const framed = (protocol: number) => [
+    128,
+    protocol,
+    149,
+    10,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    125,
+    148,
+    140,
+    1,
+    97,
+    148,
+    75,
+    1,
+    115,
+    46,
+  ]
+
+  it.each([
+    ["protocol 2, shorter than a safetensors length field", protocol2],
+    ["protocol 4", framed(4)],
+    ["protocol 5", framed(5)],
+  ])("is named as a legacy pickle checkpoint with what to do: %s", (_, bytes) => {
+    const error = Effect.runSync(Effect.flip(openTensorFile(memorySource(new Uint8Array(bytes), "old.ckpt"))))
+    expect(error.message).toMatch(legacy)
+  })
+
+  it("while a safetensors file whose header length starts with the same two bytes still opens", async () => {
+    // A 640-byte header is the u64 0x280: its first bytes, 0x80 0x02, are a pickle's protocol-2 opening.
+    const json = '{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'.padEnd(640, " ")
+    const bytes = new Uint8Array(8 + 640 + 4)
+    new DataView(bytes.buffer).setBigUint64(0, 640n, true)
+    bytes.set(new TextEncoder().encode(json), 8)
+    bytes.set(new Uint8Array(new Float32Array([1.5]).buffer), 648)
+    expect([bytes[0], bytes[1]]).toEqual([0x80, 0x02])
+    const file = await open(memorySource(bytes, "x.safetensors"))
+    expect(await valuesOf(file, "x")).toEqual([1.5])
   })
 })
 

@@ -12,6 +12,13 @@ export interface BucketAssignment {
   readonly upscaled: boolean
 }
 
+/**
+ * False when a side of the bucket is 0: with `noUpscale`, an image (after any downscale) with a side
+ * under the step has nothing left once cut down to multiples of it, and kohya has no bucket for it.
+ */
+export const hasBucket = (assignment: BucketAssignment): boolean =>
+  assignment.bucket.width > 0 && assignment.bucket.height > 0
+
 /** Python's `int(x + 0.5)` for the positive values used here. */
 const roundHalfUp = (x: number): number => Math.floor(x + 0.5)
 

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises"
+import { open } from "node:fs/promises"
 import { basename, dirname, extname, join } from "node:path"
 
 /** What was found next to an image. */
@@ -21,18 +21,32 @@ export const captionCandidates = (imagePath: string, extension: string): Readonl
   return candidates
 }
 
+/** Caption files bigger than this are refused unread: a caption is one line, and a huge file is a mistake. */
+export const maxCaptionBytes = 1024 * 1024
+
+/** Why a caption file of `size` bytes is refused. */
+export const captionTooBig = (size: number): string =>
+  `${size} bytes, more than a caption's 1 MiB limit: a caption is one line of tags or text`
+
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 /**
  * Reads an image's caption: the first line of the file, trimmed, as kohya reads it. A missing caption
- * is not an error (kohya falls back to the folder's class tokens); an empty or non-UTF-8 file is
- * reported as such.
+ * is not an error (kohya falls back to the folder's class tokens); an empty, non-UTF-8 or over-1-MiB
+ * file is reported as such.
  */
 export const readCaption = async (imagePath: string, extension: string): Promise<CaptionLookup> => {
   for (const path of captionCandidates(imagePath, extension)) {
     let bytes: Uint8Array
     try {
-      bytes = await readFile(path)
+      const file = await open(path)
+      try {
+        const { size } = await file.stat()
+        if (size > maxCaptionBytes) return { kind: "unreadable", path, reason: captionTooBig(size) }
+        bytes = await file.readFile()
+      } finally {
+        await file.close()
+      }
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === "ENOENT") continue
       return { kind: "unreadable", path, reason: cause instanceof Error ? cause.message : String(cause) }

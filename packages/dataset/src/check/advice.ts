@@ -60,6 +60,11 @@ export const adviseOn = (
       `${plural(problems.decodeFailures.length, "file")} cannot be decoded and will be skipped; re-export or remove them`,
     )
   }
+  if (problems.noBucket.length > 0 && report.settings.sizing.mode === "buckets") {
+    warn(
+      `${plural(problems.noBucket.length, "image")} ${have(problems.noBucket.length)} a side under the ${report.settings.sizing.step} px bucket step; without upscaling no bucket fits ${problems.noBucket.length === 1 ? "it, so it is" : "them, so they are"} left out`,
+    )
+  }
   if (problems.belowResolution.length > 0) {
     const target =
       report.settings.sizing.mode === "fixed"
@@ -118,7 +123,13 @@ export const adviseOn = (
   if (captions.empty.length > 0)
     warn(`${plural(captions.empty.length, "caption file")} ${are(captions.empty.length)} empty`)
   if (captions.unreadable.length > 0)
-    warn(`${plural(captions.unreadable.length, "caption file")} cannot be read as UTF-8 text`)
+    warn(
+      `${plural(captions.unreadable.length, "caption file")} cannot be read; the first, ${basename(captions.unreadable[0]!.path)}: ${captions.unreadable[0]!.reason}`,
+    )
+  if (captions.orphans.length > 0)
+    warn(
+      `${plural(captions.orphans.length, "caption file")} ${have(captions.orphans.length)} no image beside ${captions.orphans.length === 1 ? "it" : "them"} (a renamed or deleted image?)`,
+    )
 
   const reg = report.concepts.filter((c) => c.isRegularization)
   const regImages = reg.reduce((sum, c) => sum + c.imagesTimesRepeats, 0)

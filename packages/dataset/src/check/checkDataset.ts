@@ -1,6 +1,7 @@
 import { access } from "node:fs/promises"
+import { extname } from "node:path"
 import { Effect } from "effect"
-import type { BucketAssignment } from "../buckets/assignBucket.js"
+import { type BucketAssignment, hasBucket } from "../buckets/assignBucket.js"
 import { balanceRegularization, stepsPerEpoch } from "../buckets/epochPlan.js"
 import { defaultSizing, makeAssigner, type Sizing } from "../buckets/sizing.js"
 import { captionCandidates, readCaption } from "../captions/readCaption.js"
@@ -100,6 +101,17 @@ const bucketHistogram = (entries: ReadonlyArray<ImageEntry>): ReadonlyArray<Buck
     })
     .sort((a, b) => a.aspect - b.aspect)
 
+/** Caption files that no image of their folder reads, kohya's face-crop fallback included. */
+const orphanCaptions = (concepts: ReadonlyArray<Concept>, extension: string): ReadonlyArray<string> =>
+  concepts.flatMap((concept) => {
+    const read = new Set(
+      [...concept.images, ...concept.unsupportedImages].flatMap((image) =>
+        captionCandidates(image, extension),
+      ),
+    )
+    return concept.otherFiles.filter((file) => extname(file) === extension && !read.has(file))
+  })
+
 const exists = (path: string) =>
   access(path).then(
     () => true,
@@ -152,9 +164,14 @@ export const checkDataset = (
 
     const decoded = inspections.filter((r) => r.inspection.decodeError === undefined)
     const assignments = new Map<string, BucketAssignment>()
-    const entries: Array<ImageEntry> = decoded.map(({ inspection }) => {
+    const noBucket: Array<string> = []
+    const entries: Array<ImageEntry> = decoded.flatMap(({ inspection }) => {
       const size = { width: inspection.width!, height: inspection.height! }
       const assignment = assigner.assign(size)
+      if (!hasBucket(assignment)) {
+        noBucket.push(inspection.path)
+        return []
+      }
       assignments.set(inspection.path, assignment)
       return {
         path: inspection.path,
@@ -247,6 +264,7 @@ export const checkDataset = (
         belowResolution: entries
           .filter((e) => e.upscaled || (noUpscale && e.bucket.width * e.bucket.height < targetArea))
           .map((e) => e.path),
+        noBucket,
         extensionMismatch: good.filter(extensionMismatch).map((i) => i.path),
         exactDuplicates: groupBy(good, (i) => i.contentHash)
           .filter((g) => g.length > 1)
@@ -263,6 +281,7 @@ export const checkDataset = (
         unreadable: captions.flatMap((r) =>
           r.caption.kind === "unreadable" ? [{ path: r.caption.path, reason: r.caption.reason }] : [],
         ),
+        orphans: orphanCaptions(folder.concepts, captionExtension),
         otherExtension:
           otherCaptions.length === 0
             ? undefined

@@ -76,6 +76,8 @@ export interface CheckReport {
     readonly alpha: ReadonlyArray<string>
     readonly exifRotated: ReadonlyArray<string>
     readonly belowResolution: ReadonlyArray<string>
+    /** A side under the bucket step without upscaling: no bucket fits, so prepare and training skip it. */
+    readonly noBucket: ReadonlyArray<string>
     readonly extensionMismatch: ReadonlyArray<string>
     readonly exactDuplicates: ReadonlyArray<ReadonlyArray<string>>
     readonly nearDuplicates: ReadonlyArray<ReadonlyArray<string>>
@@ -88,6 +90,8 @@ export interface CheckReport {
     readonly missing: ReadonlyArray<string>
     readonly empty: ReadonlyArray<string>
     readonly unreadable: ReadonlyArray<SkippedFile>
+    /** Caption files (under `extension`) in a concept folder that no image there reads. */
+    readonly orphans: ReadonlyArray<string>
     /** Images with no caption under `extension` that have one under another known extension. */
     readonly otherExtension: { readonly extension: string; readonly count: number } | undefined
     readonly topTags: ReadonlyArray<{ readonly tag: string; readonly count: number }>

@@ -116,6 +116,7 @@ export const formatCheckReport = (report: CheckReport): string => {
       listed("alpha channel (flattened)", p.alpha, show),
       listed("EXIF rotation", p.exifRotated, show),
       listed("below the target resolution", p.belowResolution, show),
+      listed("too small for this bucket setting", p.noBucket, show),
       listed("extension does not match content", p.extensionMismatch, show),
       listed(
         "identical files",
@@ -136,7 +137,9 @@ export const formatCheckReport = (report: CheckReport): string => {
   ]
   if (c.topTags.length > 0)
     captionLines.push(`top tags: ${c.topTags.map((t) => `${t.tag} (${t.count})`).join(", ")}`)
-  sections.push(`${captionLines.join("\n")}\n${listed("no caption", c.missing, show)}`)
+  sections.push(
+    `${captionLines.join("\n")}\n${listed("no caption", c.missing, show)}${listed("caption without an image", c.orphans, show)}`,
+  )
 
   if (report.advice.length > 0) {
     sections.push(report.advice.map((a) => `${a.level === "warning" ? "⚠" : "·"} ${a.message}`).join("\n"))

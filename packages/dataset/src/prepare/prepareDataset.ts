@@ -2,7 +2,7 @@ import { readdir, readFile, realpath, rm } from "node:fs/promises"
 import { basename, extname, join, relative, resolve, sep } from "node:path"
 import { Effect } from "effect"
 import type { Size } from "../buckets/bucketResolutions.js"
-import { defaultSizing, makeAssigner, type Sizing } from "../buckets/sizing.js"
+import { defaultSizing, formatSize, makeAssigner, type Sizing } from "../buckets/sizing.js"
 import { readCaption } from "../captions/readCaption.js"
 import type { SkippedFile } from "../check/checkReport.js"
 import { DatasetError, describeCause, describeImageFailure } from "../errors.js"
@@ -286,7 +286,9 @@ export const prepareDataset = (
           reason:
             outcome.prepared.kind === "failed"
               ? `cannot decode: ${outcome.prepared.reason}`
-              : `smaller than its ${outcome.prepared.assignment.bucket.width}×${outcome.prepared.assignment.bucket.height} target; upscale it properly first, or pass --upscale (Lanczos, soft) or --bucket-no-upscale (train it smaller)`,
+              : outcome.prepared.kind === "no-bucket"
+                ? `too small for this bucket setting: its ${formatSize(outcome.prepared.assignment.resized)} has a side under the ${sizing.mode === "buckets" ? sizing.step : 0} px bucket step, and images are not upscaled`
+                : `smaller than its ${outcome.prepared.assignment.bucket.width}×${outcome.prepared.assignment.bucket.height} target; upscale it properly first, or pass --upscale (Lanczos, soft) or --bucket-no-upscale (train it smaller)`,
         })
         continue
       }

@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from "sharp"
-import type { BucketAssigner, BucketAssignment } from "../buckets/assignBucket.js"
+import { type BucketAssigner, type BucketAssignment, hasBucket } from "../buckets/assignBucket.js"
 import { type CropOrigin, cropOrigin } from "../buckets/crop.js"
 import { openImage, type Rgb } from "../image/decode.js"
 
@@ -39,6 +39,8 @@ export const toBucket = (
 export type PreparedImage =
   | { readonly kind: "done"; readonly bytes: Uint8Array; readonly assignment: BucketAssignment }
   | { readonly kind: "too-small"; readonly assignment: BucketAssignment }
+  /** A side under the bucket step without upscaling: its bucket would be 0 wide or high. */
+  | { readonly kind: "no-bucket"; readonly assignment: BucketAssignment }
 
 /**
  * One image made ready for training: first frame, upright, 8-bit sRGB, alpha flattened onto the
@@ -53,6 +55,7 @@ export const prepareImage = async (
     typeof source === "string" ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength)
   const { autoOrient } = await sharp(input).metadata()
   const assignment = transform.assigner.assign(autoOrient)
+  if (!hasBucket(assignment)) return { kind: "no-bucket", assignment }
   if (assignment.upscaled && !transform.upscale) return { kind: "too-small", assignment }
   const { left, top } = cropOrigin(assignment.resized, assignment.bucket)
   let pipeline = toBucket(input, assignment, { left, top }, transform.background)

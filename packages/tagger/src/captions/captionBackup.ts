@@ -1,5 +1,6 @@
-import { readFile, rm } from "node:fs/promises"
+import { open, rm } from "node:fs/promises"
 import { join, relative, resolve, sep } from "node:path"
+import { captionTooBig, maxCaptionBytes } from "@danlu/dataset"
 import { Effect } from "effect"
 import { NothingToUndo, TaggerFileError } from "../errors.js"
 import { writeFileAtomic } from "./atomicWrite.js"
@@ -24,16 +25,29 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 class NotUtf8 extends Error {}
 
+class TooBig extends Error {
+  constructor(readonly size: number) {
+    super()
+  }
+}
+
 /**
  * Reads a caption, or null when there is none. A file that is not UTF-8 is refused: decoding it
- * leniently and writing it back would replace the user's characters with U+FFFD.
+ * leniently and writing it back would replace the user's characters with U+FFFD. So is one over 1 MiB.
  */
 export const readCaptionFile = (path: string): Effect.Effect<string | null, TaggerFileError> =>
   Effect.tryPromise({
     try: async () => {
       let bytes: Uint8Array
       try {
-        bytes = await readFile(path)
+        const file = await open(path)
+        try {
+          const { size } = await file.stat()
+          if (size > maxCaptionBytes) throw new TooBig(size)
+          bytes = await file.readFile()
+        } finally {
+          await file.close()
+        }
       } catch (error) {
         if (isMissing(error)) return null
         throw error
@@ -45,12 +59,14 @@ export const readCaptionFile = (path: string): Effect.Effect<string | null, Tagg
       }
     },
     catch: (error) =>
-      error instanceof NotUtf8
-        ? new TaggerFileError({
-            path,
-            message: `${path} is not UTF-8 text; save it as UTF-8 (or delete it) and run again`,
-          })
-        : fileError(path, "read")(error),
+      error instanceof TooBig
+        ? new TaggerFileError({ path, message: `${path} is ${captionTooBig(error.size)}` })
+        : error instanceof NotUtf8
+          ? new TaggerFileError({
+              path,
+              message: `${path} is not UTF-8 text; save it as UTF-8 (or delete it) and run again`,
+            })
+          : fileError(path, "read")(error),
   })
 
 /**

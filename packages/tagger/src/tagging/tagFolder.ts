@@ -1,5 +1,5 @@
 import { access } from "node:fs/promises"
-import { listImages } from "@danlu/dataset"
+import { listImages, scanTrainingFolder } from "@danlu/dataset"
 import { Duration, Effect, Result, Stream } from "effect"
 import { readCaptionFile, saveCaptionBackup, writeCaptionFile } from "../captions/captionBackup.js"
 import { captionPathFor } from "../captions/captionPath.js"
@@ -23,7 +23,10 @@ export interface TagProgress {
 
 export interface TagFolderOptions extends Wd14TaggerOptions, TagSelection {
   readonly folder: string
-  /** Tag images in sub-folders too. Default false: only the folder itself, like kohya's tagger. */
+  /**
+   * Tag images in sub-folders too. Default false: only the folder itself, like kohya's tagger, or, for a
+   * training root (no images of its own, `<repeats>_<name>` concept folders inside), each concept folder.
+   */
   readonly recursive?: boolean
   /** What to do with images that already have a caption. Default `skip`. */
   readonly existing?: ExistingCaptions
@@ -77,6 +80,19 @@ const checkOptions = (options: TagFolderOptions): TaggerInputError | undefined =
   return problem === undefined ? undefined : new TaggerInputError({ message: problem })
 }
 
+/**
+ * The images a run tags. Not recursive, a folder without images of its own that holds kohya concept
+ * folders (`10_cat`) is a training root: each concept folder's own images are tagged, as kohya trains
+ * them, the way `tags list` reads such a root.
+ */
+const imagesToTag = (folder: string, recursive: boolean) =>
+  Effect.gen(function* () {
+    const own = yield* listImages(folder, { recursive })
+    if (recursive || own.length > 0) return own
+    const root = yield* scanTrainingFolder(folder)
+    return root.concepts.flatMap((concept) => concept.images)
+  })
+
 const describeCommand = (options: TagFolderOptions) => `tag ${options.folder} (${options.existing ?? "skip"})`
 
 /**
@@ -100,12 +116,12 @@ export const tagFolder = (
         catch: () => new TaggerInputError({ message: `folder not found: ${options.folder}` }),
       })
       const tagger = yield* openWd14Tagger(options)
-      const images = yield* listImages(options.folder, { recursive: options.recursive === true }).pipe(
+      const images = yield* imagesToTag(options.folder, options.recursive === true).pipe(
         Effect.mapError((error) => new TaggerFileError({ path: options.folder, message: error.message })),
       )
       if (images.length === 0) {
         return yield* new TaggerInputError({
-          message: `no images (PNG, JPG, WebP) in ${options.folder}${options.recursive === true ? "" : "; add --recursive to include sub-folders"}`,
+          message: `no images (PNG, JPG, WebP) in ${options.folder}${options.recursive === true ? "" : " or its <repeats>_<name> concept folders; other sub-folders are searched only when recursive"}`,
         })
       }
 
