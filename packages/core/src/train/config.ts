@@ -760,18 +760,14 @@ export const resolveTrainConfig = (partial: Partial<TrainConfig>): TrainConfig =
   return merged as unknown as TrainConfig
 }
 
-/** Layers options: later ones win key by key; `network_args` and `optimizer_args` merge by their keys. */
+/**
+ * Layers options, later ones winning key by key. A later `network_args` or `optimizer_args` replaces
+ * the earlier list whole, as a command-line list replaces the config file's in sd-scripts.
+ */
 export const mergeTrainOptions = (...layers: ReadonlyArray<Partial<TrainConfig>>): Partial<TrainConfig> => {
   const out: Record<string, unknown> = {}
   for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer)) {
-      if (value === undefined) continue
-      const previous = out[key]
-      out[key] =
-        (key === "networkArgs" || key === "optimizerArgs") && typeof previous === "object"
-          ? { ...(previous as object), ...(value as object) }
-          : value
-    }
+    for (const [key, value] of Object.entries(layer)) if (value !== undefined) out[key] = value
   }
   return out as Partial<TrainConfig>
 }

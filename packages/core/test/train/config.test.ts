@@ -204,15 +204,15 @@ describe("resolveTrainConfig", () => {
     expect("seed" in config).toBe(false)
   })
 
-  it("layers options with later ones winning and argument lists merging by key", () => {
+  it("layers options with later ones winning, argument lists replaced whole as in sd-scripts", () => {
     const merged = mergeTrainOptions(
       { networkDim: 16, networkArgs: { convDim: 8, convAlpha: 4 }, optimizerArgs: { weight_decay: 0.1 } },
       { networkDim: 32, networkArgs: { convAlpha: 2 }, optimizerArgs: { eps: 1e-8 } },
     )
     expect(merged).toEqual({
       networkDim: 32,
-      networkArgs: { convDim: 8, convAlpha: 2 },
-      optimizerArgs: { weight_decay: 0.1, eps: 1e-8 },
+      networkArgs: { convAlpha: 2 },
+      optimizerArgs: { eps: 1e-8 },
     })
   })
 
