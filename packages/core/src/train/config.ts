@@ -462,14 +462,14 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 }> {
   override get message(): string {
     const at = this.where === undefined ? "" : `${this.where}: `
-    return `${at}${this.key} = ${formatValue(this.value)}: expected ${this.expected}`
+    return `${at}${this.key} = ${formatConfigValue(this.value)}: expected ${this.expected}`
   }
 }
 
 /** A value as the user would write it in TOML. */
-export const formatValue = (value: unknown): string => {
+export const formatConfigValue = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(formatValue).join(", ")}]`
+  if (Array.isArray(value)) return `[${value.map(formatConfigValue).join(", ")}]`
   if (value === null) return "null"
   if (typeof value === "object") return JSON.stringify(value)
   return String(value)
