@@ -10,7 +10,7 @@ export interface Resolution {
 export interface NetworkArgs {
   /** Rank of the 3×3 conv LoRA (LoCon); absent = no conv LoRA (`conv_dim`). */
   readonly convDim?: number
-  /** Alpha of the conv LoRA; kohya uses 1 when `conv_dim` is set without it (`conv_alpha`). */
+  /** Alpha of the conv LoRA; kohya uses 1 when `conv_dim` is set without it, and conv_dim for 0 (`conv_alpha`). */
   readonly convAlpha?: number
   /** Probability of zeroing each rank of a LoRA's down projection per step (`rank_dropout`). */
   readonly rankDropout?: number
@@ -357,7 +357,10 @@ export const trainOptionSpecs: { readonly [K in keyof TrainConfig]-?: OptionSpec
     "networks.lora",
   ]),
   networkDim: integer("LoRA rank (the guide: 32 for anime styles, 64–128 realistic)", 1),
-  networkAlpha: number("LoRA alpha; the LoRA is scaled by alpha/rank (the guide: rank/2)", { above: 0 }),
+  networkAlpha: number(
+    "LoRA alpha; the LoRA is scaled by alpha/rank (the guide: rank/2); 0 means alpha = rank, as in kohya",
+    { min: 0 },
+  ),
   networkArgs: {
     kind: { type: "networkArgs" },
     doc: "key=value network options: conv_dim, conv_alpha, rank_dropout, module_dropout",
@@ -390,7 +393,7 @@ export const trainOptionSpecs: { readonly [K in keyof TrainConfig]-?: OptionSpec
   mixedPrecision: choice("precision of the frozen weights and activations", ["no", "fp16", "bf16"]),
   fullFp16: boolean("keep the trained weights in fp16 too"),
   fullBf16: boolean("keep the trained weights in bf16 too"),
-  clipSkip: integer("use the text encoder's Nth layer from the end (2 for NAI-derived anime models)", 1, 12),
+  clipSkip: integer("use the text encoder's Nth layer from the end (2 for NAI-derived anime models)", 1),
   maxTokenLength: {
     kind: { type: "integer", oneOf: [75, 150, 225] },
     doc: "caption length in tokens: 75, 150 or 225",
@@ -591,7 +594,7 @@ export const parseOptimizerArgValue = (text: string): OptimizerArgValue | undefi
 
 const networkArgFields: Readonly<Record<string, { key: keyof NetworkArgs; kind: OptionKind }>> = {
   conv_dim: { key: "convDim", kind: { type: "integer", min: 1 } },
-  conv_alpha: { key: "convAlpha", kind: { type: "number", above: 0 } },
+  conv_alpha: { key: "convAlpha", kind: { type: "number", min: 0 } },
   rank_dropout: { key: "rankDropout", kind: { type: "number", min: 0, max: 1 } },
   module_dropout: { key: "moduleDropout", kind: { type: "number", min: 0, max: 1 } },
 }

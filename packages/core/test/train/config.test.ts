@@ -141,6 +141,11 @@ describe("decodeTrainOptions", () => {
     }
   })
 
+  it("accepts network_alpha = 0, which kohya reads as alpha = rank", () => {
+    expect(decode({ network_alpha: 0 }).options).toEqual({ networkAlpha: 0 })
+    expect(decodeError({ network_alpha: -1 }).message).toContain("network_alpha = -1: expected a number ≥ 0")
+  })
+
   it("parses flag text but keeps TOML's types strict", () => {
     expect(decode({ network_dim: "32", learning_rate: "1e-4", resolution: "768" }, "text").options).toEqual({
       networkDim: 32,
