@@ -36,6 +36,7 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export { checkDatasetConfig } from "./config/checkDatasetConfig.js"
 export {
   type DatasetBlueprint,
   type DatasetConfig,
