@@ -88,7 +88,13 @@ const rawOverlay = (image: LabelImage | RawImage, left: number, top: number): Ov
   top: Math.round(top),
 })
 
-const rectangle = (colour: Rgb, left: number, top: number, width: number, height: number): OverlayOptions => ({
+const rectangle = (
+  colour: Rgb,
+  left: number,
+  top: number,
+  width: number,
+  height: number,
+): OverlayOptions => ({
   input: { create: { width, height, channels: 4, background: { ...colour, alpha: 1 } } },
   left,
   top,
@@ -205,7 +211,9 @@ export const drawGrid = async (spec: GridSpec): Promise<GridImage> => {
     if (label === undefined) return
     const { top } = cellOrigin(layout, row, 0)
     const fitted = cropLabel(label, rowLabelWidth, cellHeight)
-    overlays.push(rawOverlay(fitted, (rowLabelWidth - fitted.width) / 2, top + (cellHeight - fitted.height) / 2))
+    overlays.push(
+      rawOverlay(fitted, (rowLabelWidth - fitted.width) / 2, top + (cellHeight - fitted.height) / 2),
+    )
   })
   for (let row = 0; row < rows; row++) {
     for (let column = 0; column < columns; column++) {
@@ -220,6 +228,7 @@ export const drawGrid = async (spec: GridSpec): Promise<GridImage> => {
     create: { width: layout.width, height: layout.height, channels: 3, background: white },
   })
     .composite(overlays)
+    .removeAlpha()
     .png()
     .toBuffer()
   return { png: new Uint8Array(png.buffer, png.byteOffset, png.byteLength), layout }

@@ -75,7 +75,9 @@ const cellHtml = (cell: GridIndexCell | undefined): string => {
 const sheetHtml = (index: GridIndex, sheet: GridSheet): string => {
   const byPosition = new Map(sheet.cells.map((cell) => [`${cell.x},${cell.y}`, cell]))
   const heading =
-    sheet.z === undefined || index.z === undefined ? "" : `<h2>${escapeHtml(axisValue(index.z, sheet.z))}</h2>`
+    sheet.z === undefined || index.z === undefined
+      ? ""
+      : `<h2>${escapeHtml(axisValue(index.z, sheet.z))}</h2>`
   const grid =
     sheet.image === undefined ? "" : `<p><a href="${href(sheet.image)}">the grid as one image</a></p>`
   const head = `<tr><th></th>${index.x.values.map((v) => `<th>${escapeHtml(axisValue(index.x, v))}</th>`).join("")}</tr>`

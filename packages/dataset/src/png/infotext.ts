@@ -74,7 +74,10 @@ export const formatInfotext = (p: GenerationParameters): string => {
     ["Model hash", p.modelHash],
     ["Model", p.model],
     ["Clip skip", p.clipSkip !== undefined && p.clipSkip > 1 ? p.clipSkip : undefined],
-    ["Lora hashes", p.loraHashes !== undefined && p.loraHashes.length > 0 ? formatLoraHashes(p.loraHashes) : undefined],
+    [
+      "Lora hashes",
+      p.loraHashes !== undefined && p.loraHashes.length > 0 ? formatLoraHashes(p.loraHashes) : undefined,
+    ],
     ...(p.extra ?? []),
     ["Version", p.version],
   ]
@@ -162,8 +165,13 @@ export const readGenerationParameters = (text: string): GenerationParameters => 
       throw new DatasetError({ message: `infotext field "${key}" is not a number: "${value}"` })
     return n
   }
+  const steps = number("Steps")
+  const sampler = field("Sampler")
+  const cfgScale = number("CFG scale")
+  const seed = number("Seed")
   const size = /^(\d+)x(\d+)$/.exec(field("Size"))
-  if (size === null) throw new DatasetError({ message: `infotext field "Size" is not WxH: "${field("Size")}"` })
+  if (size === null)
+    throw new DatasetError({ message: `infotext field "Size" is not WxH: "${field("Size")}"` })
   const optional = (key: string) => fields.get(key)
   const clipSkip = optional("Clip skip")
   const loraHashes = optional("Lora hashes")
@@ -173,11 +181,11 @@ export const readGenerationParameters = (text: string): GenerationParameters => 
   return {
     prompt: info.prompt,
     ...(info.negativePrompt === "" ? {} : { negativePrompt: info.negativePrompt }),
-    steps: number("Steps"),
-    sampler: field("Sampler"),
+    steps,
+    sampler,
     ...pick("scheduleType", optional("Schedule type")),
-    cfgScale: number("CFG scale"),
-    seed: number("Seed"),
+    cfgScale,
+    seed,
     width: Number(size[1]),
     height: Number(size[2]),
     ...pick("modelHash", optional("Model hash")),

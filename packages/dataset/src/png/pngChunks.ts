@@ -28,7 +28,8 @@ export const crc32 = (...parts: ReadonlyArray<Uint8Array>): number => {
 }
 
 const typeBytes = (type: string): Uint8Array => {
-  if (!/^[A-Za-z]{4}$/.test(type)) throw new DatasetError({ message: `PNG chunk type must be 4 letters, got "${type}"` })
+  if (!/^[A-Za-z]{4}$/.test(type))
+    throw new DatasetError({ message: `PNG chunk type must be 4 letters, got "${type}"` })
   return Uint8Array.from(type, (ch) => ch.charCodeAt(0))
 }
 
