@@ -1,5 +1,6 @@
 import { backends } from "./commands/backends.js"
 import { dataset } from "./commands/dataset.js"
+import { generate } from "./commands/generate.js"
 import { model } from "./commands/model.js"
 import { tag } from "./commands/tag.js"
 import { tags } from "./commands/tags.js"
@@ -8,4 +9,4 @@ import { tags } from "./commands/tags.js"
  * One sub-command per step of the guide, in its order: backend → base model → dataset → tagging →
  * parameters → training → validation.
  */
-export const stepCommands = [backends, model, dataset, tag, tags] as const
+export const stepCommands = [backends, model, dataset, tag, tags, generate] as const

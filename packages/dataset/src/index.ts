@@ -50,6 +50,9 @@ export {
   scanTrainingFolder,
   type TrainingFolder,
 } from "./folders/trainingFolder.js"
+export * from "./generate/generateImages.js"
+export * from "./generate/generator.js"
+export * from "./generate/imageFiles.js"
 export * from "./grid/drawGrid.js"
 export * from "./grid/gridFont.js"
 export * from "./grid/gridIndex.js"
@@ -99,6 +102,17 @@ export {
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
-export { loadTrainingData, type TrainingData, type TrainingDataOptions, type TrainingImage } from "./train/trainingData.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
-export { logFolderName, lossCurveSvg, openTrainLogs, type TrainLogs, writeLossCurve } from "./train/trainLogs.js"
+export {
+  loadTrainingData,
+  type TrainingData,
+  type TrainingDataOptions,
+  type TrainingImage,
+} from "./train/trainingData.js"
+export {
+  logFolderName,
+  lossCurveSvg,
+  openTrainLogs,
+  type TrainLogs,
+  writeLossCurve,
+} from "./train/trainLogs.js"
