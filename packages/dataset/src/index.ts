@@ -116,3 +116,6 @@ export {
   type TrainLogs,
   writeLossCurve,
 } from "./train/trainLogs.js"
+export * from "./xyz/epochFiles.js"
+export * from "./xyz/runXyz.js"
+export * from "./xyz/xyzPlan.js"

@@ -175,11 +175,17 @@ const hashOf = (path: string, hash: (path: string) => Promise<string>) =>
     catch: (cause) => new DatasetError({ message: `cannot read ${path}: ${describeCause(cause)}`, path }),
   })
 
-/** Draws with an opened generator and writes the pictures into `outDir` as A1111 names them. */
-export const generateWith = (
+/** A drawn picture as PNG bytes with its `parameters`, not yet written. */
+export interface RenderedImage extends DrawnImage {
+  readonly png: Uint8Array
+  readonly parameters: string
+}
+
+/** Draws with an opened generator: the pictures as PNGs carrying A1111's infotext. */
+export const renderImages = (
   generator: Generator,
-  options: Omit<GenerateOptions, "model">,
-): Effect.Effect<ReadonlyArray<GeneratedImage>, unknown> =>
+  options: Omit<GenerateOptions, "model" | "outDir">,
+): Effect.Effect<ReadonlyArray<RenderedImage>, unknown> =>
   Effect.gen(function* () {
     const settings = yield* resolveSettings(options)
     const { prompt, loras } = yield* resolveLoras(settings.prompt, options.loraDir)
@@ -201,22 +207,34 @@ export const generateWith = (
       loraHashes,
       options.version ?? "danlu",
     )
-    const first = yield* Effect.promise(() => nextImageNumber(options.outDir))
-    return yield* Effect.forEach(drawn, (picture, i) =>
-      Effect.tryPromise({
-        try: async () => {
-          const parameters = formatInfotext({ ...fields, seed: picture.seed })
-          const file = imageFileName(options.outDir, first + i, picture.seed)
-          await writeFileAtomic(file, await encodePng(picture.image, parameters))
-          return { ...picture, file, parameters }
-        },
-        catch: (cause) =>
-          new DatasetError({
-            message: `cannot write into ${options.outDir}: ${describeCause(cause)}`,
-            path: options.outDir,
-          }),
+    return yield* Effect.forEach(drawn, (picture) =>
+      Effect.promise(async () => {
+        const parameters = formatInfotext({ ...fields, seed: picture.seed })
+        return { ...picture, parameters, png: await encodePng(picture.image, parameters) }
       }),
     )
+  })
+
+/** Writes bytes atomically, failing with a one-line `DatasetError`. */
+export const writeImageFile = (file: string, png: Uint8Array) =>
+  Effect.tryPromise({
+    try: () => writeFileAtomic(file, png),
+    catch: (cause) =>
+      new DatasetError({ message: `cannot write ${file}: ${describeCause(cause)}`, path: file }),
+  })
+
+/** Draws with an opened generator and writes the pictures into `outDir` as A1111 names them. */
+export const generateWith = (
+  generator: Generator,
+  options: Omit<GenerateOptions, "model">,
+): Effect.Effect<ReadonlyArray<GeneratedImage>, unknown> =>
+  Effect.gen(function* () {
+    const rendered = yield* renderImages(generator, options)
+    const first = yield* Effect.promise(() => nextImageNumber(options.outDir))
+    return yield* Effect.forEach(rendered, ({ png, ...picture }, i) => {
+      const file = imageFileName(options.outDir, first + i, picture.seed)
+      return Effect.as(writeImageFile(file, png), { ...picture, file })
+    })
   })
 
 /**
