@@ -123,7 +123,8 @@ export const xyz = Command.make(
         y: axisOf(options.yType, options.yValues, "weights")!,
         dryRun: options.dryRun,
         version: `danlu ${version}`,
-        onProgress: stepProgress("cell"),
+        // Off a terminal, one line per cell is enough; a bar shows the steps of the cell being drawn.
+        ...(process.stderr.isTTY ? { onProgress: stepProgress("cell") } : {}),
         onCell: ({ done, total, file }) => process.stderr.write(`cell ${done}/${total}: ${file}\n`),
         ...(zAxis === undefined ? {} : { z: zAxis }),
         ...(Option.isSome(weights) ? { weights: weights.value } : {}),

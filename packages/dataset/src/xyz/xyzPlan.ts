@@ -176,7 +176,7 @@ export const cellPrompt = (cell: CellSettings): string =>
 
 /** Cells that differ only in epoch and weight share a variant: weight 0 of a variant is their reference. */
 export const cellVariant = (cell: CellSettings): string =>
-  JSON.stringify([basename(cell.model), cell.prompt, cell.sampler, cell.steps, cell.cfgScale, cell.seed])
+  `"${cell.prompt}" on ${basename(cell.model)}, seed ${cell.seed}, ${cell.sampler}, ${cell.steps} steps, CFG ${cell.cfgScale}`
 
 /**
  * A cell's content key: a hash of every setting that changes its picture (the files by their hashes, so a
