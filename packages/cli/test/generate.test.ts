@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { layer as onnx } from "@danlu/backend-onnx"
-import { Backend } from "@danlu/core"
+import { Backend, mergeLora } from "@danlu/core"
 import {
   decodeImageRgb,
   generateWith,
@@ -13,7 +13,7 @@ import {
 import { Effect, Layer, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { writeTinyLora, writeTinyModel } from "./tinySd.js"
+import { tinyLoraModules, tinyModelWeights, writeTinyLora, writeTinyModel } from "./tinySd.js"
 
 let dir: string
 let model: string
@@ -133,6 +133,33 @@ describe("generate", () => {
     expect(parsed.prompt).toBe(`${settings.prompt} <lora:style:0.8>`)
     expect(parsed.loraHashes?.[0]?.name).toBe("style")
     expect(parsed.loraHashes?.[0]?.hash).toMatch(/^[0-9a-f]{12}$/)
+  })
+
+  it("adds the LoRA as merging it into the base weights would (mergeLora at the same weight)", async () => {
+    const base = tinyModelWeights()
+    const merged = mergeLora(base, tinyLoraModules(), 0.8)
+    const mergedModel = join(dir, "merged.safetensors")
+    await writeTinyModel(mergedModel, { ...base, ...Object.fromEntries(merged) })
+    const draw = (path: string, prompt: string) =>
+      run(
+        Effect.flatMap(openGenerator(path), (generator) =>
+          generateWith(generator, { ...settings, prompt, loraDir: loras, outDir: join(dir, "merge") }),
+        ),
+      )
+    // No emphasis here: the toy text encoder's final LayerNorm (scale 1, bias 0) leaves each chunk's mean
+    // near zero, where A1111's mean-restoring emphasis amplifies any rounding difference.
+    const [applied] = await draw(model, "a cat <lora:style:0.8>")
+    const [baked] = await draw(mergedModel, "a cat")
+    const [plain] = await draw(model, "a cat")
+    const difference = (a: Uint8Array, b: Uint8Array) => {
+      let total = 0
+      for (let i = 0; i < a.length; i++) total += Math.abs(a[i]! - b[i]!)
+      return total / a.length
+    }
+    const unmerged = difference(applied!.image.data, baked!.image.data)
+    // Float rounding of the two routes may move a pixel by a level or two; the LoRA itself moves far more.
+    expect(unmerged).toBeLessThan(1)
+    expect(difference(plain!.image.data, baked!.image.data)).toBeGreaterThan(10 * Math.max(unmerged, 0.5))
   })
 
   it("refuses a LoRA of another family in one line naming both", async () => {

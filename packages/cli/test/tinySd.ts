@@ -2,7 +2,10 @@ import {
   architectureMetadata,
   type ClipTextConfig,
   fromHostTensor,
+  type HostTensor,
+  hostTensor,
   kohyaMetadata,
+  type LoraModuleWeights,
   LoraNetwork,
   Random,
   type SdArchitecture,
@@ -71,22 +74,26 @@ const seeded = (shape: ReadonlyArray<number>, index: number, seed: number, scale
   return Float32Array.from(u, (v) => ((2 * v - 1) * scale) / Math.sqrt(fanIn))
 }
 
-/** Writes the tiny SD1 checkpoint with seeded weights and its architecture in the metadata. */
-export const writeTinyModel = (path: string, seed = 2025) =>
+/** The tiny SD1 model's seeded weights by checkpoint key (norm scales 1, biases 0). */
+export const tinyModelWeights = (seed = 2025): Record<string, HostTensor> => {
+  const scope = WeightScope.root()
+  build(tinySd1, scope)
+  return Object.fromEntries(
+    [...scope.manifest().values()].map((e, i) => {
+      const data =
+        e.shape.length === 1
+          ? new Float32Array(e.shape[0]!).fill(e.key.endsWith(".weight") ? 1 : 0)
+          : seeded(e.shape, i, seed, 1)
+      return [e.key, hostTensor("f32", e.shape, data)]
+    }),
+  )
+}
+
+/** Writes the tiny SD1 checkpoint with its architecture in the metadata. */
+export const writeTinyModel = (path: string, weights: Record<string, HostTensor> = tinyModelWeights()) =>
   Effect.runPromise(
     Effect.gen(function* () {
-      const scope = WeightScope.root()
-      build(tinySd1, scope)
-      const entries = [...scope.manifest().values()]
-      const tensors = Object.fromEntries(
-        entries.map((e, i) => {
-          const data =
-            e.shape.length === 1
-              ? new Float32Array(e.shape[0]!).fill(e.key.endsWith(".weight") ? 1 : 0)
-              : seeded(e.shape, i, seed, 1)
-          return [e.key, fromHostTensor({ dtype: "f32", shape: e.shape, data })]
-        }),
-      )
+      const tensors = Object.fromEntries(Object.entries(weights).map(([key, t]) => [key, fromHostTensor(t)]))
       yield* writeFileAtomic(
         path,
         (sink) => writeSafetensors(sink, tensorsInMemory(tensors, architectureMetadata(tinySd1))),
@@ -95,35 +102,39 @@ export const writeTinyModel = (path: string, seed = 2025) =>
     }),
   )
 
-/** Writes a kohya LoRA for the tiny SD1 model (or a tiny SD2 one) with seeded, non-zero `up` weights. */
-export const writeTinyLora = (
-  path: string,
-  options: {
-    readonly seed?: number
-    readonly family?: "sd1" | "sd2"
-    readonly extra?: Record<string, string>
-  } = {},
-) =>
+interface TinyLoraOptions {
+  readonly seed?: number
+  readonly family?: "sd1" | "sd2"
+  readonly extra?: Record<string, string>
+}
+
+/** A LoRA for the tiny SD1 model (or a tiny SD2 one): rank 4, alpha 2, seeded non-zero `up` weights. */
+export const tinyLoraModules = (options: TinyLoraOptions = {}): Array<LoraModuleWeights> => {
+  const network = LoraNetwork.create({ rank: 4, alpha: 2 })
+  build(options.family === "sd2" ? tinySd2 : tinySd1, WeightScope.root({ adapters: [network.adapter] }))
+  const seed = options.seed ?? 7
+  const weights = network.initialWeights(seed)
+  network.modules().forEach((module, i) => {
+    const up = weights[`${module.name}.lora_up.weight`]!
+    weights[`${module.name}.lora_up.weight`] = { ...up, data: seeded(up.shape, i, seed + 1, 4) }
+  })
+  return network.moduleWeights(weights)
+}
+
+/** Writes {@link tinyLoraModules} as a kohya file. */
+export const writeTinyLora = (path: string, options: TinyLoraOptions = {}) =>
   Effect.runPromise(
     Effect.gen(function* () {
-      const architecture = options.family === "sd2" ? tinySd2 : tinySd1
-      const network = LoraNetwork.create({ rank: 4, alpha: 4 })
-      build(architecture, WeightScope.root({ adapters: [network.adapter] }))
-      const seed = options.seed ?? 7
-      const weights = network.initialWeights(seed)
-      network.modules().forEach((module, i) => {
-        const up = weights[`${module.name}.lora_up.weight`]!
-        weights[`${module.name}.lora_up.weight`] = { ...up, data: seeded(up.shape, i, seed + 1, 2) }
-      })
+      const modules = tinyLoraModules(options)
       const metadata = kohyaMetadata({
-        family: architecture.family,
+        family: options.family ?? "sd1",
         rank: 4,
-        alpha: 4,
+        alpha: 2,
         title: "tiny",
         resolution: [16, 16],
         ...(options.extra ? { extra: options.extra } : {}),
       })
-      yield* writeFileAtomic(path, (sink) => writeKohyaLora(sink, network.moduleWeights(weights), metadata), {
+      yield* writeFileAtomic(path, (sink) => writeKohyaLora(sink, modules, metadata, "F32"), {
         existing: "replace",
       })
     }),
