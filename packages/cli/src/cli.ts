@@ -1,6 +1,7 @@
 import { Command } from "effect/cli"
 import { demo } from "./commands/demo.js"
 import { stepCommands } from "./steps.js"
+import { expandKohyaLists } from "./train/flags.js"
 import { version } from "./version.js"
 
 /** The root `danlu` command: the pipeline's steps, and `demo`, which walks them on bundled data. */
@@ -9,5 +10,8 @@ export const danlu = Command.make("danlu").pipe(
   Command.withSubcommands([...stepCommands, demo]),
 )
 
+const run = Command.runWith(danlu, { version })
+
 /** Runs `danlu` on an argument list (without `node` and the script path). */
-export const runDanlu = Command.runWith(danlu, { version })
+export const runDanlu = (args: ReadonlyArray<string>) =>
+  run(args[0] === "train" ? expandKohyaLists(args) : args)

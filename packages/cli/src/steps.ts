@@ -4,10 +4,11 @@ import { generate } from "./commands/generate.js"
 import { model } from "./commands/model.js"
 import { tag } from "./commands/tag.js"
 import { tags } from "./commands/tags.js"
+import { trainCommand } from "./commands/train.js"
 import { xyz } from "./commands/xyz.js"
 
 /**
  * One sub-command per step of the guide, in its order: backend → base model → dataset → tagging →
  * parameters → training → validation.
  */
-export const stepCommands = [backends, model, dataset, tag, tags, generate, xyz] as const
+export const stepCommands = [backends, model, dataset, tag, tags, trainCommand, generate, xyz] as const

@@ -36,7 +36,15 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export { checkDatasetConfig } from "./config/checkDatasetConfig.js"
+export {
+  type DatasetBlueprint,
+  type DatasetConfig,
+  type DatasetSubset,
+  parseDatasetConfig,
+} from "./config/datasetConfig.js"
 export * from "./diagnose/diagnoseGrid.js"
+export * from "./diagnose/formatDiagnosis.js"
 export * from "./diagnose/imageStats.js"
 export * from "./diagnose/nearestImage.js"
 export * from "./diagnose/remedies.js"
@@ -103,6 +111,7 @@ export {
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
+export { type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
 export {
   loadTrainingData,
   type TrainingData,

@@ -14,7 +14,7 @@ import {
 } from "../src/index.js"
 import { tempDir } from "./fixtures.js"
 
-const solidCell = (width: number, height: number, r: number, g: number, b: number): RawImage => {
+const solidCell = (width: number, height: number, [r, g, b]: readonly [number, number, number]): RawImage => {
   const data = new Uint8Array(width * height * 3)
   for (let i = 0; i < data.length; i += 3) data.set([r, g, b], i)
   return { width, height, channels: 3, data }
@@ -56,7 +56,7 @@ describe("drawGrid", async () => {
     [30, 200, 200],
     [200, 30, 200],
   ] as const
-  const cells = [0, 1].map((row) => [0, 1, 2].map((col) => solidCell(cw, ch, ...colours[row * 3 + col]!)))
+  const cells = [0, 1].map((row) => [0, 1, 2].map((col) => solidCell(cw, ch, colours[row * 3 + col]!)))
   const grid = await drawGrid({
     cells,
     xTitle: "",
@@ -113,7 +113,7 @@ describe("drawGrid", async () => {
 
   it("wraps a long label inside its column", async () => {
     const narrow = await drawGrid({
-      cells: [[solidCell(64, 64, 9, 9, 9)]],
+      cells: [[solidCell(64, 64, [9, 9, 9])]],
       xTitle: "epoch file",
       yTitle: "",
       xLabels: ["he-tian-yi-lang-000002 he-tian-yi-lang-000004"],
@@ -126,7 +126,7 @@ describe("drawGrid", async () => {
 
   it("leaves a missing cell blank and refuses cells of different sizes", async () => {
     const partial = await drawGrid({
-      cells: [[solidCell(32, 32, 0, 0, 0), null]],
+      cells: [[solidCell(32, 32, [0, 0, 0]), null]],
       xTitle: "",
       yTitle: "",
       xLabels: ["a", "b"],
@@ -137,7 +137,7 @@ describe("drawGrid", async () => {
     expect(pixel(decoded, left + 16, top + 16)).toEqual([255, 255, 255])
     await expect(
       drawGrid({
-        cells: [[solidCell(32, 32, 0, 0, 0), solidCell(32, 16, 0, 0, 0)]],
+        cells: [[solidCell(32, 32, [0, 0, 0]), solidCell(32, 16, [0, 0, 0])]],
         xTitle: "",
         yTitle: "",
         xLabels: ["a", "b"],

@@ -3,10 +3,9 @@ import { gather } from "../ops/indexing.js"
 import { pad, reshape, slice } from "../ops/movement.js"
 import { max } from "../ops/reduce.js"
 import { constant, full, state } from "../ops/sources.js"
-import { zerosHost } from "../tensor/hostTensor.js"
+import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import { sizeOf } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
-import type { Trainable } from "./adamW.js"
 import { dynamicMap } from "./dynamicMap.js"
 import type { Optimizer } from "./optimizer.js"
 import { paramStateName } from "./optimizer.js"
@@ -97,7 +96,7 @@ export const adamW8bit = (options: AdamW8bitOptions = {}): Optimizer => {
         return weightDecay > 0 ? mul(stepped, sub(1, mul(lr, weightDecay))) : stepped
       }
       for (const { trainables, lr } of groups) {
-        for (const { param, grad } of trainables as ReadonlyArray<Trainable>) {
+        for (const { param, grad } of trainables) {
           const n = names(param.attrs.name)
           const size = sizeOf(param.shape)
           if (!quantized(size)) {
@@ -144,7 +143,7 @@ export const adamW8bit = (options: AdamW8bitOptions = {}): Optimizer => {
       return updates
     },
     initialState: (params) => {
-      const init: Record<string, ReturnType<typeof zerosHost>> = {}
+      const init: Record<string, HostTensor> = {}
       for (const { name, shape } of params) {
         const n = names(name)
         const size = sizeOf(shape)
@@ -171,7 +170,7 @@ export const adamW8bitFromArgs = (args: OptimizerArgs): Optimizer => {
     beta2,
     eps: args.number("eps", 1e-8, { min: 0 }),
     weightDecay: args.number("weight_decay", 0.01, { min: 0 }),
-    min8bitSize: args.number("min_8bit_size", 4096, { min: 0 }),
+    min8bitSize: args.number("min_8bit_size", 4096, { min: 0, integer: true }),
   }
   args.done()
   return adamW8bit(options)

@@ -8,6 +8,8 @@ export {
   type Trainable,
 } from "./adamW.js"
 export { type AdamW8bitOptions, adamW8bit, blockCount8bit, blockSize8bit } from "./adamW8bit.js"
+export { type DAdaptAdamOptions, dadaptAdam } from "./dadaptAdam.js"
+export { type DAdaptAdamPreprintOptions, dadaptAdamPreprint } from "./dadaptAdamPreprint.js"
 export { dynamicMap } from "./dynamicMap.js"
 export { LrScheduleConfigError, OptimizerConfigError } from "./errors.js"
 export { type LionOptions, lion } from "./lion.js"

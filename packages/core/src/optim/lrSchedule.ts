@@ -38,12 +38,13 @@ const polynomialLrEnd = 1e-7
 export const resolveWarmupSteps = (value: number | string, totalSteps: number): number => {
   const text = String(value).trim()
   const ratio = text.endsWith("%") ? Number(text.slice(0, -1)) / 100 : Number(text)
-  if (!Number.isFinite(ratio) || ratio < 0)
+  const percent = text.endsWith("%")
+  if (!Number.isFinite(ratio) || ratio < 0 || (!percent && ratio >= 1 && !Number.isInteger(ratio)))
     throw new LrScheduleConfigError({
       schedule: "lr_warmup_steps",
       detail: `"${text}" is not a step count, a ratio < 1 or a percentage`,
     })
-  return ratio < 1 || text.endsWith("%") ? Math.trunc(ratio * totalSteps) : Math.trunc(ratio)
+  return percent || ratio < 1 ? Math.trunc(ratio * totalSteps) : ratio
 }
 
 /**

@@ -2,6 +2,8 @@ import { Effect } from "effect"
 import { adafactorFromArgs } from "./adafactor.js"
 import { adamWFromArgs } from "./adamW.js"
 import { adamW8bitFromArgs } from "./adamW8bit.js"
+import { dadaptAdamFromArgs } from "./dadaptAdam.js"
+import { dadaptAdamPreprintFromArgs } from "./dadaptAdamPreprint.js"
 import { OptimizerConfigError } from "./errors.js"
 import { lionFromArgs } from "./lion.js"
 import type { Optimizer } from "./optimizer.js"
@@ -21,10 +23,15 @@ const builders: ReadonlyArray<readonly [ReadonlyArray<string>, (args: OptimizerA
   [["SGD", "torch.optim.SGD"], (args) => sgdFromArgs(args, false)],
   [["Prodigy", "prodigyopt.Prodigy"], prodigyFromArgs],
   [["AdaFactor", "transformers.optimization.Adafactor"], adafactorFromArgs],
+  [["DAdaptAdam", "dadaptation.DAdaptAdam"], dadaptAdamFromArgs],
+  [
+    ["DAdaptation", "DAdaptAdamPreprint", "dadaptation.experimental.DAdaptAdamPreprint"],
+    dadaptAdamPreprintFromArgs,
+  ],
 ]
 
 /** The optimizer_type values `makeOptimizer` accepts, in kohya's spelling. */
-export const optimizerTypes: ReadonlyArray<string> = [
+export const optimizerTypes = [
   "AdamW",
   "AdamW8bit",
   "Lion",
@@ -32,7 +39,10 @@ export const optimizerTypes: ReadonlyArray<string> = [
   "SGD",
   "Prodigy",
   "AdaFactor",
-]
+  "DAdaptAdam",
+  "DAdaptation",
+  "DAdaptAdamPreprint",
+] as const
 
 /**
  * The optimizer kohya builds for `--optimizer_type type --optimizer_args args…`: each arg "key=value" with the value

@@ -14,7 +14,8 @@ export interface ParamGroup {
 /**
  * What the `lr` input means to an optimizer:
  * - "step-size": the step size itself (AdamW, Lion, SGD, …; kohya's usual 1e-4).
- * - "multiplier": a factor on a step size the optimizer adapts (Prodigy; kohya warns when it is ≤ 0.1 and recommends 1.0).
+ * - "multiplier": a factor on a step size the optimizer adapts (Prodigy, D-Adaptation; kohya warns when it is ≤ 0.1 and
+ *   recommends 1.0). All groups must share one lr (or have 0): the references raise otherwise, the graph takes the largest.
  * - "ignored": the optimizer computes its own step size (Adafactor with relative_step; kohya drops the lr and its schedule).
  */
 export type LrRole = "step-size" | "multiplier" | "ignored"

@@ -125,14 +125,17 @@ export class OptimizerArgs {
     return this.values.get(key)
   }
 
-  number(key: string, fallback: number, check?: { readonly min?: number; readonly max?: number }): number {
+  number(
+    key: string,
+    fallback: number,
+    check?: { readonly min?: number; readonly max?: number; readonly integer?: boolean },
+  ): number {
     const value = this.take(key)
     if (value === undefined) return fallback
-    const range =
-      check === undefined
-        ? "a number"
-        : `a number${check.min === undefined ? "" : ` ≥ ${check.min}`}${check.max === undefined ? "" : ` ≤ ${check.max}`}`
-    if (typeof value !== "number" || Number.isNaN(value)) return this.fail(key, range, value)
+    const kind = check?.integer ? "an integer" : "a number"
+    const range = `${kind}${check?.min === undefined ? "" : ` ≥ ${check.min}`}${check?.max === undefined ? "" : ` ≤ ${check.max}`}`
+    if (typeof value !== "number" || Number.isNaN(value) || (check?.integer && !Number.isInteger(value)))
+      return this.fail(key, range, value)
     if ((check?.min !== undefined && value < check.min) || (check?.max !== undefined && value > check.max))
       return this.fail(key, range, value)
     return value

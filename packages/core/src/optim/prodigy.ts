@@ -14,7 +14,7 @@ import {
 import { pad, reshape, slice } from "../ops/movement.js"
 import { sum } from "../ops/reduce.js"
 import { full, state } from "../ops/sources.js"
-import { zerosHost } from "../tensor/hostTensor.js"
+import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import { type Shape, sizeOf } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
 import type { Optimizer } from "./optimizer.js"
@@ -138,7 +138,7 @@ export const prodigy = (options: ProdigyOptions = {}): Optimizer => {
       return updates
     },
     initialState: (params) => {
-      const init: Record<string, ReturnType<typeof zerosHost>> = {
+      const init: Record<string, HostTensor> = {
         [groupStateName(0, "d")]: hostFull(d0),
         [groupStateName(0, "d_max")]: hostFull(d0),
         [groupStateName(0, "d_numerator")]: hostFull(0),
@@ -171,7 +171,7 @@ export const prodigyFromArgs = (args: OptimizerArgs): Optimizer => {
     d0: args.number("d0", 1e-6, { min: Number.MIN_VALUE }),
     dCoef: args.number("d_coef", 1),
     growthRate: args.number("growth_rate", Number.POSITIVE_INFINITY, { min: 1 }),
-    sliceP: args.number("slice_p", 1, { min: 1 }),
+    sliceP: args.number("slice_p", 1, { min: 1, integer: true }),
   }
   args.done()
   return prodigy(options)

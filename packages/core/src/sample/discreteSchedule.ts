@@ -1,21 +1,14 @@
+import { noiseSchedule } from "../train/noiseSchedule.js"
+
 /**
- * The discrete noise schedule of the SD UNets (CompVis LDM `register_schedule`, "scaled linear" betas) and
- * k-diffusion's continuous view of it (`k_diffusion/external.py` DiscreteSchedule): sigma_t =
+ * The discrete noise schedule of the SD UNets (CompVis LDM `register_schedule`, "scaled linear" betas) in
+ * k-diffusion's continuous view (`k_diffusion/external.py` DiscreteSchedule): sigma_t =
  * sqrt((1 − ᾱ_t)/ᾱ_t) for t = 0 … 999, and t ↔ sigma by interpolating linearly in log sigma.
  *
  * LDM computes ᾱ in float64 and stores it as float32; k-diffusion derives sigmas and log sigmas from that
  * float32 table in float32. So every table here holds float32 values (as f64 numbers), and the arithmetic
  * on them is done in f64.
  */
-
-export interface DiscreteScheduleOptions {
-  /** Number of training timesteps (LDM `timesteps`, kohya `num_train_timesteps`). */
-  readonly timesteps?: number
-  /** LDM `linear_start`. */
-  readonly betaStart?: number
-  /** LDM `linear_end`. */
-  readonly betaEnd?: number
-}
 
 export interface DiscreteSchedule {
   /** ᾱ_t, t = 0 … timesteps − 1, as float32 values. */
@@ -30,40 +23,25 @@ export interface DiscreteSchedule {
   readonly sigmaMax: number
 }
 
-/** torch.linspace: the first half counts up from `start`, the second half down from `end`. */
-export const linspace = (start: number, end: number, n: number): Float64Array => {
-  const out = new Float64Array(n)
-  if (n === 1) {
-    out[0] = start
-    return out
-  }
-  const step = (end - start) / (n - 1)
-  const half = Math.floor(n / 2)
-  for (let i = 0; i < n; i++) out[i] = i < half ? start + i * step : end - (n - 1 - i) * step
-  return out
-}
-
-/** The SD schedule: scaled-linear betas from 0.00085 to 0.012 over 1000 steps unless told otherwise. */
-export const discreteSchedule = (options: DiscreteScheduleOptions = {}): DiscreteSchedule => {
-  const timesteps = options.timesteps ?? 1000
-  const roots = linspace(
-    Math.sqrt(options.betaStart ?? 0.00085),
-    Math.sqrt(options.betaEnd ?? 0.012),
-    timesteps,
-  )
-  const alphasCumprod = new Float64Array(timesteps)
-  const sigmas = new Float64Array(timesteps)
-  const logSigmas = new Float64Array(timesteps)
-  let product = 1
-  for (let t = 0; t < timesteps; t++) {
-    product *= 1 - roots[t]! ** 2
-    const alpha = Math.fround(product)
-    alphasCumprod[t] = alpha
+/**
+ * k-diffusion's view of a model's ᾱ table (CompVis `alphas_cumprod`, float32): by default SD's scaled-linear
+ * schedule, the one training uses (`noiseSchedule`).
+ */
+export const discreteSchedule = (
+  alphasCumprod: ArrayLike<number> = noiseSchedule().alphasCumprod,
+): DiscreteSchedule => {
+  const steps = alphasCumprod.length
+  const alphas = new Float64Array(steps)
+  const sigmas = new Float64Array(steps)
+  const logSigmas = new Float64Array(steps)
+  for (let t = 0; t < steps; t++) {
+    const alpha = Math.fround(alphasCumprod[t]!)
+    alphas[t] = alpha
     // Rounded after every operation, as float32 tensors compute it.
     sigmas[t] = Math.fround(Math.sqrt(Math.fround(Math.fround(1 - alpha) / alpha)))
     logSigmas[t] = Math.fround(Math.log(sigmas[t]!))
   }
-  return { alphasCumprod, sigmas, logSigmas, sigmaMin: sigmas[0]!, sigmaMax: sigmas[timesteps - 1]! }
+  return { alphasCumprod: alphas, sigmas, logSigmas, sigmaMin: sigmas[0]!, sigmaMax: sigmas[steps - 1]! }
 }
 
 /**

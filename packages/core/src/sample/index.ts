@@ -11,9 +11,7 @@ export {
 export { cfgScaleInput, programDenoiser } from "./denoiserProgram.js"
 export {
   type DiscreteSchedule,
-  type DiscreteScheduleOptions,
   discreteSchedule,
-  linspace,
   sigmaToT,
   tToSigma,
 } from "./discreteSchedule.js"
@@ -58,5 +56,6 @@ export {
   samplerSigmas,
   schedulerLabels,
   schedulerNames,
+  scheduleTypeLabel,
 } from "./samplerNames.js"
 export { ddimTimesteps, exponentialSigmas, karrasSigmas, uniformSigmas } from "./sigmaSchedules.js"

@@ -1,4 +1,4 @@
-import type { Effect } from "effect"
+import { Effect } from "effect"
 import { sampleDdim } from "./ddim.js"
 import { type DiscreteSchedule, discreteSchedule } from "./discreteSchedule.js"
 import {
@@ -35,44 +35,46 @@ export interface SampleOptions<E, R> {
  * Euler a continues each picture's generator and DPM++ SDE walks a Brownian path over it. Returns the
  * final latents [B, C, H, W] (decode them with the VAE after dividing by its scale factor).
  */
-export const sample = <E, R>(options: SampleOptions<E, R>): Effect.Effect<Float32Array, E, R> => {
-  const schedule = options.schedule ?? discreteSchedule()
-  const initial = options.noise.initial()
-  const onStep = options.onStep ? { onStep: options.onStep } : {}
-  if (options.sampler === "DDIM") {
-    return sampleDdim({
-      denoise: options.denoise,
-      x: initial,
+export const sample = <E, R>(options: SampleOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
+  // Suspended so the noise is drawn when the effect runs, not when it is built.
+  Effect.suspend(() => {
+    const schedule = options.schedule ?? discreteSchedule()
+    const initial = options.noise.initial()
+    const onStep = options.onStep ? { onStep: options.onStep } : {}
+    if (options.sampler === "DDIM") {
+      return sampleDdim({
+        denoise: options.denoise,
+        x: initial,
+        schedule,
+        timesteps: ddimTimesteps(options.steps, schedule.sigmas.length),
+        eta: options.eta ?? 0,
+        noise: options.noise.ancestral(),
+        ...onStep,
+      })
+    }
+    const sigmas = samplerSigmas(
       schedule,
-      timesteps: ddimTimesteps(options.steps, schedule.sigmas.length),
-      eta: options.eta ?? 0,
-      noise: options.noise.ancestral(),
+      { sampler: options.sampler, scheduler: options.scheduler ?? "automatic" },
+      options.steps,
+    )
+    const start = sigmas[0]!
+    const run: KSamplerOptions<E, R> = {
+      denoise: options.denoise,
+      x: initial.map((v) => v * start),
+      sigmas,
+      eta: options.eta ?? 1,
       ...onStep,
-    })
-  }
-  const sigmas = samplerSigmas(
-    schedule,
-    { sampler: options.sampler, scheduler: options.scheduler ?? "automatic" },
-    options.steps,
-  )
-  const start = sigmas[0]!
-  const run: KSamplerOptions<E, R> = {
-    denoise: options.denoise,
-    x: initial.map((v) => v * start),
-    sigmas,
-    eta: options.eta ?? 1,
-    ...onStep,
-  }
-  switch (options.sampler) {
-    case "Euler":
-      return sampleEuler(run)
-    case "Euler a":
-      return sampleEulerAncestral({ ...run, noise: options.noise.ancestral() })
-    case "Heun":
-      return sampleHeun(run)
-    case "DPM++ 2M":
-      return sampleDpmpp2m(run)
-    case "DPM++ SDE":
-      return sampleDpmppSde({ ...run, noise: options.noise.brownian() })
-  }
-}
+    }
+    switch (options.sampler) {
+      case "Euler":
+        return sampleEuler(run)
+      case "Euler a":
+        return sampleEulerAncestral({ ...run, noise: options.noise.ancestral() })
+      case "Heun":
+        return sampleHeun(run)
+      case "DPM++ 2M":
+        return sampleDpmpp2m(run)
+      case "DPM++ SDE":
+        return sampleDpmppSde({ ...run, noise: options.noise.brownian() })
+    }
+  })

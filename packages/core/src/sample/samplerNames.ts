@@ -19,17 +19,13 @@ export const schedulerLabels: Readonly<Record<SchedulerName, string>> = {
 }
 
 /**
- * What "Automatic" means for each sampler in A1111 1.9+ (`sd_samplers_kdiffusion.py` options `scheduler`):
- * DPM++ 2M and DPM++ SDE carry Karras; the others use the model's own schedule (uniform in t). DDIM walks
- * DDPM timesteps instead of sigmas and has no schedule type.
+ * The schedule a sampler carries in A1111 1.9+ (`sd_samplers_kdiffusion.py` option `scheduler`): DPM++ 2M and
+ * DPM++ SDE carry Karras. The others carry none, and "Automatic" gives them the model's own sigmas (the
+ * same as "Uniform"). DDIM walks DDPM timesteps and has no schedule type.
  */
-const automaticScheduler: Readonly<Record<SamplerName, SchedulerName>> = {
-  Euler: "uniform",
-  "Euler a": "uniform",
-  Heun: "uniform",
+const samplerScheduler: Partial<Record<SamplerName, SchedulerName>> = {
   "DPM++ 2M": "karras",
   "DPM++ SDE": "karras",
-  DDIM: "uniform",
 }
 
 /** A sampler or schedule name A1111 would not know. */
@@ -81,7 +77,7 @@ export const parseSamplerName = (name: string, scheduler: string = "automatic"):
     })
   }
   // DDIM has no schedule type in A1111: whatever was asked is ignored.
-  const automatic = sampler === "DDIM" || automaticScheduler[sampler] === chosen
+  const automatic = sampler === "DDIM" || samplerScheduler[sampler] === chosen
   return { sampler, scheduler: automatic ? "automatic" : chosen }
 }
 
@@ -97,8 +93,20 @@ const samplerAliases: Readonly<Record<string, SamplerName>> = {
 
 /** The schedule a sampler actually runs with once "automatic" is resolved. */
 export const resolveScheduler = (choice: SamplerChoice): Exclude<SchedulerName, "automatic"> => {
-  const resolved = choice.scheduler === "automatic" ? automaticScheduler[choice.sampler] : choice.scheduler
+  const resolved =
+    choice.scheduler === "automatic" ? (samplerScheduler[choice.sampler] ?? "uniform") : choice.scheduler
   return resolved as Exclude<SchedulerName, "automatic">
+}
+
+/**
+ * What A1111 writes as "Schedule type" in a picture's parameters (`KDiffusionSampler.get_sigmas`): the label
+ * of the schedule that ran, or nothing when the sampler ran on the model's own sigmas because none was
+ * chosen (Euler, Euler a, Heun on "Automatic") and for DDIM.
+ */
+export const scheduleTypeLabel = (choice: SamplerChoice): string | undefined => {
+  if (choice.sampler === "DDIM") return undefined
+  if (choice.scheduler === "automatic" && samplerScheduler[choice.sampler] === undefined) return undefined
+  return schedulerLabels[resolveScheduler(choice)]
 }
 
 /**

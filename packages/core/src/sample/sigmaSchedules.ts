@@ -1,9 +1,22 @@
-import { type DiscreteSchedule, linspace, tToSigma } from "./discreteSchedule.js"
+import { type DiscreteSchedule, tToSigma } from "./discreteSchedule.js"
 
 /**
  * The sigma sequences k-diffusion samplers walk, each ending in 0 (`append_zero`), computed as torch
  * computes them in float32 (values rounded to float32, held as f64 numbers).
  */
+
+/** torch.linspace: the first half counts up from `start`, the second half down from `end`. */
+const linspace = (start: number, end: number, n: number): Float64Array => {
+  const out = new Float64Array(n)
+  if (n === 1) {
+    out[0] = start
+    return out
+  }
+  const step = (end - start) / (n - 1)
+  const half = Math.floor(n / 2)
+  for (let i = 0; i < n; i++) out[i] = i < half ? start + i * step : end - (n - 1 - i) * step
+  return out
+}
 
 const checkSteps = (steps: number): void => {
   if (!Number.isInteger(steps) || steps < 1)

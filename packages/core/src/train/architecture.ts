@@ -104,3 +104,7 @@ export const architectureOf = (
   }
   return Effect.succeed(standardArchitecture(family, detected.prediction === "v" ? "v" : "epsilon"))
 }
+
+/** Latent pixels per side: the VAE halves the size once per level after the first. */
+export const vaeDownscale = (architecture: SdArchitecture): number =>
+  2 ** (architecture.vae.channelMult.length - 1)

@@ -1,6 +1,8 @@
 export * from "./architecture.js"
 export * from "./baseWeights.js"
 export type * from "./batchSource.js"
+export * from "./config.js"
+export * from "./configChecks.js"
 export {
   type Draw,
   type DrawName,
@@ -26,6 +28,7 @@ export {
   resolveStepOptions,
   type StepOptions,
 } from "./stepOptions.js"
+export * from "./syntheticCheckpoint.js"
 export {
   accumulatorName,
   buildTrainingStep,

@@ -34,7 +34,11 @@ export interface TrainingStepSpec {
   readonly latents: Tensor
   /** Builds the model (UNet with its text context and LoRA adapters) on the noisy latents. */
   readonly denoise: Denoise
-  readonly groups: ReadonlyArray<TrainableGroup>
+  /**
+   * The trained parameters by learning-rate group; a function is called after `denoise` has built the
+   * model, for networks (LoRA) whose state tensors exist only once the model asked for them.
+   */
+  readonly groups: ReadonlyArray<TrainableGroup> | (() => ReadonlyArray<TrainableGroup>)
   readonly optimizer: StepOptimizer
   readonly options?: StepOptions
 }
@@ -71,7 +75,8 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   const timesteps = drawTimesteps(spec.latents.shape[0]!, draw, options)
   const { loss, perSample } = stepLoss(spec.latents, timesteps, spec.denoise, draw, schedule, options)
 
-  const params = spec.groups.flatMap((g) => g.trainables)
+  const trainableGroups = typeof spec.groups === "function" ? spec.groups() : spec.groups
+  const params = trainableGroups.flatMap((g) => g.trainables)
   if (params.length === 0) throw new RangeError("a training step needs at least one trainable parameter")
   const grads = grad(loss, params)
   const accumulating = options.gradientAccumulationSteps > 1
@@ -88,13 +93,12 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   })
   const averaged = accumulating ? summed.map((g) => div(g, options.gradientAccumulationSteps)) : summed
   const norm = sqrt(averaged.map((g): Tensor => sum(square(g))).reduce((a, b) => add(a, b)))
-  const clipped =
-    options.maxGradNorm > 0
-      ? averaged.map((g) => mul(g, minimum(div(options.maxGradNorm, add(norm, 1e-6)), 1)))
-      : averaged
+  const clipCoefficient =
+    options.maxGradNorm > 0 ? minimum(div(options.maxGradNorm, add(norm, 1e-6)), 1) : undefined
+  const clipped = clipCoefficient ? averaged.map((g) => mul(g, clipCoefficient)) : averaged
 
   let at = 0
-  const groups = spec.groups.map((group) => ({
+  const groups = trainableGroups.map((group) => ({
     lr: group.lr,
     trainables: group.trainables.map((param) => ({ param, grad: clipped[at++]! })),
   }))

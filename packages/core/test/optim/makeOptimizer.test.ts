@@ -36,7 +36,7 @@ describe("optimizer_args", () => {
   it("refuses unknown types, unknown arguments and values of the wrong kind in one line", () => {
     const unknownType = configError(() => makeOptimizer("Adam9000"))
     expect(unknownType.message).toBe(
-      "optimizer Adam9000: unknown optimizer_type; accepted: AdamW, AdamW8bit, Lion, SGDNesterov, SGD, Prodigy, AdaFactor",
+      "optimizer Adam9000: unknown optimizer_type; accepted: AdamW, AdamW8bit, Lion, SGDNesterov, SGD, Prodigy, AdaFactor, DAdaptAdam, DAdaptation, DAdaptAdamPreprint",
     )
     const unknownArg = configError(() => makeOptimizer("AdamW", ["weight_decay=0.1", "foo=1"]))
     expect(unknownArg.argument).toBe("foo")

@@ -135,7 +135,11 @@ const run = (overrides: Partial<TrainLoopOptions<never>> & { readonly stopAfterS
           states.push({ progress, states: values })
           return `state-${progress.step}`
         }),
-      removeEpoch: (epoch) => Effect.sync(() => (removed.push(epoch), [`epoch-${epoch}`])),
+      removeEpoch: (epoch) =>
+        Effect.sync(() => {
+          removed.push(epoch)
+          return [`epoch-${epoch}`]
+        }),
     },
     stopRequested: () => overrides.stopAfterStep !== undefined && lastStep >= overrides.stopAfterStep,
     emit: (event) => {

@@ -109,17 +109,24 @@ const meanSsim = (a: Plane, b: Plane): number => {
   const side = a.side
   const n = side + 1
   const products = integral(a.values, b.values, side)
-  const area = window * window
-  const box = (t: Float64Array, x: number, y: number) =>
-    t[(y + window) * n + x + window]! - t[y * n + x + window]! - t[(y + window) * n + x]! + t[y * n + x]!
+  const { sums: sa, squareSums: saa } = a
+  const { sums: sb, squareSums: sbb } = b
+  const inverseArea = 1 / (window * window)
   let total = 0
   for (let y = 0; y + window <= side; y++) {
+    const top = y * n
+    const bottom = (y + window) * n
     for (let x = 0; x + window <= side; x++) {
-      const ma = box(a.sums, x, y) / area
-      const mb = box(b.sums, x, y) / area
-      const va = box(a.squareSums, x, y) / area - ma * ma
-      const vb = box(b.squareSums, x, y) / area - mb * mb
-      const cov = box(products, x, y) / area - ma * mb
+      // Corners of the window in the summed-area tables.
+      const p = bottom + x + window
+      const q = top + x + window
+      const r = bottom + x
+      const t = top + x
+      const ma = (sa[p]! - sa[q]! - sa[r]! + sa[t]!) * inverseArea
+      const mb = (sb[p]! - sb[q]! - sb[r]! + sb[t]!) * inverseArea
+      const va = (saa[p]! - saa[q]! - saa[r]! + saa[t]!) * inverseArea - ma * ma
+      const vb = (sbb[p]! - sbb[q]! - sbb[r]! + sbb[t]!) * inverseArea - mb * mb
+      const cov = (products[p]! - products[q]! - products[r]! + products[t]!) * inverseArea - ma * mb
       total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
     }
   }

@@ -62,7 +62,11 @@ const floatField = (field: number, value: number): Array<number> => {
 const utf8 = new TextEncoder()
 
 /** One serialised `Event` with scalar summaries. */
-export const scalarEvent = (wallTime: number, step: number, scalars: Readonly<Record<string, number>>): Uint8Array => {
+export const scalarEvent = (
+  wallTime: number,
+  step: number,
+  scalars: Readonly<Record<string, number>>,
+): Uint8Array => {
   const values = Object.entries(scalars).flatMap(([tag, value]) =>
     lengthDelimited(1, [...lengthDelimited(1, utf8.encode(tag)), ...floatField(2, value)]),
   )

@@ -8,6 +8,7 @@ import {
   type BatchShape,
   buildTrainingStep,
   buildValidationLoss,
+  type ClipTokenizer,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
@@ -18,41 +19,51 @@ import {
   importLora,
   kohyaMetadata,
   LoraNetwork,
+  type LrGroup,
   loraDownName,
   loraUpName,
-  type LrGroup,
   lrMultiplier,
   makeOptimizer,
+  type OptimizerArgValue,
+  readBaseWeight,
+  resolveWarmupSteps,
+  runTrainingLoop,
   type SavePoint,
   type SdArchitecture,
   stepInputNames,
   stepKey,
   T,
+  type Tensor,
   type TrainBatch,
   type TrainConfig,
   type TrainEvent,
   type TrainResult,
-  readBaseWeight,
-  runTrainingLoop,
   textConditioning,
+  vaeDownscale,
   vaeEncode,
   vaeLatent,
   vaePrefix,
   WeightScope,
 } from "@danlu/core"
-import { kohyaTrainSink, openModelFile, readTrainState, safetensorsHashes } from "@danlu/core/node"
-import { Effect, type Scope } from "effect"
+import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
+import { Effect, Scope } from "effect"
 import type { Sizing } from "../buckets/sizing.js"
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
-import { type TrainingData, loadTrainingData } from "./trainingData.js"
+import { loadTrainingData, type TrainingData } from "./trainingData.js"
 
 /** What the caller of {@link train} hears besides the loop's own events. */
 export type TrainRunEvent =
   | TrainEvent
   | { readonly type: "model"; readonly path: string; readonly family: string; readonly prediction: string }
   | { readonly type: "latents"; readonly done: number; readonly total: number; readonly encoded: boolean }
-  | { readonly type: "dataset"; readonly images: number; readonly regImages: number; readonly buckets: number; readonly batchesPerEpoch: number }
+  | {
+      readonly type: "dataset"
+      readonly images: number
+      readonly regImages: number
+      readonly buckets: number
+      readonly batchesPerEpoch: number
+    }
 
 export interface TrainRunHooks {
   readonly emit: (event: TrainRunEvent) => void
@@ -67,11 +78,19 @@ const latentScope = (shape: readonly number[]) => shape.join("x")
  * The VAE as the latent cache's encoder: one compiled encode program per image size, sampling the
  * posterior once (kohya's `latent_dist.sample()`) with noise keyed by the seed and the image.
  */
-const vaeEncoder = (architecture: SdArchitecture, vaeHash: string, seed: number, readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>) =>
+const vaeEncoder = (
+  architecture: SdArchitecture,
+  vaeHash: string,
+  seed: number,
+  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+) =>
   Effect.gen(function* () {
     const backend = yield* Backend
     const scope = yield* Effect.scope
-    const programs = new Map<string, { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }>()
+    const programs = new Map<
+      string,
+      { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }
+    >()
     let encodes = 0
     const programFor = (shape: readonly [number, number, number]) =>
       Effect.gen(function* () {
@@ -84,14 +103,20 @@ const vaeEncoder = (architecture: SdArchitecture, vaeHash: string, seed: number,
         const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
         const latent = vaeLatent(architecture.vae, posterior, noise)
         const program = yield* Scope.provide(scope)(backend.compile({ outputs: { latent }, updates: {} }))
-        const states: Record<string, Awaited<ReturnType<typeof backend.upload>> extends never ? never : unknown> = {}
+        const states: Record<
+          string,
+          Awaited<ReturnType<typeof backend.upload>> extends never ? never : unknown
+        > = {}
         for (const spec of program.states) {
           const value = yield* readWeight(spec.name, spec.shape)
           states[spec.name] = yield* Scope.provide(scope)(backend.upload(value))
         }
         const entry = {
           run: (pixels: HostTensor, noiseKey: HostTensor) =>
-            Effect.map(program.run({ image: pixels, noise_key: noiseKey }, states as never), (out) => out.latent!.data as Float32Array),
+            Effect.map(
+              program.run({ image: pixels, noise_key: noiseKey }, states as never),
+              (out) => out.latent!.data as Float32Array,
+            ),
         }
         programs.set(key, entry)
         return entry
@@ -106,7 +131,11 @@ const vaeEncoder = (architecture: SdArchitecture, vaeHash: string, seed: number,
           const key = hostTensor("u32", [4], Uint32Array.of(seed >>> 0, 0, encodes, 0x766165))
           const data = yield* program.run(hostTensor("f32", [1, ...shape], pixels.data), key)
           const [, h, w] = shape
-          return { shape: [architecture.vae.embedDim, h / 8, w / 8], data: Float32Array.from(data, (v) => (Number.isNaN(v) ? 0 : v)) }
+          const factor = vaeDownscale(architecture)
+          return {
+            shape: [architecture.vae.embedDim, h / factor, w / factor],
+            data: Float32Array.from(data, (v) => (Number.isNaN(v) ? 0 : v)),
+          }
         }),
     }
     return encoder
@@ -124,20 +153,40 @@ const sizingOf = (config: TrainConfig): Sizing =>
       }
     : { mode: "fixed", size: config.resolution }
 
+/** kohya's `optimizer_args` strings (`key=value`, values as Python literals) from the parsed config. */
+const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>): Array<string> =>
+  Object.entries(args).map(([key, value]) => {
+    const py = (v: OptimizerArgValue): string =>
+      v === null
+        ? "None"
+        : typeof v === "boolean"
+          ? v
+            ? "True"
+            : "False"
+          : Array.isArray(v)
+            ? `(${v.join(",")})`
+            : String(v)
+    return `${key}=${py(value)}`
+  })
+
 const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
 
 const batchInputs = (
   architecture: SdArchitecture,
-  tokenizer: Awaited<ReturnType<typeof Effect.runPromise<import("@danlu/core").ClipTokenizer, never>>>,
+  tokenizer: ClipTokenizer,
   batch: TrainBatch,
 ): Record<string, HostTensor> => {
   const [c, h, w] = batch.latentShape
   const n = batch.samples.length
   const latents = new Float32Array(n * c * h * w)
-  batch.samples.forEach((s, i) => latents.set(s.latent, i * c * h * w))
+  for (const [i, s] of batch.samples.entries()) latents.set(s.latent, i * c * h * w)
   return {
     latents: hostTensor("f32", [n, c, h, w], latents),
-    [stepInputNames.lossWeights]: hostTensor("f32", [n], Float32Array.from(batch.samples, (s) => s.lossWeight)),
+    [stepInputNames.lossWeights]: hostTensor(
+      "f32",
+      [n],
+      Float32Array.from(batch.samples, (s) => s.lossWeight),
+    ),
     ...conditioningValues(
       tokenizer,
       architecture,
@@ -170,7 +219,23 @@ export const train = (
       family: detected.family,
       prediction: config.vParameterization ? "v" : detected.prediction,
     })
-    hooks.emit({ type: "model", path: modelPath, family: architecture.family, prediction: architecture.prediction })
+    hooks.emit({
+      type: "model",
+      path: modelPath,
+      family: architecture.family,
+      prediction: architecture.prediction,
+    })
+    const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
+    const sides = config.enableBucket
+      ? [config.bucketResoSteps]
+      : [config.resolution.width, config.resolution.height]
+    if (sides.some((side) => side % multiple !== 0)) {
+      return yield* fail(
+        config.enableBucket
+          ? `bucket_reso_steps = ${config.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
+          : `resolution ${config.resolution.width},${config.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
+      )
+    }
     const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
 
     const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
@@ -222,7 +287,8 @@ export const train = (
 
     const accumulation = config.gradientAccumulationSteps
     const updatesPerEpoch = Math.ceil(data.batchesPerEpoch / accumulation)
-    const totalSteps = config.maxTrainEpochs !== undefined ? config.maxTrainEpochs * updatesPerEpoch : config.maxTrainSteps
+    const totalSteps =
+      config.maxTrainEpochs !== undefined ? config.maxTrainEpochs * updatesPerEpoch : config.maxTrainSteps
     const epochs = Math.ceil(totalSteps / updatesPerEpoch)
 
     const network = LoraNetwork.create({
@@ -256,22 +322,34 @@ export const train = (
     const probe = buildModel(data.shapes[0]!)
     probe.denoise(probe.latents, T.input("t", [data.shapes[0]!.batch]))
     const modules = network.modules()
-    if (modules.length === 0) return yield* fail("the network adapts no layer of this model; check network_train_unet_only / network_train_text_encoder_only")
+    if (modules.length === 0)
+      return yield* fail(
+        "the network adapts no layer of this model; check network_train_unet_only / network_train_text_encoder_only",
+      )
     const loraTensors = network.tensors()
     const isUnet = (name: string) => name.startsWith("lora_unet_")
-    const unetParams = [...loraTensors.entries()].filter(([name]) => isUnet(name)).map(([, t]) => t)
-    const teParams = [...loraTensors.entries()].filter(([name]) => !isUnet(name)).map(([, t]) => t)
+    const paramsWhere = (test: (name: string) => boolean) =>
+      [...loraTensors.entries()].filter(([name]) => test(name)).map(([, t]) => t as Tensor<"state">)
+    const unetParams = paramsWhere(isUnet)
+    const teParams = paramsWhere((name) => !isUnet(name))
     const groups: Array<LrGroup> = []
-    const graphGroups: Array<{ trainables: ReadonlyArray<(typeof unetParams)[number]>; lr: ReturnType<typeof T.input> }> = []
+    const graphGroups: Array<{
+      trainables: ReadonlyArray<(typeof unetParams)[number]>
+      lr: ReturnType<typeof T.input>
+    }> = []
     if (unetParams.length > 0) {
       groups.push({ name: "unet", input: "lr_unet", baseLr: config.unetLr ?? config.learningRate })
       graphGroups.push({ trainables: unetParams, lr: T.input("lr_unet", []) })
     }
     if (teParams.length > 0) {
-      groups.push({ name: "textencoder", input: "lr_te", baseLr: config.textEncoderLr ?? config.learningRate })
+      groups.push({
+        name: "textencoder",
+        input: "lr_te",
+        baseLr: config.textEncoderLr ?? config.learningRate,
+      })
       graphGroups.push({ trainables: teParams, lr: T.input("lr_te", []) })
     }
-    const optimizer = makeOptimizer(config.optimizerType, config.optimizerArgs)
+    const optimizer = makeOptimizer(config.optimizerType, optimizerArgStrings(config.optimizerArgs))
     const stepOptions = {
       predictionType: architecture.prediction === "v" ? ("v_prediction" as const) : ("epsilon" as const),
       lossType: config.lossType,
@@ -283,7 +361,9 @@ export const train = (
       ...(config.noiseOffset === undefined ? {} : { noiseOffset: config.noiseOffset }),
       noiseOffsetRandomStrength: config.noiseOffsetRandomStrength,
       ...(config.adaptiveNoiseScale === undefined ? {} : { adaptiveNoiseScale: config.adaptiveNoiseScale }),
-      ...(config.multiresNoiseIterations === undefined ? {} : { multiresNoiseIterations: config.multiresNoiseIterations }),
+      ...(config.multiresNoiseIterations === undefined
+        ? {}
+        : { multiresNoiseIterations: config.multiresNoiseIterations }),
       multiresNoiseDiscount: config.multiresNoiseDiscount,
       ...(config.ipNoiseGamma === undefined ? {} : { ipNoiseGamma: config.ipNoiseGamma }),
       minTimestep: config.minTimestep,
@@ -295,7 +375,13 @@ export const train = (
     let stepInitial: Record<string, HostTensor> = {}
     const stepGraph = (shape: BatchShape) => {
       const { latents, denoise } = buildModel(shape)
-      const step = buildTrainingStep({ latents, denoise, groups: graphGroups, optimizer, options: stepOptions })
+      const step = buildTrainingStep({
+        latents,
+        denoise,
+        groups: graphGroups,
+        optimizer,
+        options: stepOptions,
+      })
       stepInitial = { ...stepInitial, ...step.initialState }
       return step.graph
     }
@@ -324,7 +410,10 @@ export const train = (
 
     const startedAt = Math.floor(Date.now() / 1000)
     const sessionId = Math.floor(Math.random() * 2 ** 31)
-    const modelStat = yield* Effect.tryPromise({ try: () => stat(modelPath), catch: () => fail(`cannot stat ${modelPath}`) })
+    const modelStat = yield* Effect.tryPromise({
+      try: () => stat(modelPath),
+      catch: () => fail(`cannot stat ${modelPath}`),
+    })
     const baseMetadata: Record<string, string> = {
       ss_session_id: String(sessionId),
       ss_training_started_at: String(startedAt),
@@ -341,7 +430,9 @@ export const train = (
       ss_max_train_steps: String(totalSteps),
       ss_lr_warmup_steps: String(config.lrWarmupSteps),
       ss_lr_scheduler: config.lrScheduler,
-      ss_optimizer: `${optimizer.type}(${Object.entries(config.optimizerArgs).map(([k, v]) => `${k}=${v}`).join(",")})`,
+      ss_optimizer: `${optimizer.type}(${Object.entries(config.optimizerArgs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",")})`,
       ss_mixed_precision: config.mixedPrecision,
       ss_full_fp16: String(config.fullFp16),
       ss_sd_model_name: modelPath.split(/[\\/]/).pop() ?? modelPath,
@@ -408,7 +499,8 @@ export const train = (
     const sink = kohyaTrainSink({
       outputDir: config.outputDir,
       outputName,
-      savePrecision: config.savePrecision === "fp16" ? "F16" : config.savePrecision === "bf16" ? "BF16" : "F32",
+      savePrecision:
+        config.savePrecision === "fp16" ? "F16" : config.savePrecision === "bf16" ? "BF16" : "F32",
       networkStates: [...loraTensors.keys()],
       modules: (weights) => network.moduleWeights(weights),
       metadata,
@@ -424,16 +516,26 @@ export const train = (
         [stepInputNames.step]: scalarTensor(optimizerStep),
         ...(accumulation > 1 ? { [stepInputNames.applyUpdate]: scalarTensor(apply ? 1 : 0) } : {}),
       }),
-      validationInputs: () => ({ [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(config.validationSeed ?? seed, 0xffff)) }),
+      validationInputs: () => ({
+        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(config.validationSeed ?? seed, 0xffff)),
+      }),
       initialState: (spec) =>
         Effect.suspend(() => {
           const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
           if (known) return Effect.succeed(known)
           return readWeight(spec.name, spec.shape)
         }),
-      isTrainingState: (name) => trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
+      isTrainingState: (name) =>
+        trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
       groups,
-      lrMultiplier: (step) => lrMultiplier(config.lrScheduler, step, { totalSteps, warmupSteps: config.lrWarmupSteps, numCycles: config.lrSchedulerNumCycles, power: config.lrSchedulerPower }),
+      lrMultiplier: (step) =>
+        lrMultiplier(config.lrScheduler === "adafactor" ? "constant" : config.lrScheduler, step, {
+          totalSteps,
+          warmupSteps: resolveWarmupSteps(config.lrWarmupSteps, totalSteps),
+          numCycles: config.lrSchedulerNumCycles,
+          power: config.lrSchedulerPower,
+          initialLr: config.learningRate,
+        }),
       epochs,
       totalSteps,
       gradientAccumulationSteps: accumulation,
@@ -450,6 +552,5 @@ export const train = (
         hooks.emit(event)
       },
     })
-    void safetensorsHashes
     return result
   })

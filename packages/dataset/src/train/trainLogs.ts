@@ -92,6 +92,8 @@ export const writeLossCurve = async (
   losses: ReadonlyArray<{ readonly step: number; readonly loss: number; readonly average: number }>,
   title: string,
 ): Promise<void> => {
-  const png = await sharp(Buffer.from(lossCurveSvg(losses, title))).png().toBuffer()
+  const png = await sharp(Buffer.from(lossCurveSvg(losses, title)))
+    .png()
+    .toBuffer()
   await writeFileAtomic(path, png)
 }
