@@ -58,6 +58,9 @@ export {
   scanTrainingFolder,
   type TrainingFolder,
 } from "./folders/trainingFolder.js"
+export * from "./generate/generateImages.js"
+export * from "./generate/generator.js"
+export * from "./generate/imageFiles.js"
 export * from "./grid/drawGrid.js"
 export * from "./grid/gridFont.js"
 export * from "./grid/gridIndex.js"
@@ -122,3 +125,6 @@ export {
   type TrainLogs,
   writeLossCurve,
 } from "./train/trainLogs.js"
+export * from "./xyz/epochFiles.js"
+export * from "./xyz/runXyz.js"
+export * from "./xyz/xyzPlan.js"
