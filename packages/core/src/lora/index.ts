@@ -1,6 +1,13 @@
 export { LoraFormatError } from "./errors.js"
 export { type ImportedLora, type ImportLoraOptions, importLora, type LoraFileFormat } from "./importLora.js"
-export { aliasTable, kohyaName, moduleAliases, normalizeModuleName, type UNetLoraNaming } from "./keys.js"
+export {
+  aliasTable,
+  kohyaName,
+  moduleAliases,
+  normalizeModuleName,
+  type UNetLoraNaming,
+  unetNamingOf,
+} from "./keys.js"
 export {
   type KohyaMetadataOptions,
   kohyaMetadata,

@@ -24,7 +24,10 @@ export interface LoraModule extends LoraShape {
 export interface LoraNetworkOptions extends LoraTargetOptions {
   /** Strength at which the forward adds the LoRA (kohya's `multiplier`, A1111's `<lora:name:w>`). */
   readonly multiplier?: number
-  /** UNet module naming of the exported file: "diffusers" for SD1/SD2 (kohya), "ldm" for SDXL. */
+  /**
+   * UNet module naming of the exported file. Default: sd-scripts' for the model family the model
+   * declares ("ldm" for SDXL, "diffusers" for SD1/SD2 and undeclared models).
+   */
   readonly unetNaming?: UNetLoraNaming
   /** Model components that get LoRAs (default all: "unet", "te", "te1", "te2"); e.g. ["unet"] for UNet only. */
   readonly components?: ReadonlyArray<string>
@@ -48,7 +51,8 @@ export class LoraNetwork {
   private readonly planned = new Map<string, LoraModule | undefined>()
   private readonly stateTensors = new Map<string, Tensor>()
   readonly multiplier: number
-  readonly unetNaming: UNetLoraNaming
+  /** The naming given at creation; undefined picks it per module from the model family. */
+  readonly unetNaming: UNetLoraNaming | undefined
   readonly dtype: DType
 
   private constructor(
@@ -56,7 +60,7 @@ export class LoraNetwork {
     options: LoraNetworkOptions,
   ) {
     this.multiplier = options.multiplier ?? 1
-    this.unetNaming = options.unetNaming ?? "diffusers"
+    this.unetNaming = options.unetNaming
     this.dtype = options.dtype ?? "f32"
   }
 
