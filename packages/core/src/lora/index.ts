@@ -18,4 +18,4 @@ export {
 export { loraDelta, mergeLora } from "./merge.js"
 export { type LoraModuleWeights, loraAlphaName, loraDownName, loraUpName } from "./moduleWeights.js"
 export { type LoraModule, LoraNetwork, type LoraNetworkOptions, layerId } from "./network.js"
-export { kohyaTarget, type LoraShape, type LoraTargetOptions } from "./targets.js"
+export { kohyaTarget, type LoraShape, type LoraTargetOptions, type LoraTargets } from "./targets.js"

@@ -1,4 +1,4 @@
-import type { ModuleAdapter, ModuleInfo } from "../nn/weightScope.js"
+import type { ModuleAdapter, ModuleInfo, WeightEntry } from "../nn/weightScope.js"
 import { cast } from "../ops/cast.js"
 import { add, mul } from "../ops/elementwise.js"
 import { conv2d, matmul } from "../ops/linalg.js"
@@ -44,12 +44,13 @@ const shapesFor = (module: ModuleInfo, rank: number): { down: Shape; up: Shape }
  * A LoRA network applied in the forward without merging: pass `network.adapter` to `WeightScope.root`, and
  * every target layer computes `base(x) + up(down(x)) · alpha/rank · multiplier`, with `down` and `up` as
  * `state` tensors named by kohya keys (`lora_unet_….lora_down.weight`). The network learns its modules
- * while the model is built; `modules()` lists them and `tensors()` gives their state tensors for `grad`.
+ * while the model is built; `modules()` lists them, `tensors()` gives their state tensors for `grad` and
+ * `manifest()` their names and shapes.
  */
 export class LoraNetwork {
   /** Every layer seen, by `layerId`: its LoRA, or undefined when it is not a target. */
   private readonly planned = new Map<string, LoraModule | undefined>()
-  private readonly stateTensors = new Map<string, Tensor>()
+  private readonly stateTensors = new Map<string, Tensor<"state">>()
   readonly multiplier: number
   /** The naming given at creation; undefined picks it per module from the model family. */
   readonly unetNaming: UNetLoraNaming | undefined
@@ -105,9 +106,16 @@ export class LoraNetwork {
     return [...this.planned.values()].filter((m): m is LoraModule => m !== undefined)
   }
 
-  /** The `state` tensors of the LoRA weights, by name. */
-  tensors(): ReadonlyMap<string, Tensor> {
+  /** The `state` tensors of the LoRA weights, by state name: what `grad` and `adamW` take. */
+  tensors(): ReadonlyMap<string, Tensor<"state">> {
     return this.stateTensors
+  }
+
+  /** Every state of the network (names, shapes, dtype), as `WeightScope.manifest()` lists the base's. */
+  manifest(): ReadonlyMap<string, WeightEntry> {
+    return new Map(
+      [...this.stateTensors].map(([key, t]) => [key, { key, shape: [...t.shape], dtype: t.dtype }]),
+    )
   }
 
   /**
@@ -154,7 +162,7 @@ export class LoraNetwork {
     return lora
   }
 
-  private tensor(name: string, shape: Shape): Tensor {
+  private tensor(name: string, shape: Shape): Tensor<"state"> {
     const seen = this.stateTensors.get(name)
     if (seen) return seen
     const tensor = state(name, shape, this.dtype)
