@@ -37,18 +37,35 @@ export interface ModuleInfo {
   readonly family?: BaseFamily | undefined
 }
 
+/** What a build offers its adapters. */
+export interface AdapterBuild {
+  /**
+   * Claims the state name `name` for `owner` in this build; throws when another owner claimed it, so
+   * two adapters (two LoRA networks) never silently share a weight.
+   */
+  readonly claim: (owner: object, name: string) => void
+}
+
 /** Wraps a layer's output: given the layer, its input and its base output, returns the output to use. */
-export type ModuleAdapter = (module: ModuleInfo, x: Tensor, y: Tensor) => Tensor
+export type ModuleAdapter = (module: ModuleInfo, x: Tensor, y: Tensor, build: AdapterBuild) => Tensor
 
 /** What every scope of one model build shares: the weight manifest, the layer list and the adapters. */
-class ScopeRegistry {
+class ScopeRegistry implements AdapterBuild {
   readonly weights = new Map<string, WeightEntry>()
   readonly tensors = new Map<string, Tensor>()
   readonly modules = new Map<string, ModuleInfo>()
+  private readonly claims = new Map<string, object>()
   constructor(
     readonly dtype: DType,
     readonly adapters: ReadonlyArray<ModuleAdapter>,
   ) {}
+
+  readonly claim = (owner: object, name: string): void => {
+    const holder = this.claims.get(name)
+    if (holder === undefined) this.claims.set(name, owner)
+    else if (holder !== owner)
+      throw new RangeError(`two adapters claim the state "${name}": give each LoRA network its own prefix`)
+  }
 }
 
 export interface WeightScopeOptions {
@@ -224,7 +241,7 @@ export class WeightScope {
     const id = `${module.weightKey}#${weightRows?.join(":") ?? ""}`
     if (!this.registry.modules.has(id)) this.registry.modules.set(id, module)
     if (!this.place.adapted) return y
-    return this.registry.adapters.reduce((out, adapter) => adapter(module, x, out), y)
+    return this.registry.adapters.reduce((out, adapter) => adapter(module, x, out, this.registry), y)
   }
 
   /** Every weight asked for so far in this build, by full key. */

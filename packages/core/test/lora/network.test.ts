@@ -6,6 +6,7 @@ import { type ModuleAdapter, WeightScope } from "../../src/nn/index.js"
 import * as T from "../../src/ops/index.js"
 import { adamW } from "../../src/optim/index.js"
 import { evaluateExact, refFromHost } from "../../src/reference/index.js"
+import type { HostTensor } from "../../src/tensor/hostTensor.js"
 import { syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
 const build = (adapters: ReadonlyArray<ModuleAdapter>) => {
@@ -43,6 +44,19 @@ test("components limits a network to part of the model", () => {
   expect(network.modules()).toEqual([])
 })
 
+const tokens = Int32Array.from([62, 5, 17, 40, 63, 63, 63, 63])
+
+/** The network's starting weights with every `up` made non-zero, so that each LoRA changes the output. */
+const activeWeights = (network: LoraNetwork, seed: number) =>
+  Object.fromEntries(
+    Object.entries(network.initialWeights(seed)).map(([name, t]: [string, HostTensor<"f32">]) => [
+      name,
+      name.endsWith(".lora_up.weight")
+        ? Float64Array.from(t.data, (_, i) => ((i % 7) - 3) / 10)
+        : refFromHost(t),
+    ]),
+  )
+
 test("tensors() go to adamW as they are, and manifest() lists every state with shape and dtype", () => {
   const network = LoraNetwork.create({ rank: 2, alpha: 1 })
   const { out } = build([network.adapter])
@@ -79,4 +93,68 @@ test('targets: "attention" adapts only the attention projections (q, k, v, out)'
   expect(unetNames.length).toBe(transformers * 8)
   expect(teNames.length).toBe(3 * 4)
   expect(teNames.every((n) => /_self_attn_(q|k|v|out)_proj$/.test(n))).toBe(true)
+})
+
+test("two networks on one layer need distinct prefixes; with them each keeps its own weights", () => {
+  expect(() =>
+    build([
+      LoraNetwork.create({ rank: 2, alpha: 1 }).adapter,
+      LoraNetwork.create({ rank: 2, alpha: 1 }).adapter,
+    ]),
+  ).toThrow(
+    /^two adapters claim the state "lora_te_text_model_encoder_layers_0_self_attn_q_proj\.lora_down\.weight": give each LoRA network its own prefix$/,
+  )
+  // Networks on different layers need none.
+  build([
+    LoraNetwork.create({ rank: 2, alpha: 1, components: ["unet"] }).adapter,
+    LoraNetwork.create({ rank: 2, alpha: 1 }).adapter,
+  ])
+
+  const character = LoraNetwork.create({ rank: 2, alpha: 1 })
+  const style = LoraNetwork.create({ rank: 2, alpha: 1, prefix: "style." })
+  const both = build([character.adapter, style.adapter])
+  expect([...style.tensors().keys()].every((k) => k.startsWith("style.lora_te_"))).toBe(true)
+  expect([...character.tensors().keys()].every((k) => k.startsWith("lora_te_"))).toBe(true)
+  const characterWeights = activeWeights(character, 1)
+  const styleWeights = activeWeights(style, 2)
+  expect(Object.keys(styleWeights).every((k) => k.startsWith("style."))).toBe(true)
+  // The file keeps kohya's names: the prefix is the program's, not the LoRA's.
+  expect(style.moduleWeights(style.initialWeights(2))[0]!.name).toMatch(/^lora_te_text_model/)
+
+  // Two rank-2 LoRAs with scale ½ on a layer are one rank-4 LoRA with scale ½ whose down stacks both downs
+  // and whose up sets both ups side by side: the output must be that network's.
+  const joint = LoraNetwork.create({ rank: 4, alpha: 2 })
+  const alone = build([joint.adapter])
+  const jointWeights: Record<string, Float64Array> = {}
+  for (const { name, upShape } of joint.modules()) {
+    const [down1, down2] = [
+      characterWeights[loraDownName(name)]!,
+      styleWeights[`style.${loraDownName(name)}`]!,
+    ]
+    jointWeights[loraDownName(name)] = Float64Array.from([...down1, ...down2])
+    const [up1, up2] = [characterWeights[loraUpName(name)]!, styleWeights[`style.${loraUpName(name)}`]!]
+    jointWeights[loraUpName(name)] = Float64Array.from({ length: upShape[0]! * 4 }, (_, i) => {
+      const [row, column] = [Math.floor(i / 4), i % 4]
+      return column < 2 ? up1[row * 2 + column]! : up2[row * 2 + column - 2]!
+    })
+  }
+  const base = { ...syntheticFeeds(both.scope.manifest()), tokens }
+  const [together] = evaluateExact([both.out], { ...base, ...characterWeights, ...styleWeights })
+  const [expected] = evaluateExact([alone.out], { ...base, ...jointWeights })
+  const [plain] = evaluateExact([build([]).out], base)
+  for (const [i, v] of together!.entries()) expect(v).toBeCloseTo(expected![i]!, 9)
+  expect(Array.from(together!)).not.toEqual(Array.from(plain!))
+})
+
+test("a multiplier given as a graph input sets the strength at run time", () => {
+  const scaled = LoraNetwork.create({ rank: 2, alpha: 1, multiplier: T.input("lora_multiplier", []) })
+  const fixed = LoraNetwork.create({ rank: 2, alpha: 1, multiplier: 0.5 })
+  const a = build([scaled.adapter])
+  const b = build([fixed.adapter])
+  const feeds = { ...syntheticFeeds(a.scope.manifest()), tokens, ...activeWeights(fixed, 4) }
+  const [atHalf] = evaluateExact([a.out], { ...feeds, lora_multiplier: Float64Array.of(0.5) })
+  const [atOne] = evaluateExact([a.out], { ...feeds, lora_multiplier: Float64Array.of(1) })
+  const [expected] = evaluateExact([b.out], feeds)
+  expect(Array.from(atHalf!)).toEqual(Array.from(expected!))
+  expect(Array.from(atOne!)).not.toEqual(Array.from(expected!))
 })
