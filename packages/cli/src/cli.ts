@@ -1,5 +1,7 @@
+import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { demo } from "./commands/demo.js"
+import { withFlagHint } from "./flagHints.js"
 import { stepCommands } from "./steps.js"
 import { version } from "./version.js"
 
@@ -9,5 +11,7 @@ export const danlu = Command.make("danlu").pipe(
   Command.withSubcommands([...stepCommands, demo]),
 )
 
-/** Runs `danlu` on an argument list (without `node` and the script path). */
-export const runDanlu = Command.runWith(danlu, { version })
+const run = Command.runWith(danlu, { version })
+
+/** Runs `danlu` on an argument list (without `node` and the script path); errors name the flag that fixes them. */
+export const runDanlu = (args: ReadonlyArray<string>) => run(args).pipe(Effect.mapError(withFlagHint))

@@ -36,7 +36,7 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
-export { DatasetError } from "./errors.js"
+export { DatasetError, type DatasetProblem } from "./errors.js"
 export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
 export {
   type Concept,
