@@ -31,6 +31,42 @@ describe("errors", () => {
     expect(error.message).not.toContain("\n")
   })
 
+  // The arena says how much it asked for (2^40 f32 values); without it the allocator only throws bad_alloc.
+  it.each([
+    ["with", {}, 2 ** 42],
+    ["without", { enableCpuMemArena: false, enableMemPattern: false }, undefined],
+  ] as const)(
+    "an allocation far too large is DeviceOutOfMemory, %s the CPU arena",
+    async (_, config, bytes) => {
+      const x = T.input("x", [1, 1])
+      const error = await failureOf(
+        Effect.gen(function* () {
+          const program = yield* (yield* Backend).compile({
+            outputs: { total: T.sum(T.exp(T.expand(x, [2 ** 20, 2 ** 20]))) },
+          })
+          return yield* program.run({ x: hostTensor("f32", [1, 1], Float32Array.of(1)) })
+        }),
+        layerConfig(config),
+      )
+      expect(error).toMatchObject({
+        _tag: "DeviceOutOfMemory",
+        backend: "onnxruntime",
+        requestedBytes: bytes,
+      })
+      expect(error.message).toMatch(
+        /^onnxruntime ran out of memory[^\n]*; lower the batch size or the resolution$/,
+      )
+    },
+  )
+
+  it("a mis-shaped update arrives as a ShapeError, not a BackendExecutionError", async () => {
+    const w = T.state("w", [2])
+    const error = await failureOf(
+      Effect.flatMap(Backend, (b) => b.compile({ outputs: { y: w }, updates: { w: T.input("u", [3]) } })),
+    )
+    expect(error).toMatchObject({ _tag: "ShapeError", shapes: [[3], [2]] })
+  })
+
   it("refuses missing or mis-shaped inputs and buffers of another backend", async () => {
     const x = T.input("x", [2])
     const w = T.state("w", [2])

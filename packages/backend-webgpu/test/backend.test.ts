@@ -1,4 +1,12 @@
-import { Backend, BackendUnavailable, type HostTensor, makeKernelBackend, T } from "@danlu/core"
+import {
+  Backend,
+  BackendUnavailable,
+  DeviceLost,
+  DeviceOutOfMemory,
+  type HostTensor,
+  makeKernelBackend,
+  T,
+} from "@danlu/core"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
@@ -197,20 +205,86 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     expect(outputs.viaProgram.z!.data[0]).toBe(7)
   })
 
-  it("fails with BackendUnavailable once the device is lost", async () => {
-    const exit = await Effect.runPromiseExit(
+  it("fails with DeviceLost once the device is lost, in runs, compiles, uploads and downloads", async () => {
+    const failures = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
           const acquired = yield* acquireDevice()
           const backend = makeWebGpuBackend(makeGpuContext(acquired))
           const program = yield* backend.compile({ outputs: { y: T.neg(T.input("x", [2], "f32")) } })
+          const weights = yield* backend.upload(f32([2], [1, 2]))
           acquired.device.destroy()
+          // Right after destroy(), before device.lost resolves: the read back itself must fail typed.
+          const download = yield* Effect.flip(backend.download(weights))
           yield* Effect.promise(() => acquired.device.lost)
-          return yield* program.run({ x: f32([2], [1, 2]) })
+          return [
+            download,
+            yield* Effect.flip(program.run({ x: f32([2], [1, 2]) })),
+            yield* Effect.flip(backend.compile({ outputs: { y: T.exp(T.input("x", [3], "f32")) } })),
+            yield* Effect.flip(backend.upload(f32([1], [0]))),
+          ]
         }),
       ),
     )
-    expect(Exit.isFailure(exit) && String(exit.cause)).toContain("webgpu is unavailable: the device was lost")
+    for (const error of failures) {
+      expect(error).toBeInstanceOf(DeviceLost)
+      expect(error.message).toMatch(/^webgpu lost its device: [^\n]+$/)
+    }
+    expect(failures.slice(1).map((e) => e.message)).toEqual(
+      Array(3).fill("webgpu lost its device: the device was released"),
+    )
+  })
+
+  it("reports an out-of-memory error scope as DeviceOutOfMemory with the bytes the program allocates", async () => {
+    const error = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = makeGpuContext(yield* acquireDevice())
+          const device = gpu.device
+          const pop = device.popErrorScope.bind(device)
+          const filters: Array<string> = []
+          const pushed = device.pushErrorScope.bind(device)
+          device.pushErrorScope = (filter) => {
+            filters.push(filter)
+            pushed(filter)
+          }
+          // Dawn cannot be made to run out of memory cheaply on lavapipe; stand in for the driver's report.
+          device.popErrorScope = async () => {
+            const real = await pop()
+            return filters.pop() === "out-of-memory"
+              ? ({ message: "buffer allocation failed" } as GPUError)
+              : real
+          }
+          const x = T.input("x", [4, 8], "f32")
+          return yield* Effect.flip(compileProgram(gpu, { outputs: { y: T.exp(T.mul(x, x)) } }))
+        }),
+      ),
+    )
+    expect(error).toBeInstanceOf(DeviceOutOfMemory)
+    // Slots of the input and the two computed nodes (the constant 2 is not a slot), f32 [4, 8] each.
+    expect(error).toMatchObject({ requestedBytes: 3 * 4 * 8 * 4 })
+    expect(error.message).toBe(
+      "webgpu ran out of memory allocating 384 bytes: compiling the program: buffer allocation failed; lower the batch size or the resolution",
+    )
+  })
+
+  it("shares a program among graphs of one shape and frees it on release", async () => {
+    const identities = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const backend = makeWebGpuBackend(makeGpuContext(yield* acquireDevice()))
+          const graph = () => ({ outputs: { y: T.neg(T.input("x", [2], "f32")) } })
+          const first = yield* Effect.scoped(backend.compile(graph()))
+          const cached = yield* backend.compile(graph())
+          const out = yield* cached.run({ x: f32([2], [1, 2]) })
+          yield* cached.release!
+          const fresh = yield* backend.compile(graph())
+          return { cached: cached.analyzed === first.analyzed, fresh: fresh.analyzed === first.analyzed, out }
+        }),
+      ),
+    )
+    expect(identities).toMatchObject({ cached: true, fresh: false })
+    expect(Array.from(identities.out.y!.data)).toEqual([-1, -2])
   })
 })
 

@@ -3,6 +3,7 @@ import { Command } from "effect/cli"
 import { demo } from "./commands/demo.js"
 import { withFlagHint } from "./flagHints.js"
 import { stepCommands } from "./steps.js"
+import { expandKohyaLists } from "./train/flags.js"
 import { version } from "./version.js"
 
 /** The root `danlu` command: the pipeline's steps, and `demo`, which walks them on bundled data. */
@@ -14,4 +15,5 @@ export const danlu = Command.make("danlu").pipe(
 const run = Command.runWith(danlu, { version })
 
 /** Runs `danlu` on an argument list (without `node` and the script path); errors name the flag that fixes them. */
-export const runDanlu = (args: ReadonlyArray<string>) => run(args).pipe(Effect.mapError(withFlagHint))
+export const runDanlu = (args: ReadonlyArray<string>) =>
+  run(args[0] === "train" ? expandKohyaLists(args) : args).pipe(Effect.mapError(withFlagHint))

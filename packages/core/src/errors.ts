@@ -44,14 +44,32 @@ export class KernelNotImplemented extends Data.TaggedError("KernelNotImplemented
   }
 }
 
-/** The device could not hold what was asked of it. */
+/**
+ * The device could not hold what was asked of it. `requestedBytes` is the allocation that failed where the
+ * backend knows it; `lower` names what the caller can reduce (the CLI adds the flag that does it).
+ */
 export class DeviceOutOfMemory extends Data.TaggedError("DeviceOutOfMemory")<{
   readonly backend: string
-  readonly requestedBytes: number
+  readonly requestedBytes: number | undefined
   readonly detail: string
+  readonly lower: string
 }> {
   override get message(): string {
-    return `${this.backend} ran out of memory allocating ${this.requestedBytes} bytes: ${this.detail}`
+    const bytes = this.requestedBytes === undefined ? "" : ` allocating ${this.requestedBytes} bytes`
+    return `${this.backend} ran out of memory${bytes}: ${this.detail}; lower ${this.lower}`
+  }
+}
+
+/** What a caller lowers when a step does not fit: every activation scales with these. */
+export const lowerForMemory = "the batch size or the resolution"
+
+/** The device went away (driver reset, GPU removed, device destroyed); nothing on it can be used again. */
+export class DeviceLost extends Data.TaggedError("DeviceLost")<{
+  readonly backend: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.backend} lost its device: ${this.reason}`
   }
 }
 
@@ -77,8 +95,11 @@ export class BackendExecutionError extends Data.TaggedError("BackendExecutionErr
 }
 
 export type BackendError =
+  | ShapeError
+  | DTypeError
   | BackendUnavailable
   | KernelNotImplemented
   | DeviceOutOfMemory
+  | DeviceLost
   | ProgramInputError
   | BackendExecutionError

@@ -6,6 +6,7 @@
 export { checkpoint } from "./autodiff/checkpoint.js"
 export { grad, vjp } from "./autodiff/grad.js"
 export { type VjpRule, vjpRules } from "./autodiff/vjp.js"
+export { asBackendError } from "./backend/asBackendError.js"
 export {
   Backend,
   type BackendInfo,
@@ -19,12 +20,14 @@ export { bindingProblem } from "./backend/bindingProblem.js"
 export { bindRun, type SourceSlots } from "./backend/bindRun.js"
 export {
   type ExecutionPlan,
+  type KernelBackendOptions,
   KernelBuffer,
   type KernelDevice,
   makeKernelBackend,
   planExecution,
 } from "./backend/executor.js"
 export type { FusedKernels, Kernel, KernelOp, KernelTable } from "./backend/kernels.js"
+export { makeProgramCache, type ProgramCache } from "./backend/programCache.js"
 export * from "./errors.js"
 export { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "./graph/graph.js"
 export { graphKey } from "./graph/graphKey.js"
@@ -44,6 +47,7 @@ export * from "./optim/index.js"
 export { type CompiledGraph, openSession, type Session } from "./promise/session.js"
 export * as Random from "./random/index.js"
 export * as Reference from "./reference/index.js"
+export * as Sample from "./sample/index.js"
 export { type DType, dtypes, isFloat } from "./tensor/dtype.js"
 export {
   fromBF16Bits,
@@ -57,3 +61,4 @@ export { type HostTensor, hostTensor, zerosHost } from "./tensor/hostTensor.js"
 export { formatShape, type Shape, sizeOf } from "./tensor/shape.js"
 export { Tensor } from "./tensor/tensor.js"
 export * from "./text/index.js"
+export * from "./train/index.js"

@@ -36,6 +36,20 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export { checkDatasetConfig } from "./config/checkDatasetConfig.js"
+export {
+  type DatasetBlueprint,
+  type DatasetConfig,
+  type DatasetSubset,
+  parseDatasetConfig,
+} from "./config/datasetConfig.js"
+export * from "./diagnose/diagnoseGrid.js"
+export * from "./diagnose/formatDiagnosis.js"
+export * from "./diagnose/imageStats.js"
+export * from "./diagnose/nearestImage.js"
+export * from "./diagnose/remedies.js"
+export { type ImageSignature, imageSignature, structuralDistance } from "./diagnose/structuralDistance.js"
+export * from "./diagnose/verdict.js"
 export { DatasetError, type DatasetProblem } from "./errors.js"
 export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
 export {
@@ -44,6 +58,9 @@ export {
   scanTrainingFolder,
   type TrainingFolder,
 } from "./folders/trainingFolder.js"
+export * from "./grid/drawGrid.js"
+export * from "./grid/gridFont.js"
+export * from "./grid/gridIndex.js"
 export { parseColour } from "./image/colour.js"
 export {
   decodeImageRgb,
@@ -71,6 +88,9 @@ export {
 } from "./latent/latentCache.js"
 export { type LatentKeyParts, latentCacheKey } from "./latent/latentKey.js"
 export { flipHorizontally, type PixelTensor, toPixelTensor } from "./latent/pixels.js"
+export * from "./png/infotext.js"
+export * from "./png/pngChunks.js"
+export * from "./png/pngText.js"
 export {
   manifestName,
   type PreparedEntry,
@@ -87,3 +107,18 @@ export {
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
+export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
+export { type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
+export {
+  loadTrainingData,
+  type TrainingData,
+  type TrainingDataOptions,
+  type TrainingImage,
+} from "./train/trainingData.js"
+export {
+  logFolderName,
+  lossCurveSvg,
+  openTrainLogs,
+  type TrainLogs,
+  writeLossCurve,
+} from "./train/trainLogs.js"

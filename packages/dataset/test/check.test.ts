@@ -54,7 +54,7 @@ describe("checkDataset on a mixed folder", async () => {
 
   it("lists skipped files with reasons", () => {
     const skipped = Object.fromEntries(report.skipped.map((s) => [s.path.slice(root.length + 1), s.reason]))
-    expect(skipped["cats"]).toMatch(/folder ignored: not named <repeats>_<name>/)
+    expect(skipped.cats).toMatch(/folder ignored: not named <repeats>_<name>/)
     expect(skipped["10_cat/d.gif"]).toBe("not PNG/JPG/WebP")
     expect(skipped["10_cat/sub/e.png"]).toMatch(/sub-folder/)
   })

@@ -15,4 +15,15 @@ export interface OnnxBackendConfig {
   readonly fused?: ReadonlyArray<CompositeOp>
   /** Compiled programs kept for reuse once nothing holds them (default 16), one per graph shape. */
   readonly cachedPrograms?: number
+  /** ONNX Runtime's graph optimisation level (default `"all"`). */
+  readonly graphOptimizationLevel?: "disabled" | "basic" | "extended" | "layout" | "all"
+  /**
+   * A folder where each optimised model is saved, keyed by a hash of the model, the runtime and the
+   * machine, and loaded without optimising again the next time the same graph is compiled (default: none).
+   */
+  readonly compileCacheDir?: string
+  /** ONNX Runtime's CPU memory arena (default on): off returns freed memory to the system sooner. */
+  readonly enableCpuMemArena?: boolean
+  /** ONNX Runtime's memory pattern (default on): one block per run planned from the first run's sizes. */
+  readonly enableMemPattern?: boolean
 }

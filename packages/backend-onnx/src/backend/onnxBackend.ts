@@ -2,7 +2,7 @@ import { constants as bufferConstants } from "node:buffer"
 import { cpus, totalmem } from "node:os"
 import {
   analyzeGraph,
-  BackendExecutionError,
+  asBackendError,
   type BackendInfo,
   type BackendShape,
   type Capabilities,
@@ -10,42 +10,30 @@ import {
   type DeviceInfo,
   dtypes,
   type Graph,
-  graphKey,
+  makeProgramCache,
   ProgramInputError,
 } from "@danlu/core"
 import { Effect, type Scope } from "effect"
 import type * as Ort from "onnxruntime-node"
-import { type LoweredGraph, lowerGraph } from "../lower/lowerGraph.js"
+import { lowerGraph } from "../lower/lowerGraph.js"
 import { OnnxBuffer, toHostTensor, toOrtTensor } from "../program/deviceBuffer.js"
 import { makeProgram } from "../program/program.js"
+import { createSession } from "../runtime/createSession.js"
 import { type ExecutionProvider, providerProblem, resolveProviders } from "../runtime/executionProviders.js"
-import { mapOrtError } from "../runtime/ortErrors.js"
-import { backendName, loadOrt, type OrtModule } from "../runtime/ortRuntime.js"
+import { backendName, loadOrt } from "../runtime/ortRuntime.js"
 import type { OnnxBackendConfig } from "./config.js"
-
-interface CompiledGraph {
-  readonly lowered: LoweredGraph
-  readonly session: Ort.InferenceSession
-  users: number
-  lastUsed: number
-}
 
 const knownProviders: ReadonlyArray<ExecutionProvider> = ["cpu", "cuda", "tensorrt", "webgpu"]
 
 const lowering = (graph: Graph, fused: ReadonlySet<(typeof compositeOps)[number]>) =>
   Effect.try({
     try: () => lowerGraph(graph, fused),
-    catch: (cause) =>
-      new BackendExecutionError({
-        backend: backendName,
-        op: undefined,
-        detail: `cannot lower the graph to ONNX: ${cause instanceof Error ? cause.message : String(cause)}`,
-      }),
+    catch: (cause) => asBackendError(cause, backendName, "cannot lower the graph to ONNX"),
   })
 
 /**
  * The ONNX Runtime backend: each graph becomes one ONNX model and one `InferenceSession`, cached by
- * graph shape. Nothing native loads until the first describe, upload or compile.
+ * graph shape (core's program cache). Nothing native loads until the first describe, upload or compile.
  */
 export const makeOnnxBackend = (
   config: OnnxBackendConfig = {},
@@ -65,76 +53,39 @@ export const makeOnnxBackend = (
         return { ort, providers }
       }),
     )
-    const cache = new Map<string, CompiledGraph>()
-    let clock = 0
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
-        const entries = [...cache.values()]
-        cache.clear()
-        await Promise.all(entries.map((entry) => entry.session.release()))
-      }),
-    )
-
-    const evictIdle = Effect.promise(async () => {
-      const limit = config.cachedPrograms ?? 16
-      const idle = [...cache].filter(([, e]) => e.users === 0).sort(([, a], [, b]) => a.lastUsed - b.lastUsed)
-      while (cache.size > limit && idle.length > 0) {
-        const [key, entry] = idle.shift()!
-        cache.delete(key)
-        await entry.session.release()
-      }
-    })
+    const programs = makeProgramCache(config.cachedPrograms ?? 16)
+    yield* Effect.addFinalizer(() => programs.close)
 
     const sessionOptions = (
       providers: ReadonlyArray<ExecutionProvider>,
     ): Ort.InferenceSession.SessionOptions => ({
       executionProviders: [...providers],
-      graphOptimizationLevel: "all",
+      graphOptimizationLevel: config.graphOptimizationLevel ?? "all",
       logSeverityLevel: 4,
       ...(config.intraOpThreads === undefined ? {} : { intraOpNumThreads: config.intraOpThreads }),
       ...(config.interOpThreads === undefined
         ? {}
         : { interOpNumThreads: config.interOpThreads, executionMode: "parallel" as const }),
+      ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
+      ...(config.enableMemPattern === undefined ? {} : { enableMemPattern: config.enableMemPattern }),
     })
 
-    const acquire = (ort: OrtModule, providers: ReadonlyArray<ExecutionProvider>, graph: Graph) =>
-      Effect.gen(function* () {
-        const key = graphKey(graph)
-        let entry = cache.get(key)
-        if (entry === undefined) {
-          const lowered = yield* lowering(graph, fused)
-          const session = yield* Effect.tryPromise({
-            try: () => ort.InferenceSession.create(lowered.model, sessionOptions(providers)),
-            catch: (cause) => mapOrtError(cause, lowered, "compile"),
-          })
-          entry = cache.get(key) ?? { lowered, session, users: 0, lastUsed: 0 }
-          if (entry.session !== session) yield* Effect.promise(() => session.release())
-          cache.set(key, entry)
-        }
-        entry.users++
-        entry.lastUsed = clock++
-        return entry
-      })
-
-    const compile: BackendShape["compile"] = (graph) =>
+    const compileUncached = (graph: Graph) =>
       Effect.gen(function* () {
         const { ort, providers } = yield* ready
         const analyzed = yield* Effect.try({
           try: () => analyzeGraph(graph),
-          catch: (cause) =>
-            new BackendExecutionError({
-              backend: backendName,
-              op: undefined,
-              detail: `invalid graph: ${String(cause)}`,
-            }),
+          catch: (cause) => asBackendError(cause, backendName, "invalid graph"),
         })
-        const entry = yield* Effect.acquireRelease(acquire(ort, providers, graph), (e) =>
-          Effect.sync(() => {
-            e.users--
-          }).pipe(Effect.andThen(evictIdle)),
+        const lowered = yield* lowering(graph, fused)
+        const session = yield* Effect.acquireRelease(
+          createSession(ort, lowered, sessionOptions(providers), config.compileCacheDir),
+          (session) => Effect.promise(() => session.release().catch(() => undefined)),
         )
-        return makeProgram(ort, analyzed, entry.lowered, entry.session)
+        return makeProgram(ort, analyzed, lowered, session)
       })
+
+    const compile: BackendShape["compile"] = (graph) => programs.compile(graph, compileUncached(graph))
 
     const describe: BackendShape["describe"] = Effect.gen(function* () {
       const { ort, providers } = yield* ready

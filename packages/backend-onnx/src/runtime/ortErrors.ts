@@ -3,6 +3,7 @@ import {
   BackendExecutionError,
   DeviceOutOfMemory,
   KernelNotImplemented,
+  lowerForMemory,
 } from "@danlu/core"
 import type { LoweredGraph } from "../lower/lowerGraph.js"
 import { backendName } from "./ortRuntime.js"
@@ -15,9 +16,13 @@ const onnxNodeName = (message: string): string | undefined =>
     /node with name '([^']*)'/.exec(message) ??
     /In Node, \("([^"]*)"/.exec(message))?.[1]
 
+/** ONNX Runtime's status line without the source file and C++ signature it starts with. */
 const statusMessage = (message: string): string => {
   const status = /Status Message: (.*)/s.exec(message)?.[1] ?? message
-  return status.split("\n")[0]!.trim()
+  return status
+    .split("\n")[0]!
+    .replace(/^\/\S+:\d+ [^)]*\)\s*/, "")
+    .trim()
 }
 
 /**
@@ -40,11 +45,12 @@ export const mapOrtError = (
     })
   }
   if (/bad_alloc|Failed to allocate memory|out of memory/i.test(message)) {
-    const bytes = Number(/size[= ]+(\d+)/i.exec(message)?.[1] ?? 0)
+    const bytes = /size[= ]+(\d+)/i.exec(message)?.[1]
     return new DeviceOutOfMemory({
       backend: backendName,
-      requestedBytes: bytes,
-      detail: `${where}: ${statusMessage(message)}`,
+      requestedBytes: bytes === undefined ? undefined : Number(bytes),
+      detail: `${phase === "compile" ? "creating a session for" : "running"} ${where}: ${statusMessage(message)}`,
+      lower: lowerForMemory,
     })
   }
   return new BackendExecutionError({

@@ -8,6 +8,8 @@ export interface WebGpuOptions {
   readonly powerPreference?: "low-power" | "high-performance"
   /** Dawn toggles and options passed to `create`, e.g. `["backend=vulkan"]`. */
   readonly dawnOptions?: ReadonlyArray<string>
+  /** Compiled programs kept for reuse once nothing holds them (default 4), one per graph shape. */
+  readonly cachedPrograms?: number
 }
 
 /** The features danlu asks for when the adapter offers them. */

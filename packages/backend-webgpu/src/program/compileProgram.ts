@@ -1,12 +1,14 @@
 import {
+  asBackendError,
+  type BackendError,
   BackendExecutionError,
-  BackendUnavailable,
   bindRun,
   type DeviceBuffer,
   DeviceOutOfMemory,
   type Graph,
   type HostTensor,
   KernelBuffer,
+  lowerForMemory,
   type Program,
   ProgramInputError,
   planExecution,
@@ -14,6 +16,7 @@ import {
 import { Effect, type Scope, Semaphore } from "effect"
 import { backendName } from "../device/acquireDevice.js"
 import type { GpuContext } from "../device/gpuContext.js"
+import { ensureAlive, lostOr } from "../device/lost.js"
 import {
   bufferBytes,
   createFilledBuffer,
@@ -41,42 +44,38 @@ const failure = (op: string | undefined, detail: string) =>
 
 const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
-/** Pops a device error scope pushed before `effect`, turning a captured error into a typed one. */
+/**
+ * Pops a device error scope pushed before `effect`, turning a captured error into a typed one;
+ * `bytes` is what `effect` allocates, where that is known.
+ */
 const withErrorScopes = <A, E>(
   gpu: GpuContext,
   what: string,
+  bytes: number | undefined,
   effect: Effect.Effect<A, E>,
-): Effect.Effect<A, E | BackendExecutionError | DeviceOutOfMemory> =>
+): Effect.Effect<A, E | BackendError> =>
   Effect.gen(function* () {
     const { device } = gpu
     device.pushErrorScope("internal")
     device.pushErrorScope("out-of-memory")
     device.pushErrorScope("validation")
     const result = yield* Effect.exit(effect)
-    const [validation, memory, internal] = yield* Effect.promise(() =>
-      Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]),
-    )
+    const [validation, memory, internal] = yield* Effect.tryPromise({
+      try: () => Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]),
+      catch: lostOr(gpu, what),
+    })
     if (memory) {
       return yield* new DeviceOutOfMemory({
         backend: backendName,
-        requestedBytes: 0,
+        requestedBytes: bytes,
         detail: `${what}: ${memory.message}`,
+        lower: lowerForMemory,
       })
     }
     if (validation ?? internal)
       return yield* failure(undefined, `${what}: ${(validation ?? internal)!.message}`)
     return yield* result
   })
-
-const ensureAlive = (gpu: GpuContext) =>
-  gpu.acquired.lostReason === undefined
-    ? Effect.void
-    : Effect.fail(
-        new BackendUnavailable({
-          backend: backendName,
-          reason: `the device was lost: ${gpu.acquired.lostReason}`,
-        }),
-      )
 
 /**
  * Compiles a graph for the device: core plans the order and the buffer slots (reusing a slot once its
@@ -87,13 +86,13 @@ const ensureAlive = (gpu: GpuContext) =>
 export const compileProgram = (
   gpu: GpuContext,
   graph: Graph,
-): Effect.Effect<Program, BackendExecutionError | DeviceOutOfMemory | BackendUnavailable, Scope.Scope> =>
+): Effect.Effect<Program, BackendError, Scope.Scope> =>
   Effect.gen(function* () {
     yield* ensureAlive(gpu)
     const { device } = gpu
     const plan = yield* Effect.try({
       try: () => planExecution(kernelDeviceOf(gpu), graph),
-      catch: (cause) => failure(undefined, `cannot plan the graph: ${describeCause(cause)}`),
+      catch: (cause) => asBackendError(cause, backendName, "cannot plan the graph"),
     })
     for (const node of plan.analyzed.order) {
       if (!gpu.capabilities.dtypes.includes(node.dtype)) {
@@ -122,15 +121,20 @@ export const compileProgram = (
       return buffer
     }
 
+    const stateSlots = new Set(plan.stateSlots.values())
+    const slotBytes = plan.slotSpecs.reduce(
+      (sum, spec, slot) => (stateSlots.has(slot) ? sum : sum + bufferBytes(spec)),
+      0,
+    )
     const { slots, commands, staging } = yield* withErrorScopes(
       gpu,
       "compiling the program",
+      slotBytes,
       Effect.try({
         try: () => {
           const slots = new Array<GPUBuffer | undefined>(plan.slotSpecs.length)
-          const sources = new Set(plan.stateSlots.values())
           plan.slotSpecs.forEach((spec, slot) => {
-            if (!sources.has(slot))
+            if (!stateSlots.has(slot))
               slots[slot] = own(createTensorBuffer(device, bufferBytes(spec), `slot ${slot}`))
           })
           const commands: Array<BoundCommand> = []
@@ -173,8 +177,7 @@ export const compileProgram = (
           )
           return { slots, commands, staging }
         },
-        catch: (cause) =>
-          cause instanceof BackendExecutionError ? cause : failure(undefined, describeCause(cause)),
+        catch: (cause) => asBackendError(cause, backendName, ""),
       }),
     )
 
@@ -246,7 +249,7 @@ export const compileProgram = (
         })
         return results
       },
-      catch: (cause) => failure(undefined, `reading the outputs back failed: ${describeCause(cause)}`),
+      catch: lostOr(gpu, "reading the outputs back"),
     })
 
     const run: Program["run"] = (inputs, states = {}) =>
@@ -266,7 +269,7 @@ export const compileProgram = (
             },
             deviceBufferOf,
           )
-          yield* withErrorScopes(gpu, "running the program", submit(bound))
+          yield* withErrorScopes(gpu, "running the program", undefined, submit(bound))
           return yield* readOutputs
         }),
       )

@@ -49,6 +49,12 @@ export interface Program {
     inputs: Readonly<Record<string, HostTensor | DeviceBuffer>>,
     states?: Readonly<Record<string, DeviceBuffer>>,
   ): Effect.Effect<Record<string, HostTensor>, BackendError>
+  /**
+   * Lets go of the program before its scope closes: its device memory is freed once no other holder of
+   * the same graph shape uses it. Closing the scope instead keeps it cached for reuse. Optional so that
+   * backends written before it still compile; the backends in this repository all have it.
+   */
+  readonly release?: Effect.Effect<void>
 }
 
 /** A compute backend: the reference executor, ONNX Runtime, WebGPU, CUDA. */
@@ -59,7 +65,10 @@ export interface BackendShape {
   /** Copies host data to the device; the buffer is released with the scope. */
   upload(tensor: HostTensor): Effect.Effect<DeviceBuffer, BackendError, Scope.Scope>
   download(buffer: DeviceBuffer): Effect.Effect<HostTensor, BackendError>
-  /** Compiles a graph once; the program is released with the scope. */
+  /**
+   * Compiles a graph, or reuses the cached program of a graph of the same shape (`graphKey`); the caller
+   * holds it until the scope closes or it runs `program.release`.
+   */
   compile(graph: Graph): Effect.Effect<Program, BackendError, Scope.Scope>
 }
 

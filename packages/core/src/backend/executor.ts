@@ -1,14 +1,16 @@
 import { Effect, Semaphore } from "effect"
-import { BackendExecutionError, ProgramInputError } from "../errors.js"
+import { type BackendError, ProgramInputError } from "../errors.js"
 import { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "../graph/graph.js"
 import { lowerComposites } from "../graph/lowerComposites.js"
 import type { CompositeOp } from "../ops/composites.js"
 import { isComposite } from "../ops/opName.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
 import { Tensor } from "../tensor/tensor.js"
+import { asBackendError } from "./asBackendError.js"
 import type { BackendShape, Capabilities, DeviceBuffer, Program } from "./Backend.js"
 import { bindRun } from "./bindRun.js"
 import type { FusedKernels, Kernel, KernelTable } from "./kernels.js"
+import { makeProgramCache } from "./programCache.js"
 
 /** A device driven by core's generic executor: it supplies storage and one kernel per primitive. */
 export interface KernelDevice<Buf> {
@@ -141,7 +143,8 @@ export const planExecution = <Buf>(device: KernelDevice<Buf>, graph: Graph): Exe
 
 /**
  * Runs every step of a plan over `slots` (sources already bound), allocating a slot's buffer the first
- * time it is needed and keeping it for later runs. Throws what a kernel throws, naming the node.
+ * time it is needed and keeping it for later runs. A kernel's typed error is thrown as itself; any other
+ * failure becomes a `BackendExecutionError` naming the node.
  */
 export const executePlan = <Buf>(
   device: KernelDevice<Buf>,
@@ -158,21 +161,31 @@ export const executePlan = <Buf>(
     try {
       step.kernel(step.node as never, step.args, out)
     } catch (cause) {
-      throw new BackendExecutionError({
-        backend: device.name,
-        op: step.node.op,
-        detail: cause instanceof Error ? cause.message : String(cause),
-      })
+      throw asBackendError(cause, device.name, "", step.node.op)
     }
   }
 }
 
-/** Turns a kernel device into a `Backend`, with core's generic executor doing the scheduling. */
+/** How a kernel backend keeps programs. */
+export interface KernelBackendOptions {
+  /** Compiled programs kept for reuse once nothing holds them (default 4), one per graph shape. */
+  readonly cachedPrograms?: number
+}
+
+/**
+ * Turns a kernel device into a `Backend`, with core's generic executor doing the scheduling. Programs
+ * are cached by graph shape; the garbage collector reclaims those still cached when the backend goes.
+ */
 export const makeKernelBackend = <Buf>(
   device: KernelDevice<Buf>,
   capabilities: Capabilities,
   describe: BackendShape["describe"],
+  options: KernelBackendOptions = {},
 ): BackendShape => {
+  const cache = makeProgramCache(options.cachedPrograms ?? 4)
+  const failure = (context: string) => (cause: unknown) => asBackendError(cause, device.name, context)
+  const toHost = (buffer: Buf, spec: Omit<TensorSpec, "name">): Effect.Effect<HostTensor, BackendError> =>
+    Effect.tryPromise({ try: () => device.toHost(buffer, spec), catch: failure("reading a buffer back") })
   const own = (buffer: DeviceBuffer, name: string): Effect.Effect<Buf, ProgramInputError> =>
     buffer instanceof KernelBuffer && buffer.backend === device.name
       ? Effect.succeed(buffer.storage as Buf)
@@ -183,15 +196,10 @@ export const makeKernelBackend = <Buf>(
           }),
         )
 
-  const compile = (graph: Graph) =>
+  const compileUncached = (graph: Graph) =>
     Effect.try({
       try: () => planExecution(device, graph),
-      catch: (cause) =>
-        new BackendExecutionError({
-          backend: device.name,
-          op: undefined,
-          detail: `cannot plan the graph: ${String(cause)}`,
-        }),
+      catch: failure("cannot plan the graph"),
     }).pipe(
       Effect.flatMap((plan) => {
         const slots = new Array<Buf | undefined>(plan.slotSpecs.length)
@@ -214,17 +222,12 @@ export const makeKernelBackend = <Buf>(
             )
             yield* Effect.try({
               try: () => executePlan(device, plan, slots),
-              catch: (cause) =>
-                cause instanceof BackendExecutionError
-                  ? cause
-                  : new BackendExecutionError({ backend: device.name, op: undefined, detail: String(cause) }),
+              catch: failure("running the program"),
             })
             const results: Record<string, HostTensor> = {}
             for (const spec of plan.analyzed.outputs) {
               const node = plan.analyzed.graph.outputs[spec.name]!
-              results[spec.name] = yield* Effect.promise(() =>
-                device.toHost(slots[plan.slotOf.get(node.id)!]!, spec),
-              )
+              results[spec.name] = yield* toHost(slots[plan.slotOf.get(node.id)!]!, spec)
             }
             for (const spec of plan.analyzed.updates) {
               const node = plan.analyzed.graph.updates![spec.name]!
@@ -271,10 +274,8 @@ export const makeKernelBackend = <Buf>(
       ),
     download: (buffer) =>
       own(buffer, "download").pipe(
-        Effect.flatMap((storage) =>
-          Effect.promise(() => device.toHost(storage, { shape: buffer.shape, dtype: buffer.dtype })),
-        ),
+        Effect.flatMap((storage) => toHost(storage, { shape: buffer.shape, dtype: buffer.dtype })),
       ),
-    compile,
+    compile: (graph) => cache.compile(graph, compileUncached(graph)),
   }
 }

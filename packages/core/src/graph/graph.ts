@@ -1,4 +1,4 @@
-import { ShapeError } from "../errors.js"
+import { DTypeError, ShapeError } from "../errors.js"
 import type { DType } from "../tensor/dtype.js"
 import { formatShape, type Shape, sameShape } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
@@ -58,11 +58,20 @@ export const analyzeGraph = (graph: Graph): AnalyzedGraph => {
   const states = ofKind("state")
   for (const [name, value] of Object.entries(updates)) {
     const target = sources.get(name)
-    if (target?.op !== "state") conflict(`update "${name}" has no state of that name in the graph`)
-    else if (!sameShape(target.shape, value.shape) || target.dtype !== value.dtype) {
+    if (target?.op !== "state")
+      conflict(`update "${name}" has no state of that name in the graph`, value.shape)
+    else if (!sameShape(target.shape, value.shape)) {
       conflict(
-        `update "${name}" is ${formatShape(value.shape)} ${value.dtype} but the state is ${formatShape(target.shape)} ${target.dtype}`,
+        `update "${name}" is ${formatShape(value.shape)} but the state is ${formatShape(target.shape)}`,
+        value.shape,
+        target.shape,
       )
+    } else if (target.dtype !== value.dtype) {
+      throw new DTypeError({
+        op: "graph",
+        detail: `update "${name}" is ${value.dtype} but the state is ${target.dtype}`,
+        dtypes: [value.dtype, target.dtype],
+      })
     }
   }
   return {

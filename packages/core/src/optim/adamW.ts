@@ -1,6 +1,9 @@
 import { add, div, exp, mul, sqrt, square, sub } from "../ops/elementwise.js"
 import { state } from "../ops/sources.js"
+import { zerosHost } from "../tensor/hostTensor.js"
 import type { Tensor } from "../tensor/tensor.js"
+import type { Optimizer } from "./optimizer.js"
+import type { OptimizerArgs } from "./optimizerArgs.js"
 
 export interface AdamWOptions {
   readonly beta1?: number
@@ -59,4 +62,28 @@ export const adamW = (
     updates[names.v] = v1
   }
   return updates
+}
+
+/** torch.optim.AdamW as an `Optimizer` (kohya's default optimizer_type). */
+export const adamWOptimizer = (options: AdamWOptions = {}): Optimizer => ({
+  type: "AdamW",
+  lrRole: "step-size",
+  update: (groups, step) =>
+    Object.assign({}, ...groups.map((group) => adamW(group.trainables, { lr: group.lr, step }, options))),
+  initialState: (params) =>
+    Object.fromEntries(
+      params.flatMap(({ name, shape, dtype }) => [
+        [momentNames(name).m, zerosHost(dtype, shape)],
+        [momentNames(name).v, zerosHost(dtype, shape)],
+      ]),
+    ),
+})
+
+/** AdamW from kohya's optimizer_args: betas (0.9, 0.999), eps 1e-8, weight_decay 0.01 (torch's defaults). */
+export const adamWFromArgs = (args: OptimizerArgs): Optimizer => {
+  const [beta1, beta2] = args.pair("betas", [0.9, 0.999])
+  const eps = args.number("eps", 1e-8, { min: 0 })
+  const weightDecay = args.number("weight_decay", 0.01, { min: 0 })
+  args.done()
+  return adamWOptimizer({ beta1, beta2, eps, weightDecay })
 }

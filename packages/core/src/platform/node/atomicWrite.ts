@@ -7,8 +7,11 @@ import type { ByteSink } from "../../io/byteSource.js"
 import { FileAccessError, OutputExists } from "../../io/errors.js"
 import { fileError } from "./fileErrors.js"
 
-/** What to do when the target already exists. */
-export type ExistingFile = "refuse" | "backup"
+/**
+ * What to do when the target already exists: refuse, keep a backup, or (for files a program owns, such as a
+ * training run's own checkpoints) replace it.
+ */
+export type ExistingFile = "refuse" | "backup" | "replace"
 
 export interface AtomicWriteResult {
   /** Where the previous file was kept, when one was replaced. */
@@ -76,7 +79,7 @@ export const writeFileAtomic = <E>(
       ),
     )
     let backup: string | undefined
-    if (replacing) {
+    if (replacing && options.existing === "backup") {
       backup = yield* attempt(async () => {
         const name = await freeBackupName(path)
         await link(path, name).catch(() => copyFile(path, name))

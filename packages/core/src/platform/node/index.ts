@@ -27,3 +27,11 @@ export const convertCheckpoint = (
       existing: (options.overwrite ? "backup" : "refuse") satisfies ExistingFile,
     }),
   )
+export {
+  type KohyaTrainSinkOptions,
+  kohyaTrainSink,
+  networkFileName,
+  readTrainState,
+  safetensorsHashes,
+  stateFolderName,
+} from "./trainFiles.js"

@@ -1,0 +1,85 @@
+import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Backend, type DeviceBuffer, type Graph, hostTensor, T } from "@danlu/core"
+import { trainingStepGraph, trainingStepInputs, trainingStepState } from "@danlu/core/testing"
+import { Effect, type Layer } from "effect"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import type { OnnxBackendConfig } from "../src/index.js"
+import { layerConfig } from "../src/index.js"
+
+let dir: string
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "danlu-onnx-cache-"))
+})
+afterAll(() => rm(dir, { recursive: true, force: true }))
+
+const withLayer = <A, E>(layer: Layer.Layer<Backend>, effect: Effect.Effect<A, E, Backend>) =>
+  Effect.runPromise(effect.pipe(Effect.provide(layer)))
+
+const scaled = (factor: number): Graph => ({ outputs: { y: T.mul(T.input("x", [3]), factor) } })
+
+const runScaled = (config: OnnxBackendConfig, factor: number) =>
+  withLayer(
+    layerConfig(config),
+    Effect.scoped(
+      Effect.gen(function* () {
+        const program = yield* (yield* Backend).compile(scaled(factor))
+        const out = yield* program.run({ x: hostTensor("f32", [3], Float32Array.of(1, 2, 3)) })
+        return Array.from(out.y!.data)
+      }),
+    ),
+  )
+
+/** Three training steps; returns the losses and the updated `down` factor. */
+const threeSteps = (config: OnnxBackendConfig) =>
+  withLayer(
+    layerConfig(config),
+    Effect.scoped(
+      Effect.gen(function* () {
+        const backend = yield* Backend
+        const program = yield* backend.compile(trainingStepGraph())
+        const states: Record<string, DeviceBuffer> = {}
+        for (const [name, host] of Object.entries(trainingStepState()))
+          states[name] = yield* backend.upload(host)
+        const losses: Array<number> = []
+        for (let k = 1; k <= 3; k++)
+          losses.push((yield* program.run(trainingStepInputs(k), states)).loss!.data[0]!)
+        return { losses, down: Array.from((yield* backend.download(states.down!)).data) }
+      }),
+    ),
+  )
+
+it("saves the optimised model once and loads it, not the graph, the next time", async () => {
+  const folder = join(dir, "swap")
+  expect(await runScaled({ compileCacheDir: folder }, 2)).toEqual([2, 4, 6])
+  const [twice] = await readdir(folder)
+  expect(await runScaled({ compileCacheDir: folder }, 3)).toEqual([3, 6, 9])
+  const files = await readdir(folder)
+  expect(files).toHaveLength(2)
+  const thrice = files.find((f) => f !== twice)!
+  // Put the ×3 model where the ×2 graph's model is cached: a compile that loads the cache computes ×3.
+  await copyFile(join(folder, thrice), join(folder, twice!))
+  expect(await runScaled({ compileCacheDir: folder }, 2)).toEqual([3, 6, 9])
+  expect(await runScaled({}, 2)).toEqual([2, 4, 6])
+})
+
+it("a training step loaded from the cache computes what a fresh compile computes", async () => {
+  const folder = join(dir, "step")
+  const fresh = await threeSteps({})
+  const saved = await threeSteps({ compileCacheDir: folder })
+  const loaded = await threeSteps({ compileCacheDir: folder })
+  expect(await readdir(folder)).toHaveLength(1)
+  expect(saved).toEqual(fresh)
+  expect(loaded).toEqual(fresh)
+})
+
+it("the memory and optimisation knobs change how ONNX Runtime runs, not what it computes", async () => {
+  const fresh = await threeSteps({})
+  const lean = await threeSteps({ enableCpuMemArena: false, enableMemPattern: false })
+  const unoptimised = await threeSteps({ graphOptimizationLevel: "disabled" })
+  expect(lean).toEqual(fresh)
+  expect(unoptimised.losses.map((l, i) => Math.abs(l - fresh.losses[i]!))).toSatisfy((d: Array<number>) =>
+    d.every((x) => x < 1e-5),
+  )
+})

@@ -1,0 +1,151 @@
+import { mkdtemp, readdir, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { openModelFile } from "@danlu/core/node"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { runCli } from "./runCli.js"
+import { writeCheckpoint, writeSquares } from "./trainFixtures.js"
+
+let root = ""
+let model = ""
+let data = ""
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "danlu-train-cli-"))
+  model = join(root, "micro-sd1.safetensors")
+  data = join(root, "train")
+  await writeCheckpoint(model)
+  await writeSquares(data, 8, 2)
+})
+
+const baseArgs = (out: string) => [
+  "train",
+  "--pretrained_model_name_or_path",
+  model,
+  "--train_data_dir",
+  data,
+  "--output_dir",
+  out,
+  "--output_name",
+  "sks",
+  "--resolution",
+  "32",
+  "--network_dim",
+  "4",
+  "--network_alpha",
+  "2",
+  "--train_batch_size",
+  "4",
+  "--caption_extension",
+  ".txt",
+  "--seed",
+  "1",
+  "--backend",
+  "onnx",
+]
+
+const metadataOf = (path: string) =>
+  Effect.runPromise(Effect.scoped(Effect.map(openModelFile(path), (file) => file.metadata)))
+
+describe("danlu train", () => {
+  it("learns: the held-out loss falls across epochs; writes kohya's files, logs and the loss curve", async () => {
+    const out = join(root, "learns")
+    const result = await runCli([
+      ...baseArgs(out),
+      "--learning_rate",
+      "2e-2",
+      "--max_train_epochs",
+      "4",
+      "--save_every_n_epochs",
+      "1",
+      "--validation_split",
+      "0.25",
+      "--network_train_unet_only",
+      "--logging_dir",
+      join(out, "logs"),
+    ])
+    expect(result.error).toBeUndefined()
+    const files = (await readdir(out)).filter((f) => !f.startsWith(".")).sort()
+    expect(files).toEqual([
+      "logs",
+      "sks-000001.safetensors",
+      "sks-000002.safetensors",
+      "sks-000003.safetensors",
+      "sks-loss.png",
+      "sks.safetensors",
+    ])
+    const [run] = await readdir(join(out, "logs"))
+    const logFiles = await readdir(join(out, "logs", run!))
+    expect(logFiles.some((f) => f.startsWith("events.out.tfevents."))).toBe(true)
+    expect(logFiles).toContain("train.jsonl")
+
+    const metadata = await metadataOf(join(out, "sks.safetensors"))
+    const losses = JSON.parse(metadata["danlu.validation_loss"]!) as Array<{ epoch: number; loss: number }>
+    expect(losses.map((l) => l.epoch)).toEqual([1, 2, 3, 4])
+    expect(losses.at(-1)!.loss).toBeLessThan(losses[0]!.loss * 0.9)
+    expect(metadata.ss_num_epochs).toBe("4")
+    expect(metadata.ss_network_dim).toBe("4")
+    expect(result.output).toContain("trained: ")
+  }, 240_000)
+
+  it("reads kohya's TOML config file, command-line flags overriding it", async () => {
+    const out = join(root, "toml")
+    const toml = join(root, "config.toml")
+    await writeFile(
+      toml,
+      [
+        `pretrained_model_name_or_path = "${model}"`,
+        `train_data_dir = "${data}"`,
+        `output_dir = "${out}"`,
+        `output_name = "from-toml"`,
+        "resolution = 32",
+        "network_dim = 4",
+        "network_alpha = 2",
+        "train_batch_size = 8",
+        "max_train_epochs = 1",
+        `caption_extension = ".txt"`,
+        "xformers = true",
+        "network_train_unet_only = true",
+        `backend = "onnx"`,
+      ].join("\n"),
+    )
+    const result = await runCli(["train", "--config_file", toml, "--output_name", "from-flag"])
+    expect(result.error).toBeUndefined()
+    expect(result.errorOutput).toMatch(/ignoring xformers/)
+    expect((await readdir(out)).filter((f) => f.endsWith(".safetensors"))).toEqual(["from-flag.safetensors"])
+  }, 240_000)
+
+  it("stops at a NaN loss, names the step and the likely cause, and keeps the files already written", async () => {
+    const out = join(root, "nan")
+    const result = await runCli([
+      ...baseArgs(out),
+      "--learning_rate",
+      "1e30",
+      "--max_train_epochs",
+      "3",
+      "--save_every_n_epochs",
+      "1",
+      "--network_train_unet_only",
+    ])
+    expect(result.error?._tag).toBe("TrainingDiverged")
+    expect(result.error?.message).toMatch(
+      /the loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d\): the learning rate is likely too high/,
+    )
+  }, 240_000)
+
+  it("refuses what it can check before the first step, in one line", async () => {
+    const missing = await runCli([
+      ...baseArgs(join(root, "x")).filter((a, i, all) => a !== data && all[i + 1] !== data),
+    ])
+    expect(missing.error?.message).toMatch(/train_data_dir/)
+    const warmup = await runCli([
+      ...baseArgs(join(root, "y")),
+      "--max_train_steps",
+      "10",
+      "--lr_warmup_steps",
+      "20",
+    ])
+    expect(warmup.error?.message).toMatch(/warm/i)
+  })
+})

@@ -1,0 +1,63 @@
+import { mkdir, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import {
+  type SdArchitecture,
+  syntheticCheckpoint,
+  tensorsInMemory,
+  tinyArchitecture,
+  writeSafetensors,
+} from "@danlu/core"
+import { writeFileAtomic } from "@danlu/core/node"
+import { Effect } from "effect"
+import sharp from "sharp"
+
+/**
+ * The smallest model in SD1's layout that still has every part (one UNet level, one text layer), so
+ * training tests compile in seconds; the architecture travels in the checkpoint's metadata.
+ */
+export const microSd1: SdArchitecture = (() => {
+  const tiny = tinyArchitecture("sd1")
+  return {
+    ...tiny,
+    unet: {
+      ...tiny.unet,
+      channelMult: [1],
+      numResBlocks: 1,
+      attentionResolutions: [1],
+      transformerDepth: [1],
+    },
+    text: [{ ...tiny.text[0]!, layers: 1 }],
+  }
+})()
+
+export const writeCheckpoint = (path: string, architecture: SdArchitecture = microSd1, seed = 3) => {
+  const { tensors, metadata } = syntheticCheckpoint(architecture, seed)
+  return Effect.runPromise(
+    writeFileAtomic(path, (sink) => writeSafetensors(sink, tensorsInMemory(tensors, metadata)), {
+      existing: "refuse",
+    }),
+  )
+}
+
+/** `count` 32×32 images of a red square on grey (the concept) in a kohya `<repeats>_sks square` folder. */
+export const writeSquares = async (root: string, count = 4, repeats = 5) => {
+  const concept = join(root, `${repeats}_sks square`)
+  await mkdir(concept, { recursive: true })
+  for (let i = 0; i < count; i++) {
+    const size = 10 + 3 * (i % 4)
+    const square = await sharp({
+      create: { width: size, height: size, channels: 3, background: { r: 220, g: 30, b: 30 } },
+    })
+      .png()
+      .toBuffer()
+    const png = await sharp({
+      create: { width: 32, height: 32, channels: 3, background: { r: 128, g: 128, b: 128 } },
+    })
+      .composite([{ input: square, left: 4 + (i % 8), top: 6 + (i % 5) }])
+      .png()
+      .toBuffer()
+    await writeFile(join(concept, `img${i}.png`), png)
+    await writeFile(join(concept, `img${i}.txt`), "sks, red square, grey background")
+  }
+  return concept
+}

@@ -1,0 +1,48 @@
+import type { DType } from "../tensor/dtype.js"
+import type { HostTensor } from "../tensor/hostTensor.js"
+import type { Shape } from "../tensor/shape.js"
+import type { Tensor } from "../tensor/tensor.js"
+import type { Trainable } from "./adamW.js"
+
+/** Parameters trained at one learning rate (kohya: the UNet's and the text encoder's groups). */
+export interface ParamGroup {
+  readonly trainables: ReadonlyArray<Trainable>
+  /** The group's learning rate, an f32 scalar graph input (the schedule changes it without recompiling). */
+  readonly lr: Tensor
+}
+
+/**
+ * What the `lr` input means to an optimizer:
+ * - "step-size": the step size itself (AdamW, Lion, SGD, …; kohya's usual 1e-4).
+ * - "multiplier": a factor on a step size the optimizer adapts (Prodigy, D-Adaptation; kohya warns when it is ≤ 0.1 and
+ *   recommends 1.0). All groups must share one lr (or have 0): the references raise otherwise, the graph takes the largest.
+ * - "ignored": the optimizer computes its own step size (Adafactor with relative_step; kohya drops the lr and its schedule).
+ */
+export type LrRole = "step-size" | "multiplier" | "ignored"
+
+/** Shape and type of a trainable parameter, what `initialState` needs to lay out the optimizer's states. */
+export interface ParamSpec {
+  readonly name: string
+  readonly shape: Shape
+  readonly dtype: DType
+}
+
+/** An optimizer as graph updates: one compiled step program serves every step of a run. */
+export interface Optimizer {
+  /** kohya's `optimizer_type` spelling: "AdamW", "AdamW8bit", "Lion", "SGDNesterov", "SGD", "Prodigy", "Adafactor". */
+  readonly type: string
+  readonly lrRole: LrRole
+  /**
+   * New values of every parameter and optimizer state, keyed by state name. `step` is the 1-based optimizer step
+   * (an f32 scalar input); every state that the update reads and does not output stays as it is.
+   */
+  update(groups: ReadonlyArray<ParamGroup>, step: Tensor): Record<string, Tensor>
+  /** Host initial values of every optimizer state the update reads, keyed by state name. */
+  initialState(params: ReadonlyArray<ParamSpec>): Record<string, HostTensor>
+}
+
+/** `optimizer.<param>.<torch state name>`: the per-parameter state names, as torch's `optimizer.state[p]` keys. */
+export const paramStateName = (param: string, state: string): string => `optimizer.${param}.${state}`
+
+/** `optimizer.group<i>.<name>`: group-wide scalars (Prodigy's d …). */
+export const groupStateName = (group: number, state: string): string => `optimizer.group${group}.${state}`

@@ -1,0 +1,556 @@
+import { createHash } from "node:crypto"
+import { mkdir, stat } from "node:fs/promises"
+import { join } from "node:path"
+import {
+  accumulatorName,
+  architectureOf,
+  Backend,
+  type BatchShape,
+  buildTrainingStep,
+  buildValidationLoss,
+  type ClipTokenizer,
+  clipTokenizer,
+  conditionedUNet,
+  conditioningInputs,
+  conditioningValues,
+  detectCheckpoint,
+  type HostTensor,
+  hostTensor,
+  importLora,
+  kohyaMetadata,
+  LoraNetwork,
+  type LrGroup,
+  loraDownName,
+  loraUpName,
+  lrMultiplier,
+  makeOptimizer,
+  type OptimizerArgValue,
+  readBaseWeight,
+  resolveWarmupSteps,
+  runTrainingLoop,
+  type SavePoint,
+  type SdArchitecture,
+  stepInputNames,
+  stepKey,
+  T,
+  type Tensor,
+  type TrainBatch,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainResult,
+  textConditioning,
+  vaeDownscale,
+  vaeEncode,
+  vaeLatent,
+  vaePrefix,
+  WeightScope,
+} from "@danlu/core"
+import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
+import { Effect, Scope } from "effect"
+import type { Sizing } from "../buckets/sizing.js"
+import { DatasetError, describeCause } from "../errors.js"
+import type { LatentEncoder } from "../latent/latentCache.js"
+import { loadTrainingData, type TrainingData } from "./trainingData.js"
+
+/** What the caller of {@link train} hears besides the loop's own events. */
+export type TrainRunEvent =
+  | TrainEvent
+  | { readonly type: "model"; readonly path: string; readonly family: string; readonly prediction: string }
+  | { readonly type: "latents"; readonly done: number; readonly total: number; readonly encoded: boolean }
+  | {
+      readonly type: "dataset"
+      readonly images: number
+      readonly regImages: number
+      readonly buckets: number
+      readonly batchesPerEpoch: number
+    }
+
+export interface TrainRunHooks {
+  readonly emit: (event: TrainRunEvent) => void
+  readonly stopRequested: () => boolean
+}
+
+const fail = (message: string) => new DatasetError({ message })
+
+const latentScope = (shape: readonly number[]) => shape.join("x")
+
+/**
+ * The VAE as the latent cache's encoder: one compiled encode program per image size, sampling the
+ * posterior once (kohya's `latent_dist.sample()`) with noise keyed by the seed and the image.
+ */
+const vaeEncoder = (
+  architecture: SdArchitecture,
+  vaeHash: string,
+  seed: number,
+  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+) =>
+  Effect.gen(function* () {
+    const backend = yield* Backend
+    const scope = yield* Effect.scope
+    const programs = new Map<
+      string,
+      { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }
+    >()
+    let encodes = 0
+    const programFor = (shape: readonly [number, number, number]) =>
+      Effect.gen(function* () {
+        const key = latentScope(shape)
+        const seen = programs.get(key)
+        if (seen) return seen
+        const weights = WeightScope.root()
+        const image = T.input("image", [1, ...shape])
+        const posterior = vaeEncode(weights.at(vaePrefix), architecture.vae, image)
+        const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
+        const latent = vaeLatent(architecture.vae, posterior, noise)
+        const program = yield* Scope.provide(scope)(backend.compile({ outputs: { latent }, updates: {} }))
+        const states: Record<
+          string,
+          Awaited<ReturnType<typeof backend.upload>> extends never ? never : unknown
+        > = {}
+        for (const spec of program.states) {
+          const value = yield* readWeight(spec.name, spec.shape)
+          states[spec.name] = yield* Scope.provide(scope)(backend.upload(value))
+        }
+        const entry = {
+          run: (pixels: HostTensor, noiseKey: HostTensor) =>
+            Effect.map(
+              program.run({ image: pixels, noise_key: noiseKey }, states as never),
+              (out) => out.latent!.data as Float32Array,
+            ),
+        }
+        programs.set(key, entry)
+        return entry
+      })
+    const encoder: LatentEncoder<unknown> = {
+      vaeHash,
+      encode: (pixels) =>
+        Effect.gen(function* () {
+          const shape = pixels.shape as unknown as readonly [number, number, number]
+          const program = yield* programFor(shape)
+          encodes++
+          const key = hostTensor("u32", [4], Uint32Array.of(seed >>> 0, 0, encodes, 0x766165))
+          const data = yield* program.run(hostTensor("f32", [1, ...shape], pixels.data), key)
+          const [, h, w] = shape
+          const factor = vaeDownscale(architecture)
+          return {
+            shape: [architecture.vae.embedDim, h / factor, w / factor],
+            data: Float32Array.from(data, (v) => (Number.isNaN(v) ? 0 : v)),
+          }
+        }),
+    }
+    return encoder
+  })
+
+const sizingOf = (config: TrainConfig): Sizing =>
+  config.enableBucket
+    ? {
+        mode: "buckets",
+        resolution: config.resolution,
+        minSide: config.minBucketReso,
+        maxSide: config.maxBucketReso,
+        step: config.bucketResoSteps,
+        noUpscale: config.bucketNoUpscale,
+      }
+    : { mode: "fixed", size: config.resolution }
+
+/** kohya's `optimizer_args` strings (`key=value`, values as Python literals) from the parsed config. */
+const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>): Array<string> =>
+  Object.entries(args).map(([key, value]) => {
+    const py = (v: OptimizerArgValue): string =>
+      v === null
+        ? "None"
+        : typeof v === "boolean"
+          ? v
+            ? "True"
+            : "False"
+          : Array.isArray(v)
+            ? `(${v.join(",")})`
+            : String(v)
+    return `${key}=${py(value)}`
+  })
+
+const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
+
+const batchInputs = (
+  architecture: SdArchitecture,
+  tokenizer: ClipTokenizer,
+  batch: TrainBatch,
+): Record<string, HostTensor> => {
+  const [c, h, w] = batch.latentShape
+  const n = batch.samples.length
+  const latents = new Float32Array(n * c * h * w)
+  for (const [i, s] of batch.samples.entries()) latents.set(s.latent, i * c * h * w)
+  return {
+    latents: hostTensor("f32", [n, c, h, w], latents),
+    [stepInputNames.lossWeights]: hostTensor(
+      "f32",
+      [n],
+      Float32Array.from(batch.samples, (s) => s.lossWeight),
+    ),
+    ...conditioningValues(
+      tokenizer,
+      architecture,
+      batch.samples.map((s) => s.caption),
+      batch.samples.map((s) => s.size),
+    ),
+  }
+}
+
+/**
+ * Trains a LoRA as sd-scripts' `train_network.py` does, on the backend in the Effect context: the base model,
+ * the kohya folders, the latent cache, one step program per bucket shape, files and states at kohya's save
+ * points. Every user error is a one-line typed failure before the first step.
+ */
+export const train = (
+  config: TrainConfig,
+  hooks: TrainRunHooks,
+): Effect.Effect<TrainResult, unknown, Backend | Scope.Scope> =>
+  Effect.gen(function* () {
+    const modelPath = config.pretrainedModelNameOrPath
+    if (!modelPath) return yield* fail("no base model: set pretrained_model_name_or_path")
+    if (!config.trainDataDir) return yield* fail("no training images: set train_data_dir")
+    if (!config.outputDir) return yield* fail("no output folder: set output_dir")
+    const outputName = config.outputName ?? "last"
+    const seed = config.seed ?? 42
+
+    const file = yield* openModelFile(modelPath)
+    const detected = yield* detectCheckpoint(file)
+    const architecture = yield* architectureOf(file, {
+      family: detected.family,
+      prediction: config.vParameterization ? "v" : detected.prediction,
+    })
+    hooks.emit({
+      type: "model",
+      path: modelPath,
+      family: architecture.family,
+      prediction: architecture.prediction,
+    })
+    const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
+    const sides = config.enableBucket
+      ? [config.bucketResoSteps]
+      : [config.resolution.width, config.resolution.height]
+    if (sides.some((side) => side % multiple !== 0)) {
+      return yield* fail(
+        config.enableBucket
+          ? `bucket_reso_steps = ${config.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
+          : `resolution ${config.resolution.width},${config.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
+      )
+    }
+    const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
+
+    const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
+    const vaeHash = createHash("sha256")
+    vaeHash.update(JSON.stringify(architecture.vae))
+    for (const info of vaeKeys) {
+      const stored = yield* file.read(info.name)
+      vaeHash.update(info.name).update(stored.bytes)
+    }
+    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight)
+
+    yield* Effect.tryPromise({
+      try: () => mkdir(config.outputDir!, { recursive: true }),
+      catch: (cause) => fail(`cannot create ${config.outputDir}: ${describeCause(cause)}`),
+    })
+    const data: TrainingData<unknown> = yield* loadTrainingData({
+      trainDataDir: config.trainDataDir,
+      regDataDir: config.regDataDir,
+      captionExtension: config.captionExtension,
+      sizing: sizingOf(config),
+      batchSize: config.trainBatchSize,
+      seed,
+      flipAug: config.flipAug,
+      caption: {
+        shuffle: config.shuffleCaption,
+        keepTokens: config.keepTokens,
+        keepTokensSeparator: config.keepTokensSeparator,
+        captionDropoutRate: config.captionDropoutRate,
+        captionDropoutEveryNEpochs: config.captionDropoutEveryNEpochs,
+        tagDropoutRate: config.captionTagDropoutRate,
+        separator: config.captionSeparator,
+        ...(config.secondarySeparator === undefined ? {} : { secondarySeparator: config.secondarySeparator }),
+        ...(config.captionPrefix === undefined ? {} : { prefix: config.captionPrefix }),
+        ...(config.captionSuffix === undefined ? {} : { suffix: config.captionSuffix }),
+      },
+      priorLossWeight: config.priorLossWeight,
+      cacheDir: join(config.outputDir, ".danlu-cache", "latents"),
+      encoder,
+      validationSplit: config.validationSplit,
+      onLatent: (done, total, encoded) => hooks.emit({ type: "latents", done, total, encoded }),
+    })
+    hooks.emit({
+      type: "dataset",
+      images: data.images.length,
+      regImages: data.regularizationImages.length,
+      buckets: Object.keys(data.bucketInfo.buckets).length,
+      batchesPerEpoch: data.batchesPerEpoch,
+    })
+
+    const accumulation = config.gradientAccumulationSteps
+    const updatesPerEpoch = Math.ceil(data.batchesPerEpoch / accumulation)
+    const totalSteps =
+      config.maxTrainEpochs !== undefined ? config.maxTrainEpochs * updatesPerEpoch : config.maxTrainSteps
+    const epochs = Math.ceil(totalSteps / updatesPerEpoch)
+
+    const network = LoraNetwork.create({
+      rank: config.networkDim,
+      alpha: config.networkAlpha,
+      convRank: config.networkArgs.convDim,
+      convAlpha: config.networkArgs.convAlpha,
+      unetNaming: architecture.family === "sdxl" ? "ldm" : "diffusers",
+      components: config.networkTrainUnetOnly
+        ? ["unet"]
+        : config.networkTrainTextEncoderOnly
+          ? ["te", "te1", "te2"]
+          : ["unet", "te", "te1", "te2"],
+    })
+    const tokenizer = yield* clipTokenizer
+    const buildModel = (shape: BatchShape) => {
+      const scope = WeightScope.root({ adapters: [network.adapter] })
+      const latents = T.input("latents", [shape.batch, ...shape.latentShape])
+      const conditioning = textConditioning(
+        scope,
+        architecture,
+        conditioningInputs(architecture, shape.batch),
+        config.clipSkip,
+        { gradientCheckpointing: config.gradientCheckpointing },
+      )
+      const denoise = conditionedUNet(scope, architecture, conditioning, {
+        gradientCheckpointing: config.gradientCheckpointing,
+      })
+      return { scope, latents, denoise }
+    }
+    const probe = buildModel(data.shapes[0]!)
+    probe.denoise(probe.latents, T.input("t", [data.shapes[0]!.batch]))
+    const modules = network.modules()
+    if (modules.length === 0)
+      return yield* fail(
+        "the network adapts no layer of this model; check network_train_unet_only / network_train_text_encoder_only",
+      )
+    const loraTensors = network.tensors()
+    const isUnet = (name: string) => name.startsWith("lora_unet_")
+    const paramsWhere = (test: (name: string) => boolean) =>
+      [...loraTensors.entries()].filter(([name]) => test(name)).map(([, t]) => t as Tensor<"state">)
+    const unetParams = paramsWhere(isUnet)
+    const teParams = paramsWhere((name) => !isUnet(name))
+    const groups: Array<LrGroup> = []
+    const graphGroups: Array<{
+      trainables: ReadonlyArray<(typeof unetParams)[number]>
+      lr: ReturnType<typeof T.input>
+    }> = []
+    if (unetParams.length > 0) {
+      groups.push({ name: "unet", input: "lr_unet", baseLr: config.unetLr ?? config.learningRate })
+      graphGroups.push({ trainables: unetParams, lr: T.input("lr_unet", []) })
+    }
+    if (teParams.length > 0) {
+      groups.push({
+        name: "textencoder",
+        input: "lr_te",
+        baseLr: config.textEncoderLr ?? config.learningRate,
+      })
+      graphGroups.push({ trainables: teParams, lr: T.input("lr_te", []) })
+    }
+    const optimizer = makeOptimizer(config.optimizerType, optimizerArgStrings(config.optimizerArgs))
+    const stepOptions = {
+      predictionType: architecture.prediction === "v" ? ("v_prediction" as const) : ("epsilon" as const),
+      lossType: config.lossType,
+      huberC: config.huberC,
+      huberSchedule: config.huberSchedule,
+      ...(config.minSnrGamma === undefined ? {} : { minSnrGamma: config.minSnrGamma }),
+      scaleVPredLossLikeNoisePred: config.scaleVPredLossLikeNoisePred,
+      debiasedEstimationLoss: config.debiasedEstimationLoss,
+      ...(config.noiseOffset === undefined ? {} : { noiseOffset: config.noiseOffset }),
+      noiseOffsetRandomStrength: config.noiseOffsetRandomStrength,
+      ...(config.adaptiveNoiseScale === undefined ? {} : { adaptiveNoiseScale: config.adaptiveNoiseScale }),
+      ...(config.multiresNoiseIterations === undefined
+        ? {}
+        : { multiresNoiseIterations: config.multiresNoiseIterations }),
+      multiresNoiseDiscount: config.multiresNoiseDiscount,
+      ...(config.ipNoiseGamma === undefined ? {} : { ipNoiseGamma: config.ipNoiseGamma }),
+      minTimestep: config.minTimestep,
+      maxTimestep: config.maxTimestep,
+      zeroTerminalSnr: config.zeroTerminalSnr,
+      maxGradNorm: config.maxGradNorm,
+      gradientAccumulationSteps: accumulation,
+    }
+    let stepInitial: Record<string, HostTensor> = {}
+    const stepGraph = (shape: BatchShape) => {
+      const { latents, denoise } = buildModel(shape)
+      const step = buildTrainingStep({
+        latents,
+        denoise,
+        groups: graphGroups,
+        optimizer,
+        options: stepOptions,
+      })
+      stepInitial = { ...stepInitial, ...step.initialState }
+      return step.graph
+    }
+    const validationGraph = (shape: BatchShape) => {
+      const { latents, denoise } = buildModel(shape)
+      const { gradientAccumulationSteps: _a, maxGradNorm: _m, ...lossOptions } = stepOptions
+      return buildValidationLoss({ latents, denoise, options: lossOptions }).graph
+    }
+
+    let initialLora: Record<string, HostTensor> = network.initialWeights(seed)
+    if (config.networkWeights) {
+      const loraFile = yield* openModelFile(config.networkWeights)
+      const imported = yield* importLora(loraFile, probe.scope.modules(), {
+        unetNaming: architecture.family === "sdxl" ? "ldm" : "diffusers",
+      })
+      initialLora = { ...initialLora }
+      for (const module of imported.modules) {
+        initialLora[loraDownName(module.name)] = module.down
+        initialLora[loraUpName(module.name)] = module.up
+      }
+    }
+    const optimizerInitial = optimizer.initialState(
+      [...loraTensors.entries()].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
+    )
+    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
+
+    const startedAt = Math.floor(Date.now() / 1000)
+    const sessionId = Math.floor(Math.random() * 2 ** 31)
+    const modelStat = yield* Effect.tryPromise({
+      try: () => stat(modelPath),
+      catch: () => fail(`cannot stat ${modelPath}`),
+    })
+    const baseMetadata: Record<string, string> = {
+      ss_session_id: String(sessionId),
+      ss_training_started_at: String(startedAt),
+      ss_output_name: outputName,
+      ss_learning_rate: String(config.learningRate),
+      ss_text_encoder_lr: String(config.textEncoderLr ?? config.learningRate),
+      ss_unet_lr: String(config.unetLr ?? config.learningRate),
+      ss_num_train_images: String(data.trainImageCount),
+      ss_num_reg_images: String(data.regImageCount),
+      ss_num_batches_per_epoch: String(data.batchesPerEpoch),
+      ss_num_epochs: String(epochs),
+      ss_gradient_checkpointing: String(config.gradientCheckpointing),
+      ss_gradient_accumulation_steps: String(accumulation),
+      ss_max_train_steps: String(totalSteps),
+      ss_lr_warmup_steps: String(config.lrWarmupSteps),
+      ss_lr_scheduler: config.lrScheduler,
+      ss_optimizer: `${optimizer.type}(${Object.entries(config.optimizerArgs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",")})`,
+      ss_mixed_precision: config.mixedPrecision,
+      ss_full_fp16: String(config.fullFp16),
+      ss_sd_model_name: modelPath.split(/[\\/]/).pop() ?? modelPath,
+      ss_resolution: `(${config.resolution.width}, ${config.resolution.height})`,
+      ss_clip_skip: String(config.clipSkip ?? "None"),
+      ss_max_token_length: String(config.maxTokenLength ?? "None"),
+      ss_cache_latents: "True",
+      ss_seed: String(seed),
+      ss_lowram: "False",
+      ss_noise_offset: String(config.noiseOffset ?? "None"),
+      ss_multires_noise_iterations: String(config.multiresNoiseIterations ?? "None"),
+      ss_multires_noise_discount: String(config.multiresNoiseDiscount),
+      ss_adaptive_noise_scale: String(config.adaptiveNoiseScale ?? "None"),
+      ss_zero_terminal_snr: String(config.zeroTerminalSnr),
+      ss_training_comment: config.trainingComment ?? "None",
+      ss_max_grad_norm: String(config.maxGradNorm),
+      ss_min_snr_gamma: String(config.minSnrGamma ?? "None"),
+      ss_loss_type: config.lossType,
+      ss_huber_schedule: config.huberSchedule,
+      ss_huber_c: String(config.huberC),
+      ss_debiased_estimation: String(config.debiasedEstimationLoss),
+      ss_ip_noise_gamma: String(config.ipNoiseGamma ?? "None"),
+      ss_enable_bucket: String(config.enableBucket),
+      ss_min_bucket_reso: String(config.minBucketReso),
+      ss_max_bucket_reso: String(config.maxBucketReso),
+      ss_bucket_no_upscale: String(config.bucketNoUpscale),
+      ss_shuffle_caption: String(config.shuffleCaption),
+      ss_keep_tokens: String(config.keepTokens),
+      ss_caption_dropout_rate: String(config.captionDropoutRate),
+      ss_caption_dropout_every_n_epochs: String(config.captionDropoutEveryNEpochs),
+      ss_caption_tag_dropout_rate: String(config.captionTagDropoutRate),
+      ss_flip_aug: String(config.flipAug),
+      ss_color_aug: String(config.colorAug),
+      ss_random_crop: String(config.randomCrop),
+      ss_prior_loss_weight: String(config.priorLossWeight),
+      ss_tag_frequency: JSON.stringify(data.tagFrequency),
+      ss_dataset_dirs: JSON.stringify(data.datasetDirs),
+      ss_reg_dataset_dirs: JSON.stringify(data.regDatasetDirs),
+      ss_bucket_info: JSON.stringify(data.bucketInfo),
+      ss_sd_model_hash: String(modelStat.size),
+    }
+    const validationLosses: Array<{ epoch: number; loss: number }> = []
+    const metadata = (point: SavePoint): Record<string, string> => ({
+      ...kohyaMetadata({
+        family: architecture.family,
+        prediction: architecture.prediction,
+        rank: config.networkDim,
+        alpha: config.networkAlpha,
+        convRank: config.networkArgs.convDim,
+        convAlpha: config.networkArgs.convAlpha,
+        title: config.metadataTitle ?? outputName,
+        resolution: [config.resolution.width, config.resolution.height],
+        extra: {
+          ...baseMetadata,
+          ss_epoch: String(point.epoch),
+          ss_steps: String(point.step),
+          ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
+          ...(validationLosses.length === 0
+            ? {}
+            : { "danlu.validation_loss": JSON.stringify(validationLosses) }),
+        },
+      }),
+    })
+    const sink = kohyaTrainSink({
+      outputDir: config.outputDir,
+      outputName,
+      savePrecision:
+        config.savePrecision === "fp16" ? "F16" : config.savePrecision === "bf16" ? "BF16" : "F32",
+      networkStates: [...loraTensors.keys()],
+      modules: (weights) => network.moduleWeights(weights),
+      metadata,
+    })
+    const trainingStates = new Set([...loraTensors.keys()])
+    const result = yield* runTrainingLoop({
+      data,
+      stepGraph,
+      validationGraph: data.validation.length > 0 ? validationGraph : undefined,
+      batchInputs: (batch) => batchInputs(architecture, tokenizer, batch),
+      stepInputs: ({ microStep, optimizerStep, apply }) => ({
+        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(seed, microStep)),
+        [stepInputNames.step]: scalarTensor(optimizerStep),
+        ...(accumulation > 1 ? { [stepInputNames.applyUpdate]: scalarTensor(apply ? 1 : 0) } : {}),
+      }),
+      validationInputs: () => ({
+        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(config.validationSeed ?? seed, 0xffff)),
+      }),
+      initialState: (spec) =>
+        Effect.suspend(() => {
+          const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
+          if (known) return Effect.succeed(known)
+          return readWeight(spec.name, spec.shape)
+        }),
+      isTrainingState: (name) =>
+        trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
+      groups,
+      lrMultiplier: (step) =>
+        lrMultiplier(config.lrScheduler === "adafactor" ? "constant" : config.lrScheduler, step, {
+          totalSteps,
+          warmupSteps: resolveWarmupSteps(config.lrWarmupSteps, totalSteps),
+          numCycles: config.lrSchedulerNumCycles,
+          power: config.lrSchedulerPower,
+          initialLr: config.learningRate,
+        }),
+      epochs,
+      totalSteps,
+      gradientAccumulationSteps: accumulation,
+      saveEveryNEpochs: config.saveEveryNEpochs,
+      saveEveryNSteps: config.saveEveryNSteps,
+      saveLastNEpochs: config.saveLastNEpochs,
+      saveState: config.saveState,
+      sink,
+      ...(resume ? { resume } : {}),
+      stopRequested: hooks.stopRequested,
+      emit: (event) => {
+        if (event.type === "epoch" && event.validationLoss !== undefined)
+          validationLosses.push({ epoch: event.epoch, loss: event.validationLoss })
+        hooks.emit(event)
+      },
+    })
+    return result
+  })
