@@ -3,6 +3,7 @@ export {
   type BucketAssignment,
   bucketAssigner,
   fixedSizeAssigner,
+  hasBucket,
 } from "./buckets/assignBucket.js"
 export {
   type BucketOptions,
