@@ -13,7 +13,7 @@ export interface DemoImage {
   readonly offsetX: number
 }
 
-const backgrounds = ["#ffffff", "#87ceeb", "#3cb371", "#ffffff"] as const
+const backgrounds = ["#ffffff", "#87ceeb", "#3cb371", "#f5deb3"] as const
 const sizes = [
   [512, 512],
   [512, 768],
