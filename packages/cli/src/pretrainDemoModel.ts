@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { mkdir, writeFile } from "node:fs/promises"
 import { cpus } from "node:os"
-import { dirname, join } from "node:path"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { layer } from "@danlu/backend-onnx"
 import { Effect } from "effect"
@@ -12,7 +12,7 @@ import { gridPng, pixelsPng } from "./demo/pretrain/sceneImages.js"
 
 /**
  * `npm run pretrain-demo-model`: reproduces the demo's bundled base model from its seed on the ONNX Runtime
- * CPU backend, and writes previews (the VAE's reconstructions, samples of a few captions) beside it.
+ * CPU backend, and writes previews (the VAE's reconstructions, samples of a few captions) into --previews.
  */
 const { values } = parseArgs({
   options: {
@@ -31,7 +31,7 @@ const options = {
   log: (line: string) => process.stdout.write(`${line}\n`),
 }
 const out = values.out ?? bundledBaseModelPath()
-const previews = values.previews ?? join(dirname(out), "..", "docs-previews")
+const previews = values.previews ?? "danlu-pretrain-previews"
 
 const program = Effect.gen(function* () {
   const started = performance.now()

@@ -47,17 +47,23 @@ export const defaultPretrainOptions: Omit<PretrainOptions, "log"> = {
   seed: 2026,
   images: 2048,
   size: 32,
-  batch: 16,
+  batch: 8,
   vaeBatch: 8,
   vaeSteps: 300,
-  unetSteps: 1000,
+  unetSteps: 600,
   vaeLr: 2e-3,
-  unetLr: 6e-4,
+  unetLr: 8e-4,
   captionDropout: 0.1,
 }
 
-/** The bundled model's architecture: `tinyArchitecture("sd1")`, SD1.5's layout at toy width with CLIP's vocabulary. */
-export const demoArchitecture: SdArchitecture = tinyArchitecture("sd1")
+/**
+ * The bundled model's architecture: `tinyArchitecture("sd1")` (SD1.5's layout at toy width, CLIP's vocabulary
+ * and 77 positions) with one res block per UNet level, so that pretraining and the demo's LoRA fit on two cores.
+ */
+export const demoArchitecture: SdArchitecture = (() => {
+  const tiny = tinyArchitecture("sd1")
+  return { ...tiny, unet: { ...tiny.unet, numResBlocks: 1 } }
+})()
 
 export interface PretrainedModel {
   readonly architecture: SdArchitecture
