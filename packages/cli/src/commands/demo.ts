@@ -22,7 +22,7 @@ const trainingConfig = (paths: {
   readonly epochs: number
 }) =>
   [
-    "# danlu demo: a rank-8 LoRA of the danlu-girl character on the bundled 32×32 base model",
+    "# danlu demo: a rank-8 LoRA (LoCon) of the danlu-girl character on the bundled 32×32 base model",
     `pretrained_model_name_or_path = ${JSON.stringify(paths.base)}`,
     `train_data_dir = ${JSON.stringify(paths.data)}`,
     `output_dir = ${JSON.stringify(paths.output)}`,
@@ -31,12 +31,15 @@ const trainingConfig = (paths: {
     'network_module = "networks.lora"',
     "network_dim = 8",
     "network_alpha = 4",
+    "# LoCon: the res blocks' convolutions too, where most of this tiny UNet draws",
+    'network_args = ["conv_dim=8", "conv_alpha=4"]',
     "# the base model is tiny: a LoRA on it takes a larger learning rate than SD1.5's 1e-4",
-    "learning_rate = 1e-3",
+    "learning_rate = 1e-2",
+    "min_snr_gamma = 5",
     "train_batch_size = 4",
     "resolution = 32",
     `max_train_epochs = ${paths.epochs}`,
-    "save_every_n_epochs = 1",
+    "save_every_n_epochs = 2",
     'caption_extension = ".txt"',
     "seed = 42",
     'backend = "onnx"',
@@ -106,7 +109,7 @@ export const demo = Command.make(
     ),
     force: switchFlag("force", "replace an earlier demo folder"),
     // The test's shortcut: fewer epochs than the README's run.
-    epochs: Flag.Int("epochs").pipe(Flag.withDefault(6), Flag.withHidden),
+    epochs: Flag.Int("epochs").pipe(Flag.withDefault(16), Flag.withHidden),
   },
   ({ out, force, epochs }) =>
     Effect.gen(function* () {
