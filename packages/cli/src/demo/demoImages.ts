@@ -30,7 +30,7 @@ export const demoImages: ReadonlyArray<DemoImage> = Array.from({ length: 16 }, (
     height,
     background: backgrounds[(i + Math.floor(i / 4)) % backgrounds.length]!,
     scale: 0.5 + 0.08 * ((i * 7) % 5),
-    offsetX: (((i * 3) % 5) - 2) * 0.08,
+    offsetX: (((i * 3) % 7) - 3) * 0.05,
   }
 })
 
