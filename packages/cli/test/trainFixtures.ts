@@ -61,3 +61,36 @@ export const writeSquares = async (root: string, count = 4, repeats = 5) => {
   }
   return concept
 }
+
+/** `count` 32×32 RGBA images (a red square on grey) whose alpha channel is `alpha` everywhere, no captions. */
+export const writeCutouts = async (folder: string, count: number, alpha: number) => {
+  await mkdir(folder, { recursive: true })
+  for (let i = 0; i < count; i++) {
+    const png = await sharp({
+      create: {
+        width: 32,
+        height: 32,
+        channels: 4,
+        background: { r: 128, g: 128, b: 128, alpha: alpha / 255 },
+      },
+    })
+      .composite([
+        {
+          input: {
+            create: {
+              width: 12,
+              height: 12,
+              channels: 4,
+              background: { r: 220, g: 30, b: 30, alpha: alpha / 255 },
+            },
+          },
+          left: 4 + i,
+          top: 6,
+        },
+      ])
+      .png()
+      .toBuffer()
+    await writeFile(join(folder, `cut${i}.png`), png)
+  }
+  return folder
+}

@@ -70,12 +70,6 @@ export const trainCommand = Command.make(
     Effect.gen(function* () {
       const { config, dataset, ignored } = yield* resolveTrainFlags(kohya)
       for (const option of ignored) yield* Console.error(`danlu: ignoring ${option.key}: ${option.reason}`)
-      if (dataset !== undefined) {
-        return yield* new UserError({
-          message:
-            "dataset_config is read but not trained from yet; use train_data_dir with <repeats>_<name> folders",
-        })
-      }
       const problems = checkTrainConfig(config)
       for (const problem of problems.filter((p) => p.level === "warning"))
         yield* Console.error(`danlu: warning: ${problem.message}`)
@@ -96,11 +90,9 @@ export const trainCommand = Command.make(
         if (event.type !== "latents" && event.type !== "model" && event.type !== "dataset")
           logs?.record(event)
       }
-      const result = yield* Effect.scoped(train(config, { emit, stopRequested: stop.stopRequested })).pipe(
-        Effect.provide(layer),
-        Effect.ensuring(Effect.sync(stop.dispose)),
-        Effect.uninterruptible,
-      )
+      const result = yield* Effect.scoped(
+        train(config, { emit, stopRequested: stop.stopRequested }, dataset),
+      ).pipe(Effect.provide(layer), Effect.ensuring(Effect.sync(stop.dispose)), Effect.uninterruptible)
       const outputName = config.outputName ?? "last"
       if (losses.length > 0) {
         const curve = join(config.outputDir!, `${outputName}-loss.png`)

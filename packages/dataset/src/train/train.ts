@@ -48,9 +48,19 @@ import {
 import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
 import { Effect, Scope } from "effect"
 import type { Sizing } from "../buckets/sizing.js"
+import type { CaptionOptions } from "../captions/captionPipeline.js"
+import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
-import { loadTrainingData, type TrainingData } from "./trainingData.js"
+import { datasetsMetadata } from "./datasetsMetadata.js"
+import {
+  foldersAsDataset,
+  loadTrainingData,
+  subsetFolder,
+  type TrainingData,
+  type TrainingDatasetSpec,
+  type TrainingSubset,
+} from "./trainingData.js"
 
 /** What the caller of {@link train} hears besides the loop's own events. */
 export type TrainRunEvent =
@@ -141,7 +151,56 @@ const vaeEncoder = (
     return encoder
   })
 
-const sizingOf = (config: TrainConfig): Sizing =>
+/** The caption pipeline's options from a subset's (or the run's) kohya options. */
+const captionOptionsOf = (options: {
+  readonly shuffleCaption: boolean
+  readonly keepTokens: number
+  readonly keepTokensSeparator: string
+  readonly captionDropoutRate: number
+  readonly captionDropoutEveryNEpochs: number
+  readonly captionTagDropoutRate: number
+  readonly captionSeparator: string
+  readonly secondarySeparator?: string | undefined
+  readonly captionPrefix?: string | undefined
+  readonly captionSuffix?: string | undefined
+}): CaptionOptions => ({
+  shuffle: options.shuffleCaption,
+  keepTokens: options.keepTokens,
+  keepTokensSeparator: options.keepTokensSeparator,
+  captionDropoutRate: options.captionDropoutRate,
+  captionDropoutEveryNEpochs: options.captionDropoutEveryNEpochs,
+  tagDropoutRate: options.captionTagDropoutRate,
+  separator: options.captionSeparator,
+  ...(options.secondarySeparator === undefined ? {} : { secondarySeparator: options.secondarySeparator }),
+  ...(options.captionPrefix === undefined ? {} : { prefix: options.captionPrefix }),
+  ...(options.captionSuffix === undefined ? {} : { suffix: options.captionSuffix }),
+})
+
+/** One `[[datasets]]` of kohya's dataset_config as the batch source reads it. */
+const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
+  Effect.gen(function* () {
+    const subsets: Array<TrainingSubset> = []
+    for (const subset of blueprint.subsets) {
+      subsets.push({
+        concept: yield* subsetFolder(subset),
+        captionExtension: subset.captionExtension,
+        caption: captionOptionsOf(subset),
+        flipAug: subset.flipAug,
+        alphaMask: subset.alphaMask,
+        validationSplit: subset.validationSplit,
+      })
+    }
+    return { sizing: sizingOf(blueprint), batchSize: blueprint.batchSize, subsets }
+  })
+
+const sizingOf = (config: {
+  readonly enableBucket: boolean
+  readonly resolution: TrainConfig["resolution"]
+  readonly minBucketReso: number
+  readonly maxBucketReso: number
+  readonly bucketResoSteps: number
+  readonly bucketNoUpscale: boolean
+}): Sizing =>
   config.enableBucket
     ? {
         mode: "buckets",
@@ -174,13 +233,17 @@ const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float3
 const batchInputs = (
   architecture: SdArchitecture,
   tokenizer: ClipTokenizer,
+  masked: boolean,
   batch: TrainBatch,
 ): Record<string, HostTensor> => {
   const [c, h, w] = batch.latentShape
   const n = batch.samples.length
   const latents = new Float32Array(n * c * h * w)
   for (const [i, s] of batch.samples.entries()) latents.set(s.latent, i * c * h * w)
+  const masks = new Float32Array(masked ? n * h * w : 0).fill(1)
+  if (masked) for (const [i, s] of batch.samples.entries()) if (s.mask) masks.set(s.mask, i * h * w)
   return {
+    ...(masked ? { [stepInputNames.lossMask]: hostTensor("f32", [n, 1, h, w], masks) } : {}),
     latents: hostTensor("f32", [n, c, h, w], latents),
     [stepInputNames.lossWeights]: hostTensor(
       "f32",
@@ -204,14 +267,23 @@ const batchInputs = (
 export const train = (
   config: TrainConfig,
   hooks: TrainRunHooks,
+  dataset?: DatasetConfig,
 ): Effect.Effect<TrainResult, unknown, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const modelPath = config.pretrainedModelNameOrPath
     if (!modelPath) return yield* fail("no base model: set pretrained_model_name_or_path")
-    if (!config.trainDataDir) return yield* fail("no training images: set train_data_dir")
+    if (!config.trainDataDir && !dataset)
+      return yield* fail("no training images: set train_data_dir or dataset_config")
     if (!config.outputDir) return yield* fail("no output folder: set output_dir")
     const outputName = config.outputName ?? "last"
     const seed = config.seed ?? 42
+    const augmented = dataset ? dataset.datasets.flatMap((d) => d.subsets) : [config]
+    for (const option of ["randomCrop", "colorAug"] as const) {
+      if (augmented.some((options) => options[option]))
+        return yield* fail(
+          `${option === "randomCrop" ? "random_crop" : "color_aug"} cannot be used: danlu always caches latents, and when caching latents, either color_aug or random_crop cannot be used (kohya's rule)`,
+        )
+    }
 
     const file = yield* openModelFile(modelPath)
     const detected = yield* detectCheckpoint(file)
@@ -226,15 +298,17 @@ export const train = (
       prediction: architecture.prediction,
     })
     const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
-    const sides = config.enableBucket
-      ? [config.bucketResoSteps]
-      : [config.resolution.width, config.resolution.height]
-    if (sides.some((side) => side % multiple !== 0)) {
-      return yield* fail(
-        config.enableBucket
-          ? `bucket_reso_steps = ${config.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
-          : `resolution ${config.resolution.width},${config.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
-      )
+    for (const sizes of dataset ? dataset.datasets : [config]) {
+      const sides = sizes.enableBucket
+        ? [sizes.bucketResoSteps]
+        : [sizes.resolution.width, sizes.resolution.height]
+      if (sides.some((side) => side % multiple !== 0)) {
+        return yield* fail(
+          sizes.enableBucket
+            ? `bucket_reso_steps = ${sizes.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
+            : `resolution ${sizes.resolution.width},${sizes.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
+        )
+      }
     }
     const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
 
@@ -251,37 +325,38 @@ export const train = (
       try: () => mkdir(config.outputDir!, { recursive: true }),
       catch: (cause) => fail(`cannot create ${config.outputDir}: ${describeCause(cause)}`),
     })
+    const datasets = dataset
+      ? yield* Effect.forEach(dataset.datasets, datasetSpec)
+      : [
+          yield* foldersAsDataset({
+            trainDataDir: config.trainDataDir!,
+            regDataDir: config.regDataDir,
+            sizing: sizingOf(config),
+            batchSize: config.trainBatchSize,
+            captionExtension: config.captionExtension,
+            caption: captionOptionsOf(config),
+            flipAug: config.flipAug,
+            alphaMask: config.alphaMask,
+            validationSplit: config.validationSplit,
+          }),
+        ]
     const data: TrainingData<unknown> = yield* loadTrainingData({
-      trainDataDir: config.trainDataDir,
-      regDataDir: config.regDataDir,
-      captionExtension: config.captionExtension,
-      sizing: sizingOf(config),
-      batchSize: config.trainBatchSize,
+      datasets,
       seed,
-      flipAug: config.flipAug,
-      caption: {
-        shuffle: config.shuffleCaption,
-        keepTokens: config.keepTokens,
-        keepTokensSeparator: config.keepTokensSeparator,
-        captionDropoutRate: config.captionDropoutRate,
-        captionDropoutEveryNEpochs: config.captionDropoutEveryNEpochs,
-        tagDropoutRate: config.captionTagDropoutRate,
-        separator: config.captionSeparator,
-        ...(config.secondarySeparator === undefined ? {} : { secondarySeparator: config.secondarySeparator }),
-        ...(config.captionPrefix === undefined ? {} : { prefix: config.captionPrefix }),
-        ...(config.captionSuffix === undefined ? {} : { suffix: config.captionSuffix }),
-      },
       priorLossWeight: config.priorLossWeight,
       cacheDir: join(config.outputDir, ".danlu-cache", "latents"),
       encoder,
-      validationSplit: config.validationSplit,
       onLatent: (done, total, encoded) => hooks.emit({ type: "latents", done, total, encoded }),
     })
+    if (config.maskedLoss && !data.masked)
+      return yield* fail(
+        "masked_loss needs a mask: set alpha_mask (danlu takes the mask from each image's alpha channel)",
+      )
     hooks.emit({
       type: "dataset",
       images: data.images.length,
       regImages: data.regularizationImages.length,
-      buckets: Object.keys(data.bucketInfo.buckets).length,
+      buckets: data.datasets.reduce((sum, d) => sum + Object.keys(d.bucketInfo.buckets).length, 0),
       batchesPerEpoch: data.batchesPerEpoch,
     })
 
@@ -371,6 +446,7 @@ export const train = (
       zeroTerminalSnr: config.zeroTerminalSnr,
       maxGradNorm: config.maxGradNorm,
       gradientAccumulationSteps: accumulation,
+      maskedLoss: data.masked,
     }
     let stepInitial: Record<string, HostTensor> = {}
     const stepGraph = (shape: BatchShape) => {
@@ -414,6 +490,27 @@ export const train = (
       try: () => stat(modelPath),
       catch: () => fail(`cannot stat ${modelPath}`),
     })
+    // kohya writes the data options as top-level keys for train_data_dir, and per dataset in ss_datasets.
+    const foldersMetadata: Record<string, string> = {
+      ss_batch_size_per_device: String(config.trainBatchSize),
+      ss_resolution: `(${config.resolution.width}, ${config.resolution.height})`,
+      ss_enable_bucket: String(config.enableBucket),
+      ss_min_bucket_reso: String(config.minBucketReso),
+      ss_max_bucket_reso: String(config.maxBucketReso),
+      ss_bucket_no_upscale: String(config.bucketNoUpscale),
+      ss_shuffle_caption: String(config.shuffleCaption),
+      ss_keep_tokens: String(config.keepTokens),
+      ss_caption_dropout_rate: String(config.captionDropoutRate),
+      ss_caption_dropout_every_n_epochs: String(config.captionDropoutEveryNEpochs),
+      ss_caption_tag_dropout_rate: String(config.captionTagDropoutRate),
+      ss_flip_aug: String(config.flipAug),
+      ss_color_aug: String(config.colorAug),
+      ss_random_crop: String(config.randomCrop),
+      ss_tag_frequency: JSON.stringify(data.tagFrequency),
+      ss_dataset_dirs: JSON.stringify(data.datasetDirs),
+      ss_reg_dataset_dirs: JSON.stringify(data.regDatasetDirs),
+      ss_bucket_info: JSON.stringify(data.bucketInfo),
+    }
     const baseMetadata: Record<string, string> = {
       ss_session_id: String(sessionId),
       ss_training_started_at: String(startedAt),
@@ -436,7 +533,6 @@ export const train = (
       ss_mixed_precision: config.mixedPrecision,
       ss_full_fp16: String(config.fullFp16),
       ss_sd_model_name: modelPath.split(/[\\/]/).pop() ?? modelPath,
-      ss_resolution: `(${config.resolution.width}, ${config.resolution.height})`,
       ss_clip_skip: String(config.clipSkip ?? "None"),
       ss_max_token_length: String(config.maxTokenLength ?? "None"),
       ss_cache_latents: "True",
@@ -455,24 +551,10 @@ export const train = (
       ss_huber_c: String(config.huberC),
       ss_debiased_estimation: String(config.debiasedEstimationLoss),
       ss_ip_noise_gamma: String(config.ipNoiseGamma ?? "None"),
-      ss_enable_bucket: String(config.enableBucket),
-      ss_min_bucket_reso: String(config.minBucketReso),
-      ss_max_bucket_reso: String(config.maxBucketReso),
-      ss_bucket_no_upscale: String(config.bucketNoUpscale),
-      ss_shuffle_caption: String(config.shuffleCaption),
-      ss_keep_tokens: String(config.keepTokens),
-      ss_caption_dropout_rate: String(config.captionDropoutRate),
-      ss_caption_dropout_every_n_epochs: String(config.captionDropoutEveryNEpochs),
-      ss_caption_tag_dropout_rate: String(config.captionTagDropoutRate),
-      ss_flip_aug: String(config.flipAug),
-      ss_color_aug: String(config.colorAug),
-      ss_random_crop: String(config.randomCrop),
       ss_prior_loss_weight: String(config.priorLossWeight),
-      ss_tag_frequency: JSON.stringify(data.tagFrequency),
-      ss_dataset_dirs: JSON.stringify(data.datasetDirs),
-      ss_reg_dataset_dirs: JSON.stringify(data.regDatasetDirs),
-      ss_bucket_info: JSON.stringify(data.bucketInfo),
       ss_sd_model_hash: String(modelStat.size),
+      ss_masked_loss: String(config.maskedLoss),
+      ...(dataset ? datasetsMetadata(dataset, data) : foldersMetadata),
     }
     const validationLosses: Array<{ epoch: number; loss: number }> = []
     const metadata = (point: SavePoint): Record<string, string> => ({
@@ -510,7 +592,7 @@ export const train = (
       data,
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,
-      batchInputs: (batch) => batchInputs(architecture, tokenizer, batch),
+      batchInputs: (batch) => batchInputs(architecture, tokenizer, data.masked, batch),
       stepInputs: ({ microStep, optimizerStep, apply }) => ({
         [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(seed, microStep)),
         [stepInputNames.step]: scalarTensor(optimizerStep),
