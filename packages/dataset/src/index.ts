@@ -3,6 +3,7 @@ export {
   type BucketAssignment,
   bucketAssigner,
   fixedSizeAssigner,
+  hasBucket,
 } from "./buckets/assignBucket.js"
 export {
   type BucketOptions,
@@ -36,6 +37,7 @@ export type * from "./check/checkReport.js"
 export { formatCheckReport } from "./check/formatCheckReport.js"
 export { type ImageInspection, inspectImage } from "./check/inspectImage.js"
 export { hammingDistance, perceptualHash } from "./check/perceptualHash.js"
+export { checkDatasetConfig } from "./config/checkDatasetConfig.js"
 export {
   type DatasetBlueprint,
   type DatasetConfig,
@@ -49,7 +51,7 @@ export * from "./diagnose/nearestImage.js"
 export * from "./diagnose/remedies.js"
 export { type ImageSignature, imageSignature, structuralDistance } from "./diagnose/structuralDistance.js"
 export * from "./diagnose/verdict.js"
-export { DatasetError } from "./errors.js"
+export { DatasetError, type DatasetProblem } from "./errors.js"
 export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
 export {
   type Concept,
@@ -57,6 +59,9 @@ export {
   scanTrainingFolder,
   type TrainingFolder,
 } from "./folders/trainingFolder.js"
+export * from "./generate/generateImages.js"
+export * from "./generate/generator.js"
+export * from "./generate/imageFiles.js"
 export * from "./grid/drawGrid.js"
 export * from "./grid/gridFont.js"
 export * from "./grid/gridIndex.js"
@@ -129,3 +134,6 @@ export {
   type TrainLogs,
   writeLossCurve,
 } from "./train/trainLogs.js"
+export * from "./xyz/epochFiles.js"
+export * from "./xyz/runXyz.js"
+export * from "./xyz/xyzPlan.js"

@@ -1,6 +1,7 @@
 import { ConfigError, resolveTrainConfig } from "@danlu/core"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { checkDatasetConfig } from "../src/config/checkDatasetConfig.js"
 import { parseDatasetConfig } from "../src/config/datasetConfig.js"
 
 const options = resolveTrainConfig({ trainBatchSize: 2, captionExtension: ".txt", flipAug: true })
@@ -108,5 +109,49 @@ describe("parseDatasetConfig", () => {
     expect(parseError({ datasets: { subsets: [] } }).message).toContain(
       "expected an array of tables ([[datasets]])",
     )
+  })
+})
+
+describe("checkDatasetConfig", () => {
+  const trainOptions = resolveTrainConfig({
+    pretrainedModelNameOrPath: "base.safetensors",
+    datasetConfig: "dataset.toml",
+    outputDir: "out",
+    maxTrainEpochs: 10,
+    learningRate: 1e-4,
+    cacheLatents: true,
+  })
+
+  it("finds each dataset's size problems and what a subset's own options break, with their place", () => {
+    const dataset = Effect.runSync(
+      parseDatasetConfig(
+        {
+          datasets: [
+            { resolution: 512, subsets: [{ image_dir: "a" }, { image_dir: "b", caption_extension: "txt" }] },
+            {
+              resolution: [512, 704],
+              enable_bucket: true,
+              min_bucket_reso: 1024,
+              max_bucket_reso: 896,
+              subsets: [{ image_dir: "c", color_aug: true }],
+            },
+          ],
+        },
+        trainOptions,
+      ),
+    )
+    const problems = checkDatasetConfig(dataset, trainOptions)
+    expect(problems.map((problem) => `${problem.level} ${problem.key}`)).toEqual([
+      "error datasets[0].subsets[1].caption_extension",
+      "error datasets[1].min_bucket_reso",
+      "error datasets[1].subsets[0].cache_latents",
+    ])
+    expect(problems[0]?.message).toMatch(
+      /^datasets\[0\]\.subsets\[1\]: caption_extension = "txt" has no leading dot/,
+    )
+  })
+
+  it("adds nothing for a dataset_config that only restates good options", () => {
+    expect(checkDatasetConfig(parse(kohyaExample), trainOptions)).toEqual([])
   })
 })

@@ -79,7 +79,9 @@ export const createSession = (
       ),
     )
     if (!cacheable) return yield* fresh()
-    const session = yield* fresh({ optimizedModelFilePath: temporary })
+    const session = yield* fresh({ optimizedModelFilePath: temporary }).pipe(
+      Effect.onError(() => Effect.promise(() => rm(temporary, { force: true }))),
+    )
     yield* Effect.promise(() => rename(temporary, path).catch(() => rm(temporary, { force: true })))
     return session
   })

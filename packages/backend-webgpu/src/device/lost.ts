@@ -3,7 +3,16 @@ import { Effect } from "effect"
 import { backendName } from "./acquireDevice.js"
 import type { GpuContext } from "./gpuContext.js"
 
-const lost = (reason: string) => new DeviceLost({ backend: backendName, reason })
+/** Dawn's loss messages may span lines; a typed error's reason is one. */
+const lost = (reason: string) =>
+  new DeviceLost({
+    backend: backendName,
+    reason: reason
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0)
+      .join("; "),
+  })
 
 /** Fails with `DeviceLost` once the device is gone: nothing made on it can be used again. */
 export const ensureAlive = (gpu: GpuContext): Effect.Effect<void, DeviceLost> =>

@@ -1,6 +1,6 @@
 import {
   type ConfigError,
-  formatValue,
+  formatConfigValue,
   type IgnoredOption,
   kohyaOptionName,
   type OptionKind,
@@ -148,7 +148,7 @@ export interface TrainSetup {
 /** A flag's wrong value, told the way the user typed it. */
 const asFlagError = (error: ConfigError): UserError =>
   new UserError({
-    message: `--${error.key} ${typeof error.value === "string" ? error.value : formatValue(error.value)}: expected ${error.expected}`,
+    message: `--${error.key} ${typeof error.value === "string" ? error.value : formatConfigValue(error.value)}: expected ${error.expected}`,
   })
 
 /**

@@ -137,7 +137,8 @@ describe("danlu train flags", () => {
     expect(setup?.config).toMatchObject({
       networkDim: 64,
       networkAlpha: 16,
-      networkArgs: { convDim: 8, convAlpha: 8 },
+      // a list on the command line replaces the file's, as in sd-scripts
+      networkArgs: { convAlpha: 8 },
       shuffleCaption: false,
       trainDataDir: "./train/aki",
       maxTrainEpochs: 10,

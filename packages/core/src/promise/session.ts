@@ -46,11 +46,16 @@ export const openSession = async <E>(
     download: (buffer) => runtime.runPromise(backend.download(buffer)),
     compile: async (graph) => {
       const programScope = Effect.runSync(Scope.fork(scope))
-      const release = () => runtime.runPromise(Scope.close(programScope, Exit.void))
+      const closeScope = () => runtime.runPromise(Scope.close(programScope, Exit.void))
       const program = await within(programScope, backend.compile(graph)).catch(async (error: unknown) => {
-        await release()
+        await closeScope()
         throw error
       })
+      // `program.release` frees it now; closing the scope alone would keep it cached, idle.
+      const release = async () => {
+        if (program.release) await runtime.runPromise(program.release)
+        await closeScope()
+      }
       return {
         inputs: program.inputs,
         states: program.states,

@@ -11,7 +11,7 @@ export interface Resolution {
 export interface NetworkArgs {
   /** Rank of the 3×3 conv LoRA (LoCon); absent = no conv LoRA (`conv_dim`). */
   readonly convDim?: number
-  /** Alpha of the conv LoRA; kohya uses 1 when `conv_dim` is set without it (`conv_alpha`). */
+  /** Alpha of the conv LoRA; kohya uses 1 when `conv_dim` is set without it, and conv_dim for 0 (`conv_alpha`). */
   readonly convAlpha?: number
   /** Probability of zeroing each rank of a LoRA's down projection per step (`rank_dropout`). */
   readonly rankDropout?: number
@@ -348,7 +348,10 @@ export const trainOptionSpecs: { readonly [K in keyof TrainConfig]-?: OptionSpec
     "networks.lora",
   ]),
   networkDim: integer("LoRA rank (the guide: 32 for anime styles, 64–128 realistic)", 1),
-  networkAlpha: number("LoRA alpha; the LoRA is scaled by alpha/rank (the guide: rank/2)", { above: 0 }),
+  networkAlpha: number(
+    "LoRA alpha; the LoRA is scaled by alpha/rank (the guide: rank/2); 0 means alpha = rank, as in kohya",
+    { min: 0 },
+  ),
   networkArgs: {
     kind: { type: "networkArgs" },
     doc: "key=value network options: conv_dim, conv_alpha, rank_dropout, module_dropout",
@@ -381,7 +384,7 @@ export const trainOptionSpecs: { readonly [K in keyof TrainConfig]-?: OptionSpec
   mixedPrecision: choice("precision of the frozen weights and activations", ["no", "fp16", "bf16"]),
   fullFp16: boolean("keep the trained weights in fp16 too"),
   fullBf16: boolean("keep the trained weights in bf16 too"),
-  clipSkip: integer("use the text encoder's Nth layer from the end (2 for NAI-derived anime models)", 1, 12),
+  clipSkip: integer("use the text encoder's Nth layer from the end (2 for NAI-derived anime models)", 1),
   maxTokenLength: {
     kind: { type: "integer", oneOf: [75, 150, 225] },
     doc: "caption length in tokens: 75, 150 or 225",
@@ -453,14 +456,14 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 }> {
   override get message(): string {
     const at = this.where === undefined ? "" : `${this.where}: `
-    return `${at}${this.key} = ${formatValue(this.value)}: expected ${this.expected}`
+    return `${at}${this.key} = ${formatConfigValue(this.value)}: expected ${this.expected}`
   }
 }
 
 /** A value as the user would write it in TOML. */
-export const formatValue = (value: unknown): string => {
+export const formatConfigValue = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(formatValue).join(", ")}]`
+  if (Array.isArray(value)) return `[${value.map(formatConfigValue).join(", ")}]`
   if (value === null) return "null"
   if (typeof value === "object") return JSON.stringify(value)
   return String(value)
@@ -582,7 +585,7 @@ export const parseOptimizerArgValue = (text: string): OptimizerArgValue | undefi
 
 const networkArgFields: Readonly<Record<string, { key: keyof NetworkArgs; kind: OptionKind }>> = {
   conv_dim: { key: "convDim", kind: { type: "integer", min: 1 } },
-  conv_alpha: { key: "convAlpha", kind: { type: "number", above: 0 } },
+  conv_alpha: { key: "convAlpha", kind: { type: "number", min: 0 } },
   rank_dropout: { key: "rankDropout", kind: { type: "number", min: 0, max: 1 } },
   module_dropout: { key: "moduleDropout", kind: { type: "number", min: 0, max: 1 } },
 }
@@ -751,18 +754,14 @@ export const resolveTrainConfig = (partial: Partial<TrainConfig>): TrainConfig =
   return merged as unknown as TrainConfig
 }
 
-/** Layers options: later ones win key by key; `network_args` and `optimizer_args` merge by their keys. */
+/**
+ * Layers options, later ones winning key by key. A later `network_args` or `optimizer_args` replaces
+ * the earlier list whole, as a command-line list replaces the config file's in sd-scripts.
+ */
 export const mergeTrainOptions = (...layers: ReadonlyArray<Partial<TrainConfig>>): Partial<TrainConfig> => {
   const out: Record<string, unknown> = {}
   for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer)) {
-      if (value === undefined) continue
-      const previous = out[key]
-      out[key] =
-        (key === "networkArgs" || key === "optimizerArgs") && typeof previous === "object"
-          ? { ...(previous as object), ...(value as object) }
-          : value
-    }
+    for (const [key, value] of Object.entries(layer)) if (value !== undefined) out[key] = value
   }
   return out as Partial<TrainConfig>
 }

@@ -45,6 +45,66 @@ const guideLrPerImage = 1e-4
 
 const plain = (value: number): string => String(value)
 
+/** The size options of the training options or of one dataset_config dataset. */
+export type SizeOptions = Pick<
+  TrainConfig,
+  "resolution" | "enableBucket" | "minBucketReso" | "maxBucketReso" | "bucketResoSteps" | "bucketNoUpscale"
+>
+
+/**
+ * Resolution and bucket problems. `place` locates a dataset_config dataset (`datasets[0].`): it
+ * prefixes the keys and the messages.
+ */
+export const checkSizes = (sizes: SizeOptions, place = ""): Array<ConfigProblem> => {
+  const problems: Array<ConfigProblem> = []
+  const at = place === "" ? "" : `${place.replace(/\.$/, "")}: `
+  const error = (key: string, message: string) =>
+    problems.push({ level: "error", key: `${place}${kohyaOptionName(key)}`, message: `${at}${message}` })
+  const warn = (key: string, message: string) =>
+    problems.push({ level: "warning", key: `${place}${kohyaOptionName(key)}`, message: `${at}${message}` })
+  const { width, height } = sizes.resolution
+  // The model's own multiple (64 for every published SD model) is checked once the checkpoint is read.
+  if (width % 8 !== 0 || height % 8 !== 0) {
+    error("resolution", `resolution ${width},${height} is not a multiple of 8 on each side, as the VAE needs`)
+  }
+  if (sizes.enableBucket) {
+    const steps = sizes.bucketResoSteps
+    if (steps % 64 !== 0) {
+      error("bucketResoSteps", `bucket_reso_steps = ${steps} must be a multiple of 64 for SD 1.x/2.x`)
+    }
+    if (sizes.minBucketReso > sizes.maxBucketReso) {
+      error(
+        "minBucketReso",
+        `min_bucket_reso = ${sizes.minBucketReso} is above max_bucket_reso = ${sizes.maxBucketReso}`,
+      )
+    }
+    for (const key of ["minBucketReso", "maxBucketReso"] as const) {
+      if (sizes[key] % steps !== 0) {
+        error(
+          key,
+          `${kohyaOptionName(key)} = ${sizes[key]} is not a multiple of bucket_reso_steps = ${steps}`,
+        )
+      }
+    }
+    if (
+      (width % steps !== 0 || height % steps !== 0) &&
+      steps % 64 === 0 &&
+      width % 64 === 0 &&
+      height % 64 === 0
+    ) {
+      warn("resolution", `resolution ${width},${height} is not a multiple of bucket_reso_steps = ${steps}`)
+    }
+    if (Math.max(width, height) > sizes.maxBucketReso && !sizes.bucketNoUpscale) {
+      warn(
+        "maxBucketReso",
+        `max_bucket_reso = ${sizes.maxBucketReso} is below the resolution's side ${Math.max(width, height)}: the tall and wide buckets are cut short`,
+      )
+    }
+  }
+
+  return problems
+}
+
 /**
  * Everything about a config that can be checked without reading the data or the model: contradictory
  * options, step and warm-up arithmetic, sizes, and the guide's advice on learning rate and batch. One
@@ -184,46 +244,7 @@ export const checkTrainConfig = (
     )
   }
 
-  // sizes and buckets
-  const { width, height } = config.resolution
-  // The model's own multiple (64 for every published SD model) is checked once the checkpoint is read.
-  if (width % 8 !== 0 || height % 8 !== 0) {
-    error("resolution", `resolution ${width},${height} is not a multiple of 8 on each side, as the VAE needs`)
-  }
-  if (config.enableBucket) {
-    const steps = config.bucketResoSteps
-    if (steps % 64 !== 0) {
-      error("bucketResoSteps", `bucket_reso_steps = ${steps} must be a multiple of 64 for SD 1.x/2.x`)
-    }
-    if (config.minBucketReso > config.maxBucketReso) {
-      error(
-        "minBucketReso",
-        `min_bucket_reso = ${config.minBucketReso} is above max_bucket_reso = ${config.maxBucketReso}`,
-      )
-    }
-    for (const key of ["minBucketReso", "maxBucketReso"] as const) {
-      if (config[key] % steps !== 0) {
-        error(
-          key,
-          `${kohyaOptionName(key)} = ${config[key]} is not a multiple of bucket_reso_steps = ${steps}`,
-        )
-      }
-    }
-    if (
-      (width % steps !== 0 || height % steps !== 0) &&
-      steps % 64 === 0 &&
-      width % 64 === 0 &&
-      height % 64 === 0
-    ) {
-      warn("resolution", `resolution ${width},${height} is not a multiple of bucket_reso_steps = ${steps}`)
-    }
-    if (Math.max(width, height) > config.maxBucketReso && !config.bucketNoUpscale) {
-      warn(
-        "maxBucketReso",
-        `max_bucket_reso = ${config.maxBucketReso} is below the resolution's side ${Math.max(width, height)}: the tall and wide buckets are cut short`,
-      )
-    }
-  }
+  problems.push(...checkSizes(config))
 
   // augmentation, caching, captions
   if ((config.cacheLatents || config.cacheLatentsToDisk) && (config.colorAug || config.randomCrop)) {

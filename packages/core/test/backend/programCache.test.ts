@@ -1,6 +1,15 @@
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Layer, Scope } from "effect"
 import { describe, expect, it } from "vitest"
-import { type Graph, hostTensor, makeProgramCache, type Program, Reference, T } from "../../src/index.js"
+import {
+  Backend,
+  type Graph,
+  hostTensor,
+  makeProgramCache,
+  openSession,
+  type Program,
+  Reference,
+  T,
+} from "../../src/index.js"
 
 /** A graph of one shape per `n`, built from fresh tensors each call. */
 const graphOf = (n: number): Graph => {
@@ -120,5 +129,21 @@ describe("program cache", () => {
       }),
     )
     expect(results).toEqual([Float32Array.of(9, 9), Float32Array.of(25, 25)])
+  })
+
+  it("the Promise API's release frees the program; close frees what is left", async () => {
+    const { log, make } = counted()
+    const cache = makeProgramCache(4)
+    const backend = {
+      ...Reference.makeReferenceBackend(),
+      compile: (g: Graph) => cache.compile(g, make(`${g.outputs.y!.shape}`)),
+    }
+    const session = await openSession(Layer.succeed(Backend, backend))
+    const released = await session.compile(graphOf(2))
+    await session.compile(graphOf(3))
+    await released.release()
+    expect(log).toEqual(["compile 2", "compile 3", "free 2"])
+    await session.close()
+    expect(cache.size()).toBe(1)
   })
 })

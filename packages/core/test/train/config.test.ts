@@ -141,6 +141,11 @@ describe("decodeTrainOptions", () => {
     }
   })
 
+  it("accepts network_alpha = 0, which kohya reads as alpha = rank", () => {
+    expect(decode({ network_alpha: 0 }).options).toEqual({ networkAlpha: 0 })
+    expect(decodeError({ network_alpha: -1 }).message).toContain("network_alpha = -1: expected a number ≥ 0")
+  })
+
   it("parses flag text but keeps TOML's types strict", () => {
     expect(decode({ network_dim: "32", learning_rate: "1e-4", resolution: "768" }, "text").options).toEqual({
       networkDim: 32,
@@ -204,15 +209,15 @@ describe("resolveTrainConfig", () => {
     expect("seed" in config).toBe(false)
   })
 
-  it("layers options with later ones winning and argument lists merging by key", () => {
+  it("layers options with later ones winning, argument lists replaced whole as in sd-scripts", () => {
     const merged = mergeTrainOptions(
       { networkDim: 16, networkArgs: { convDim: 8, convAlpha: 4 }, optimizerArgs: { weight_decay: 0.1 } },
       { networkDim: 32, networkArgs: { convAlpha: 2 }, optimizerArgs: { eps: 1e-8 } },
     )
     expect(merged).toEqual({
       networkDim: 32,
-      networkArgs: { convDim: 8, convAlpha: 2 },
-      optimizerArgs: { weight_decay: 0.1, eps: 1e-8 },
+      networkArgs: { convAlpha: 2 },
+      optimizerArgs: { eps: 1e-8 },
     })
   })
 

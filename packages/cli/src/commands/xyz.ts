@@ -1,0 +1,156 @@
+import { runXyz, type XyzAxisSpec, type XyzAxisType, xyzAxisTypes } from "@danlu/dataset"
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { chooseBackend } from "../backends/chooseBackend.js"
+import { UserError } from "../userError.js"
+import { version } from "../version.js"
+import { drawFlags, stepProgress } from "./generate.js"
+
+const list = (text: string): Array<string> =>
+  text
+    .split(",")
+    .map((value) => value.trim())
+    .filter((value) => value !== "")
+
+const axisFlags = (axis: "x" | "y" | "z", description: string) => ({
+  type: Flag.Literals(axis, xyzAxisTypes).pipe(Flag.optional, Flag.withDescription(description)),
+  values: Flag.String(`${axis}-values`).pipe(
+    Flag.optional,
+    Flag.withDescription(`comma-separated values of the ${axis.toUpperCase()} axis`),
+  ),
+})
+
+const axisOf = (
+  type: Option.Option<XyzAxisType>,
+  values: Option.Option<string>,
+  fallback: XyzAxisType | undefined,
+): XyzAxisSpec | undefined => {
+  const chosen = Option.getOrUndefined(type) ?? fallback
+  if (chosen === undefined) return undefined
+  const given = Option.getOrUndefined(values)
+  return given === undefined ? { type: chosen } : { type: chosen, values: list(given) }
+}
+
+const minutes = (seconds: number) =>
+  seconds < 90 ? `${Math.ceil(seconds)} s` : `${(seconds / 60).toFixed(1)} min`
+
+const x = axisFlags("x", "X axis (default epochs: the run's files)")
+const y = axisFlags("y", "Y axis (default weights)")
+const z = axisFlags("z", "Z axis: one grid per value")
+
+export const xyz = Command.make(
+  "xyz",
+  {
+    ...drawFlags,
+    loraDir: Flag.String("lora-dir").pipe(Flag.withDescription("the training run's output folder")),
+    name: Flag.String("name").pipe(
+      Flag.withDescription("the run's output name (my-lora → my-lora-000002.safetensors …)"),
+    ),
+    prompt: Flag.String("prompt").pipe(
+      Flag.withDescription("A1111 prompt; each cell adds <lora:file:weight>"),
+    ),
+    weights: Flag.String("weights").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "LoRA weights, comma-separated (default 0.3,0.6,0.8; 0, the base alone, is always drawn)",
+      ),
+    ),
+    xType: x.type,
+    xValues: x.values,
+    yType: y.type,
+    yValues: y.values,
+    zType: z.type,
+    zValues: z.values,
+    zModels: Flag.String("z-models").pipe(
+      Flag.optional,
+      Flag.withDescription("Z = base models, comma-separated (迁移: does it transfer?)"),
+    ),
+    zPrompts: Flag.String("z-prompts").pipe(
+      Flag.optional,
+      Flag.withDescription('Z = Prompt S/R: "red,blue" replaces red with each value'),
+    ),
+    zSeeds: Flag.String("z-seeds").pipe(Flag.optional, Flag.withDescription("Z = seeds, comma-separated")),
+    trainDataDir: Flag.String("train-data-dir").pipe(
+      Flag.optional,
+      Flag.withDescription("training images, to spot copies (over-fit)"),
+    ),
+    out: Flag.String("out").pipe(
+      Flag.optional,
+      Flag.withDescription("output folder (default <lora-dir>/xyz-<name>)"),
+    ),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("print the cell count and a time estimate; draw nothing"),
+    ),
+  },
+  (options) =>
+    Effect.gen(function* () {
+      const shortcuts = [
+        ["models", options.zModels],
+        ["prompts", options.zPrompts],
+        ["seeds", options.zSeeds],
+      ] as const
+      const given = shortcuts.filter(([, value]) => Option.isSome(value))
+      if (given.length + (Option.isSome(options.zType) ? 1 : 0) > 1)
+        return yield* new UserError({ message: "give one Z axis: --z-models, --z-prompts, --z-seeds or --z" })
+      const zAxis =
+        given.length === 1
+          ? { type: given[0]![0] as XyzAxisType, values: list(Option.getOrThrow(given[0]![1])) }
+          : axisOf(options.zType, options.zValues, undefined)
+      const weights = Option.map(options.weights, (text) => list(text).map(Number))
+      if (Option.isSome(weights) && weights.value.some((w) => !Number.isFinite(w)))
+        return yield* new UserError({ message: `--weights takes numbers, e.g. 0.3,0.6,0.8` })
+      const seed = Option.getOrUndefined(options.seed)
+      const clipSkip = Option.getOrUndefined(options.clipSkip)
+      const out = Option.getOrUndefined(options.out)
+      const trainDataDir = Option.getOrUndefined(options.trainDataDir)
+      const backend = yield* chooseBackend(options.backend)
+      const started = Date.now()
+      const result = yield* runXyz({
+        model: options.model,
+        loraDir: options.loraDir,
+        name: options.name,
+        prompt: options.prompt,
+        negativePrompt: options.negative,
+        sampler: options.sampler,
+        scheduler: options.scheduler,
+        steps: options.steps,
+        cfgScale: options.cfg,
+        rng: options.rng,
+        width: options.width,
+        height: options.height,
+        x: axisOf(options.xType, options.xValues, "epochs")!,
+        y: axisOf(options.yType, options.yValues, "weights")!,
+        dryRun: options.dryRun,
+        version: `danlu ${version}`,
+        // Off a terminal, one line per cell is enough; a bar shows the steps of the cell being drawn.
+        ...(process.stderr.isTTY ? { onProgress: stepProgress("cell") } : {}),
+        onCell: ({ done, total, file }) => process.stderr.write(`cell ${done}/${total}: ${file}\n`),
+        ...(zAxis === undefined ? {} : { z: zAxis }),
+        ...(Option.isSome(weights) ? { weights: weights.value } : {}),
+        ...(seed === undefined ? {} : { seed }),
+        ...(clipSkip === undefined ? {} : { clipSkip }),
+        ...(out === undefined ? {} : { outDir: out }),
+        ...(trainDataDir === undefined ? {} : { trainDataDir }),
+      }).pipe(Effect.scoped, Effect.provide(backend))
+      const toDraw = result.pictures - result.skipped
+      if (options.dryRun) {
+        yield* Console.log(
+          `${result.cells} cells, ${result.pictures} pictures (${result.skipped} already made, ${toDraw} to draw)`,
+        )
+        if (result.stepSeconds !== undefined)
+          yield* Console.log(
+            `one sampler step takes ${result.stepSeconds.toFixed(3)} s on ${options.backend}: about ${minutes(result.estimateSeconds ?? 0)} to draw`,
+          )
+        return
+      }
+      yield* Console.log(
+        `${result.cells} cells: drew ${result.drawn}, ${result.skipped} already made, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      )
+      for (const line of result.summary) yield* Console.log(line)
+      for (const grid of result.grids) yield* Console.log(`grid: ${grid}`)
+      if (result.page) yield* Console.log(`page: ${result.page}`)
+    }),
+).pipe(
+  Command.withDescription("验单 — the epochs × weights grid of a training run, read for over/under-fitting"),
+)

@@ -1,0 +1,141 @@
+import {
+  architectureMetadata,
+  type ClipTextConfig,
+  fromHostTensor,
+  type HostTensor,
+  hostTensor,
+  kohyaMetadata,
+  type LoraModuleWeights,
+  LoraNetwork,
+  Random,
+  type SdArchitecture,
+  sd1TextConditioning,
+  sd2TextConditioning,
+  T,
+  tensorsInMemory,
+  tinyClipL,
+  tinyOpenClip,
+  tinySd1UNet,
+  tinySd2UNet,
+  tinyVae,
+  unet,
+  unetPrefix,
+  vaeDecode,
+  vaePrefix,
+  WeightScope,
+  writeKohyaLora,
+  writeSafetensors,
+} from "@danlu/core"
+import { writeFileAtomic } from "@danlu/core/node"
+import { Effect } from "effect"
+
+/** The real tokenizer's vocabulary and 77-token chunks on a toy-width text encoder. */
+const text = (config: ClipTextConfig): ClipTextConfig => ({ ...config, vocabSize: 49408, maxPositions: 77 })
+
+/** A tiny SD1-layout model (VAE factor 2: 16×16 pictures are 8×8 latents). */
+export const tinySd1: SdArchitecture = {
+  family: "sd1",
+  prediction: "epsilon",
+  unet: tinySd1UNet,
+  text: [text(tinyClipL)],
+  vae: tinyVae,
+}
+
+const tinySd2: SdArchitecture = {
+  family: "sd2",
+  prediction: "epsilon",
+  unet: { ...tinySd2UNet, contextDim: 32 },
+  text: [text(tinyOpenClip)],
+  vae: tinyVae,
+}
+
+const build = (architecture: SdArchitecture, scope: WeightScope): void => {
+  const tokens = T.input("tokens", [1, 77], "i32")
+  const config = architecture.text[0]!
+  const context =
+    architecture.family === "sd2"
+      ? sd2TextConditioning(scope, config, tokens)
+      : sd1TextConditioning(scope, config, tokens)
+  unet(scope.at(unetPrefix), architecture.unet, {
+    x: T.input("x", [1, 4, 8, 8]),
+    timesteps: T.input("t", [1]),
+    context,
+  })
+  vaeDecode(scope.at(vaePrefix), architecture.vae, T.input("z", [1, 4, 8, 8]))
+}
+
+const seeded = (shape: ReadonlyArray<number>, index: number, seed: number, scale: number) => {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const fanIn = Math.max(
+    1,
+    shape.slice(1).reduce((a, b) => a * b, 1),
+  )
+  const u = Random.uniformF32(n, seed, index)
+  return Float32Array.from(u, (v) => ((2 * v - 1) * scale) / Math.sqrt(fanIn))
+}
+
+/** The tiny SD1 model's seeded weights by checkpoint key (norm scales 1, biases 0). */
+export const tinyModelWeights = (seed = 2025): Record<string, HostTensor> => {
+  const scope = WeightScope.root()
+  build(tinySd1, scope)
+  return Object.fromEntries(
+    [...scope.manifest().values()].map((e, i) => {
+      const data =
+        e.shape.length === 1
+          ? new Float32Array(e.shape[0]!).fill(e.key.endsWith(".weight") ? 1 : 0)
+          : seeded(e.shape, i, seed, 1)
+      return [e.key, hostTensor("f32", e.shape, data)]
+    }),
+  )
+}
+
+/** Writes the tiny SD1 checkpoint with its architecture in the metadata. */
+export const writeTinyModel = (path: string, weights: Record<string, HostTensor> = tinyModelWeights()) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const tensors = Object.fromEntries(Object.entries(weights).map(([key, t]) => [key, fromHostTensor(t)]))
+      yield* writeFileAtomic(
+        path,
+        (sink) => writeSafetensors(sink, tensorsInMemory(tensors, architectureMetadata(tinySd1))),
+        { existing: "replace" },
+      )
+    }),
+  )
+
+interface TinyLoraOptions {
+  readonly seed?: number
+  readonly family?: "sd1" | "sd2"
+  readonly extra?: Record<string, string>
+}
+
+/** A LoRA for the tiny SD1 model (or a tiny SD2 one): rank 4, alpha 2, seeded non-zero `up` weights. */
+export const tinyLoraModules = (options: TinyLoraOptions = {}): Array<LoraModuleWeights> => {
+  const network = LoraNetwork.create({ rank: 4, alpha: 2 })
+  build(options.family === "sd2" ? tinySd2 : tinySd1, WeightScope.root({ adapters: [network.adapter] }))
+  const seed = options.seed ?? 7
+  const weights = network.initialWeights(seed)
+  network.modules().forEach((module, i) => {
+    const up = weights[`${module.name}.lora_up.weight`]!
+    weights[`${module.name}.lora_up.weight`] = { ...up, data: seeded(up.shape, i, seed + 1, 4) }
+  })
+  return network.moduleWeights(weights)
+}
+
+/** Writes {@link tinyLoraModules} as a kohya file. */
+export const writeTinyLora = (path: string, options: TinyLoraOptions = {}) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const modules = tinyLoraModules(options)
+      const metadata = kohyaMetadata({
+        family: options.family ?? "sd1",
+        rank: 4,
+        alpha: 2,
+        title: "tiny",
+        resolution: [16, 16],
+        ...(options.extra ? { extra: options.extra } : {}),
+      })
+      yield* writeFileAtomic(path, (sink) => writeKohyaLora(sink, modules, metadata, "F32"), {
+        existing: "replace",
+      })
+    }),
+  )

@@ -1,0 +1,134 @@
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { layer as onnx } from "@danlu/backend-onnx"
+import { decodeImageRgb, type GridIndex, runXyzPromise } from "@danlu/dataset"
+import sharp from "sharp"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { runCli } from "./runCli.js"
+import { writeTinyLora, writeTinyModel } from "./tinySd.js"
+
+let dir: string
+let model: string
+let run: string
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "danlu-xyz-"))
+  model = join(dir, "tiny.safetensors")
+  run = join(dir, "run")
+  await mkdir(run)
+  await mkdir(join(dir, "train"))
+  await writeTinyModel(model)
+  await writeTinyLora(join(run, "my-lora-000001.safetensors"), { seed: 3 })
+  await writeTinyLora(join(run, "my-lora.safetensors"), {
+    seed: 4,
+    extra: {
+      ss_epoch: "2",
+      "danlu.validation_loss": JSON.stringify([
+        { epoch: 1, loss: 0.1 },
+        { epoch: 2, loss: 0.2 },
+      ]),
+    },
+  })
+  const noise = Buffer.from(Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 97) % 256))
+  await sharp(noise, { raw: { width: 16, height: 16, channels: 3 } })
+    .png()
+    .toFile(join(dir, "train", "a.png"))
+})
+afterAll(() => rm(dir, { recursive: true, force: true }))
+
+const common = [
+  "xyz",
+  "--model",
+  "tiny.safetensors",
+  "--lora-dir",
+  "run",
+  "--name",
+  "my-lora",
+  "--prompt",
+  "a cat",
+  "--weights",
+  "0.8",
+  "--sampler",
+  "Euler",
+  "--steps",
+  "2",
+  "--width",
+  "16",
+  "--height",
+  "16",
+  "--backend",
+  "onnxruntime",
+]
+const inDir = (args: ReadonlyArray<string>) =>
+  args.map((arg, i) => (args[i - 1] === "--model" || args[i - 1] === "--lora-dir" ? join(dir, arg) : arg))
+
+describe("xyz", () => {
+  it("draws epochs × weights once, grids and indexes them, reads them; a second run draws nothing", async () => {
+    const result = await runXyzPromise(
+      {
+        model,
+        loraDir: run,
+        name: "my-lora",
+        prompt: "a cat",
+        weights: [0.8],
+        sampler: "Euler",
+        steps: 2,
+        width: 16,
+        height: 16,
+        trainDataDir: join(dir, "train"),
+      },
+      onnx,
+    )
+    // 2 epoch files × weights 0 and 0.8; the weight-0 cells of both epochs are one picture of the base model.
+    expect(result).toMatchObject({ cells: 4, pictures: 3, drawn: 3, skipped: 0 })
+    const out = join(run, "xyz-my-lora")
+    expect((await readdir(join(out, "cells"))).length).toBe(3)
+    const grid = await decodeImageRgb(join(out, "grid.png"))
+    expect(grid.width).toBeGreaterThan(2 * 16)
+    expect(grid.height).toBeGreaterThan(2 * 16)
+
+    const index = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as GridIndex
+    expect(index.x.values).toEqual(["000001", "final"])
+    expect(index.y.values).toEqual(["0", "0.8"])
+    expect(index.sheets[0]!.cells).toHaveLength(4)
+    const base = index.sheets[0]!.cells.filter((cell) => cell.y === 0)
+    expect(new Set(base.map((cell) => cell.file)).size).toBe(1)
+    expect(base.every((cell) => cell.verdict === "base")).toBe(true)
+    const weighted = index.sheets[0]!.cells.find((cell) => cell.x === 1 && cell.y === 1)!
+    expect(weighted.parameters).toContain("a cat <lora:my-lora:0.8>")
+    expect(weighted.measures?.nearest).toBe("a.png")
+    expect(typeof weighted.measures?.effect).toBe("number")
+    expect(await readFile(join(out, "index.html"), "utf8")).toContain("<table>")
+    expect(result.summary.join("\n")).toMatch(/validation loss is lowest at epoch 1/)
+    expect(result.diagnosis?.settings.map((s) => [s.epoch, s.weight])).toEqual([
+      [1, 0.8],
+      [2, 0.8],
+    ])
+
+    const again = await runCli(inDir(common))
+    expect(again.error?.message).toBeUndefined()
+    expect(again.output).toContain("4 cells: drew 0, 3 already made")
+    expect((await readdir(join(out, "cells"))).length).toBe(3)
+  })
+
+  it("--dry-run counts the cells and times a step without drawing", async () => {
+    const result = await runCli([
+      ...inDir(common),
+      "--z-seeds",
+      "5,6",
+      "--out",
+      join(dir, "dry"),
+      "--dry-run",
+    ])
+    expect(result.error?.message).toBeUndefined()
+    expect(result.output).toContain("8 cells, 6 pictures (0 already made, 6 to draw)")
+    expect(result.output).toMatch(/one sampler step takes [\d.]+ s on onnxruntime: about \d+ s to draw/)
+    await expect(readdir(join(dir, "dry"))).rejects.toThrow()
+  })
+
+  it("names what is missing in one line", async () => {
+    const result = await runCli(inDir([...common.slice(0, 5), "--name", "nope", ...common.slice(7)]))
+    expect(result.error?.message).toMatch(/^no LoRA files of "nope" in .*run/)
+  })
+})

@@ -1,0 +1,315 @@
+import { basename } from "node:path"
+import {
+  architectureOf,
+  Backend,
+  CLIP_CONTEXT_LENGTH,
+  chunkPrompt,
+  clipTokenizer,
+  type DeviceBuffer,
+  detectCheckpoint,
+  type Graph,
+  type HostTensor,
+  hostTensor,
+  importLora,
+  inspectLora,
+  type Program,
+  readBaseWeight,
+  Sample,
+  type SdArchitecture,
+  type TensorFile,
+} from "@danlu/core"
+import { ensureLoraMatchesBase } from "@danlu/core/io"
+import { openModelFile } from "@danlu/core/node"
+import { Effect, Scope } from "effect"
+import { DatasetError } from "../errors.js"
+import type { RawImage } from "../image/decode.js"
+import {
+  type LoraSlotWeights,
+  loraSlotsAdapter,
+  loraSlotWeights,
+  multiplierName,
+  slotPrefix,
+} from "./loraSlots.js"
+import {
+  decoderGraph,
+  decoderNames,
+  denoiserGraph,
+  generateFamilies,
+  loraTargetModules,
+  textGraph,
+  vaeFactor,
+} from "./sdGraphs.js"
+
+/** A LoRA applied to one picture batch, with its multipliers (A1111's `<lora:name:te:unet>`). */
+export interface AppliedLora {
+  readonly path: string
+  readonly teMultiplier: number
+  readonly unetMultiplier: number
+}
+
+/** One batch of pictures to draw; prompts are plain text here (`<lora:…>` tags already cut out). */
+export interface DrawRequest {
+  readonly prompt: string
+  readonly negativePrompt: string
+  readonly loras: ReadonlyArray<AppliedLora>
+  readonly sampler: Sample.SamplerChoice
+  readonly steps: number
+  readonly cfgScale: number
+  readonly seeds: ReadonlyArray<number>
+  readonly rng: Sample.RngName
+  readonly width: number
+  readonly height: number
+  readonly clipSkip?: number
+  readonly onStep?: (step: number, steps: number) => void
+}
+
+export interface DrawnImage {
+  readonly seed: number
+  readonly image: RawImage
+  /** The latents or the decoded pixels held NaN or infinity (a broken picture). */
+  readonly nonFinite: boolean
+}
+
+/** A base model opened for drawing: compiles each program once per shape and keeps weights on the device. */
+export interface Generator {
+  readonly modelPath: string
+  readonly architecture: SdArchitecture
+  /** Programs compiled so far (text encoder, denoiser and decoder shapes). */
+  readonly compiles: () => number
+  readonly draw: (request: DrawRequest) => Effect.Effect<ReadonlyArray<DrawnImage>, unknown>
+  /** Seconds one denoiser evaluation takes for this request's shape, after its programs are compiled. */
+  readonly timeStep: (request: DrawRequest) => Effect.Effect<number, unknown>
+}
+
+const scalar = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
+
+const toRgb = (pixels: Float32Array, offset: number, width: number, height: number) => {
+  const data = Buffer.alloc(width * height * 3)
+  const plane = width * height
+  let nonFinite = false
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < plane; i++) {
+      const v = pixels[offset + c * plane + i]!
+      if (!Number.isFinite(v)) nonFinite = true
+      // A1111: 255 · clamp((x + 1) / 2, 0, 1), truncated to uint8.
+      data[i * 3 + c] = Math.trunc(255 * Math.min(1, Math.max(0, (v + 1) / 2))) || 0
+    }
+  }
+  const image: RawImage = { width, height, channels: 3, data }
+  return { image, nonFinite }
+}
+
+/**
+ * Opens a base model on the backend in context. Everything compiled or uploaded lives until the scope
+ * closes; LoRA files are checked against the model's family (both named when they differ) and matched
+ * to its layers, then fed as state buffers, so switching epoch files or weights never recompiles.
+ */
+export const openGenerator = (modelPath: string): Effect.Effect<Generator, unknown, Backend | Scope.Scope> =>
+  Effect.gen(function* () {
+    const backend = yield* Backend
+    const scope = yield* Effect.scope
+    const file = yield* openModelFile(modelPath)
+    const detected = yield* detectCheckpoint(file)
+    const architecture = yield* architectureOf(file, detected)
+    if (!(generateFamilies as ReadonlyArray<string>).includes(architecture.family)) {
+      return yield* new DatasetError({
+        message: `${basename(modelPath)} is ${architecture.family.toUpperCase()}; generate draws SD1 and SD2 models for now`,
+        path: modelPath,
+      })
+    }
+    const textConfig = architecture.text[0]!
+    if (textConfig.maxPositions !== CLIP_CONTEXT_LENGTH) {
+      return yield* new DatasetError({
+        message: `${basename(modelPath)}'s text encoder has ${textConfig.maxPositions} positions; prompts need 77`,
+        path: modelPath,
+      })
+    }
+    const tokenizer = yield* clipTokenizer
+    const factor = vaeFactor(architecture)
+    const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Scope.provide(scope)(effect)
+
+    const baseBuffers = new Map<string, DeviceBuffer>()
+    const loraBuffers = new Map<string, DeviceBuffer>()
+    const loras = new Map<string, LoraSlotWeights>()
+    const programs = new Map<string, Program>()
+    let compiles = 0
+    let targets: ReturnType<typeof loraTargetModules> | undefined
+
+    const loadLora = (path: string) =>
+      Effect.gen(function* () {
+        const seen = loras.get(path)
+        if (seen) return seen
+        const loraFile: TensorFile = yield* inScope(openModelFile(path))
+        const info = yield* inspectLora(loraFile)
+        yield* ensureLoraMatchesBase(
+          { name: basename(path), info },
+          { name: basename(modelPath), info: { family: architecture.family } },
+        )
+        targets ??= loraTargetModules(architecture)
+        const imported = yield* importLora(loraFile, targets, { unetNaming: "diffusers" })
+        const weights = yield* Effect.try({
+          try: () => loraSlotWeights(imported.modules),
+          catch: (cause) =>
+            new DatasetError({ message: `${basename(path)}: ${(cause as Error).message}`, path }),
+        })
+        loras.set(path, weights)
+        return weights
+      })
+
+    const program = (key: string, graph: () => Graph) =>
+      Effect.gen(function* () {
+        const seen = programs.get(key)
+        if (seen) return seen
+        const made = yield* inScope(backend.compile(graph()))
+        compiles++
+        programs.set(key, made)
+        return made
+      })
+
+    const statesFor = (made: Program, slots: ReadonlyArray<AppliedLora>) =>
+      Effect.gen(function* () {
+        const states: Record<string, DeviceBuffer> = {}
+        for (const spec of made.states) {
+          const slot = slots.findIndex((_, i) => spec.name.startsWith(slotPrefix(i)))
+          if (slot >= 0) {
+            const path = slots[slot]!.path
+            const name = spec.name.slice(slotPrefix(slot).length)
+            const key = `${path}\u0000${name}`
+            let buffer = loraBuffers.get(key)
+            if (!buffer) {
+              buffer = yield* inScope(backend.upload(loras.get(path)!.states[name]!))
+              loraBuffers.set(key, buffer)
+            }
+            states[spec.name] = buffer
+          } else {
+            let buffer = baseBuffers.get(spec.name)
+            if (!buffer) {
+              const value = yield* readBaseWeight(file, spec.name, spec.shape, "f32")
+              buffer = yield* inScope(backend.upload(value))
+              baseBuffers.set(spec.name, buffer)
+            }
+            states[spec.name] = buffer
+          }
+        }
+        return states
+      })
+
+    const inputsFor = (made: Program, values: Record<string, HostTensor>) =>
+      Object.fromEntries(made.inputs.map((spec) => [spec.name, values[spec.name]!]))
+
+    const multipliers = (slots: ReadonlyArray<AppliedLora>) => {
+      const values: Record<string, HostTensor> = {}
+      slots.forEach((lora, i) => {
+        values[multiplierName(i, "te")] = scalar(lora.teMultiplier)
+        values[multiplierName(i, "unet")] = scalar(lora.unetMultiplier)
+      })
+      return values
+    }
+
+    const prepare = (request: DrawRequest) =>
+      Effect.gen(function* () {
+        if (request.width % factor !== 0 || request.height % factor !== 0) {
+          return yield* new DatasetError({
+            message: `width and height must be multiples of ${factor}, got ${request.width}x${request.height}`,
+          })
+        }
+        const slots = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
+        const layout = slots.map((s) => s.layout).join("|")
+        const adapter = slots.length === 0 ? undefined : () => loraSlotsAdapter(slots)
+        const pad = textConfig.layout === "openclip" ? "zero" : "end-of-text"
+        const encode = (text: string) =>
+          Effect.gen(function* () {
+            const tokens = chunkPrompt(tokenizer, text, { pad })
+            const chunks = tokens.chunks.length
+            const made = yield* program(`text|${chunks}|${request.clipSkip ?? 0}|${layout}`, () =>
+              textGraph(architecture, chunks, request.clipSkip, adapter?.()),
+            )
+            const values = { ...Sample.promptConditioningInputs(tokens), ...multipliers(request.loras) }
+            const out = yield* made.run(inputsFor(made, values), yield* statesFor(made, request.loras))
+            return out[Sample.promptConditioningNames.conditioning]!
+          })
+        const cond = yield* encode(request.prompt)
+        const uncond = yield* encode(request.negativePrompt)
+        const batch = request.seeds.length
+        const tile = (t: HostTensor) => {
+          const [, length, width] = t.shape as [number, number, number]
+          const data = new Float32Array(batch * length * width)
+          for (let b = 0; b < batch; b++) data.set(t.data as Float32Array, b * length * width)
+          return hostTensor("f32", [batch, length, width], data)
+        }
+        const height = request.height / factor
+        const width = request.width / factor
+        const shape = {
+          batch,
+          height,
+          width,
+          condLength: cond.shape[1]!,
+          uncondLength: uncond.shape[1]!,
+        }
+        const denoiser = yield* program(`unet|${JSON.stringify(shape)}|${layout}`, () =>
+          denoiserGraph(architecture, shape, adapter?.()),
+        )
+        const names = Sample.denoiserNames
+        const values: Record<string, HostTensor> = {
+          [names.cond]: tile(cond),
+          [names.uncond]: tile(uncond),
+          [names.cfgScale]: Sample.cfgScaleInput(request.cfgScale),
+          ...multipliers(request.loras),
+        }
+        const fixed = Object.fromEntries(
+          denoiser.inputs.flatMap((spec) => (spec.name in values ? [[spec.name, values[spec.name]!]] : [])),
+        )
+        const denoise = Sample.programDenoiser(denoiser, fixed, yield* statesFor(denoiser, request.loras))
+        return { denoise, batch, height, width }
+      })
+
+    const draw = (request: DrawRequest) =>
+      Effect.gen(function* () {
+        const { denoise, batch, height, width } = yield* prepare(request)
+        const channels = architecture.unet.inChannels
+        const noise = new Sample.ImageNoise({
+          rng: request.rng,
+          seeds: request.seeds,
+          size: channels * height * width,
+        })
+        let latentsNonFinite = false
+        const latents = yield* Sample.sample({
+          sampler: request.sampler.sampler,
+          scheduler: request.sampler.scheduler,
+          steps: request.steps,
+          denoise,
+          noise,
+          onStep: (step) =>
+            Effect.sync(() => {
+              if (!latentsNonFinite && step.x.some((v) => !Number.isFinite(v))) latentsNonFinite = true
+              request.onStep?.(step.step + 1, step.steps)
+            }),
+        })
+        const decoderShape = { batch, height, width }
+        const decoder = yield* program(`vae|${JSON.stringify(decoderShape)}`, () =>
+          decoderGraph(architecture, decoderShape),
+        )
+        const out = yield* decoder.run(
+          { [decoderNames.latents]: hostTensor("f32", [batch, channels, height, width], latents) },
+          yield* statesFor(decoder, []),
+        )
+        const pixels = out[decoderNames.image]!.data as Float32Array
+        const plane = 3 * request.width * request.height
+        return request.seeds.map((seed, b) => {
+          const { image, nonFinite } = toRgb(pixels, b * plane, request.width, request.height)
+          return { seed, image, nonFinite: nonFinite || latentsNonFinite }
+        })
+      })
+
+    const timeStep = (request: DrawRequest) =>
+      Effect.gen(function* () {
+        const { denoise, batch, height, width } = yield* prepare(request)
+        const x = new Float32Array(batch * architecture.unet.inChannels * height * width)
+        yield* denoise(x, 1)
+        const started = performance.now()
+        yield* denoise(x, 1)
+        return (performance.now() - started) / 1000
+      })
+
+    return { modelPath, architecture, compiles: () => compiles, draw, timeStep }
+  })
