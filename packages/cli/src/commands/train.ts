@@ -1,6 +1,13 @@
 import { join } from "node:path"
 import { checkTrainConfig, type TrainConfig } from "@danlu/core"
-import { openTrainLogs, type TrainLogs, type TrainRunEvent, train, writeLossCurve } from "@danlu/dataset"
+import {
+  checkDatasetConfig,
+  openTrainLogs,
+  type TrainLogs,
+  type TrainRunEvent,
+  train,
+  writeLossCurve,
+} from "@danlu/dataset"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { backendEntries } from "../backends/registry.js"
@@ -70,7 +77,10 @@ export const trainCommand = Command.make(
     Effect.gen(function* () {
       const { config, dataset, ignored } = yield* resolveTrainFlags(kohya)
       for (const option of ignored) yield* Console.error(`danlu: ignoring ${option.key}: ${option.reason}`)
-      const problems = checkTrainConfig(config)
+      const problems = [
+        ...checkTrainConfig(config),
+        ...(dataset === undefined ? [] : checkDatasetConfig(dataset, config)),
+      ].sort((a, b) => (a.level === b.level ? 0 : a.level === "error" ? -1 : 1))
       for (const problem of problems.filter((p) => p.level === "warning"))
         yield* Console.error(`danlu: warning: ${problem.message}`)
       const error = problems.find((p) => p.level === "error")

@@ -53,6 +53,7 @@ import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
+import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import {
   foldersAsDataset,
   loadTrainingData,
@@ -482,7 +483,6 @@ export const train = (
     const optimizerInitial = optimizer.initialState(
       [...loraTensors.entries()].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     )
-    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
 
     const startedAt = Math.floor(Date.now() / 1000)
     const sessionId = Math.floor(Math.random() * 2 ** 31)
@@ -490,6 +490,17 @@ export const train = (
       try: () => stat(modelPath),
       catch: () => fail(`cannot stat ${modelPath}`),
     })
+    const identity = runIdentity(
+      config,
+      seed,
+      { name: modelPath.split(/[\\/]/).pop() ?? modelPath, size: modelStat.size },
+      data,
+    )
+    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
+    if (resume && config.resume) {
+      const mismatch = resumeMismatch(config.resume, identity, resume.metadata)
+      if (mismatch) return yield* fail(mismatch)
+    }
     // kohya writes the data options as top-level keys for train_data_dir, and per dataset in ss_datasets.
     const foldersMetadata: Record<string, string> = {
       ss_batch_size_per_device: String(config.trainBatchSize),
@@ -586,6 +597,7 @@ export const train = (
       networkStates: [...loraTensors.keys()],
       modules: (weights) => network.moduleWeights(weights),
       metadata,
+      stateMetadata: { [runIdentityKey]: JSON.stringify(identity) },
     })
     const trainingStates = new Set([...loraTensors.keys()])
     const result = yield* runTrainingLoop({
