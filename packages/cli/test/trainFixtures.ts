@@ -30,6 +30,23 @@ export const microSd1: SdArchitecture = (() => {
   }
 })()
 
+/** SD2's and SDXL's layouts shrunk like {@link microSd1}; two text layers, so the penultimate one exists. */
+export const microArchitecture = (family: "sd2" | "sdxl"): SdArchitecture => {
+  const tiny = tinyArchitecture(family)
+  return {
+    ...tiny,
+    unet: {
+      ...tiny.unet,
+      channelMult: [1],
+      numResBlocks: 1,
+      attentionResolutions: [1],
+      transformerDepth: [1],
+      transformerDepthMiddle: 1,
+    },
+    text: tiny.text.map((text) => ({ ...text, layers: 2 })),
+  }
+}
+
 export const writeCheckpoint = (path: string, architecture: SdArchitecture = microSd1, seed = 3) => {
   const { tensors, metadata } = syntheticCheckpoint(architecture, seed)
   return Effect.runPromise(

@@ -8,11 +8,9 @@ import {
   type BatchShape,
   buildTrainingStep,
   buildValidationLoss,
-  type ClipTokenizer,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
-  conditioningValues,
   detectCheckpoint,
   type HostTensor,
   hostTensor,
@@ -34,7 +32,6 @@ import {
   stepKey,
   T,
   type Tensor,
-  type TrainBatch,
   type TrainConfig,
   type TrainEvent,
   type TrainResult,
@@ -52,6 +49,7 @@ import type { CaptionOptions } from "../captions/captionPipeline.js"
 import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
+import { batchInputs } from "./batchInputs.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import {
@@ -231,35 +229,6 @@ const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>):
 
 const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
 
-const batchInputs = (
-  architecture: SdArchitecture,
-  tokenizer: ClipTokenizer,
-  masked: boolean,
-  batch: TrainBatch,
-): Record<string, HostTensor> => {
-  const [c, h, w] = batch.latentShape
-  const n = batch.samples.length
-  const latents = new Float32Array(n * c * h * w)
-  for (const [i, s] of batch.samples.entries()) latents.set(s.latent, i * c * h * w)
-  const masks = new Float32Array(masked ? n * h * w : 0).fill(1)
-  if (masked) for (const [i, s] of batch.samples.entries()) if (s.mask) masks.set(s.mask, i * h * w)
-  return {
-    ...(masked ? { [stepInputNames.lossMask]: hostTensor("f32", [n, 1, h, w], masks) } : {}),
-    latents: hostTensor("f32", [n, c, h, w], latents),
-    [stepInputNames.lossWeights]: hostTensor(
-      "f32",
-      [n],
-      Float32Array.from(batch.samples, (s) => s.lossWeight),
-    ),
-    ...conditioningValues(
-      tokenizer,
-      architecture,
-      batch.samples.map((s) => s.caption),
-      batch.samples.map((s) => s.size),
-    ),
-  }
-}
-
 /**
  * Trains a LoRA as sd-scripts' `train_network.py` does, on the backend in the Effect context: the base model,
  * the kohya folders, the latent cache, one step program per bucket shape, files and states at kohya's save
@@ -288,10 +257,12 @@ export const train = (
 
     const file = yield* openModelFile(modelPath)
     const detected = yield* detectCheckpoint(file)
-    const architecture = yield* architectureOf(file, {
+    const read = yield* architectureOf(file, {
       family: detected.family,
       prediction: config.vParameterization ? "v" : detected.prediction,
     })
+    // v_parameterization decides the target whatever the file declares, as in sd-scripts.
+    const architecture: SdArchitecture = config.vParameterization ? { ...read, prediction: "v" } : read
     hooks.emit({
       type: "model",
       path: modelPath,
