@@ -43,15 +43,18 @@ const config = (overrides: Partial<TrainConfig>): TrainConfig =>
     ...overrides,
   })
 
-const stepLosses = async (c: TrainConfig) => {
+const runEvents = async (c: TrainConfig) => {
   const events: Array<TrainRunEvent> = []
   await Effect.runPromise(
     Effect.scoped(train(c, { emit: (e) => events.push(e), stopRequested: () => false })).pipe(
       Effect.provide(onnxLayer),
     ),
   )
-  return events.flatMap((e) => (e.type === "step" ? [e.loss] : []))
+  return events
 }
+
+const stepLosses = async (c: TrainConfig) =>
+  (await runEvents(c)).flatMap((e) => (e.type === "step" ? [e.loss] : []))
 
 const failureOf = (c: TrainConfig) =>
   Effect.runPromise(
@@ -173,6 +176,30 @@ describe("danlu train: data options", () => {
     const plain = await stepLosses(config({ trainDataDir: join(root, "opaque"), outputDir: join(root, "p") }))
     expect(plain[0]).toBeGreaterThan(0)
     expect(masked).toEqual(plain)
+  }, 120_000)
+
+  it("cache_text_encoder_outputs: each distinct caption encoded once, a UNet-only step fed the context; same losses", async () => {
+    const base = {
+      trainDataDir: join(root, "train"),
+      captionExtension: ".txt",
+      captionPrefix: "photo of",
+      trainBatchSize: 4,
+    }
+    const events = await runEvents(
+      config({ ...base, cacheTextEncoderOutputs: true, outputDir: join(root, "c") }),
+    )
+    expect(events.find((e) => e.type === "captions")).toEqual({ type: "captions", encoded: 1 })
+    const cached = events.flatMap((e) => (e.type === "step" ? [e.loss] : []))
+    const plain = await stepLosses(config({ ...base, outputDir: join(root, "u") }))
+    expect(cached).toHaveLength(3)
+    cached.forEach((loss, i) => expect(loss).toBeCloseTo(plain[i]!, 4))
+    expect(
+      (await failureOf(config({ ...base, cacheTextEncoderOutputs: true, shuffleCaption: true }))).message,
+    ).toBe("cache_text_encoder_outputs cannot be used with shuffle_caption: the captions change every step")
+    expect(
+      (await failureOf(config({ ...base, cacheTextEncoderOutputs: true, networkTrainUnetOnly: false })))
+        .message,
+    ).toMatch(/needs network_train_unet_only/)
   }, 120_000)
 
   it("refuses masked_loss without alpha_mask, and random_crop / color_aug (latents are always cached)", async () => {

@@ -16,10 +16,13 @@ beforeAll(async () => {
   await writeSquares(join(root, "train"), 2, 2)
 })
 
-const run = async (family: "sd2" | "sdxl", overrides: Partial<TrainConfig>) => {
+const written = new Set<string>()
+
+const run = async (family: "sd2" | "sdxl", overrides: Partial<TrainConfig>, name: string = family) => {
   const model = join(root, `micro-${family}.safetensors`)
-  await writeCheckpoint(model, microArchitecture(family))
-  const out = join(root, family)
+  if (!written.has(model)) await writeCheckpoint(model, microArchitecture(family))
+  written.add(model)
+  const out = join(root, name)
   const events: Array<TrainRunEvent> = []
   const result = await Effect.runPromise(
     Effect.scoped(
@@ -84,6 +87,16 @@ describe("train: SD2 and SDXL (library, ONNX Runtime)", () => {
     expect(all.some((m) => m.startsWith("lora_te1_text_model_encoder_layers_0_"))).toBe(true)
     expect(all.some((m) => m.startsWith("lora_te2_text_model_encoder_layers_0_"))).toBe(true)
     expect(all.some((m) => m.startsWith("lora_te_"))).toBe(false)
+    // The same first step from cached text-encoder outputs (the text LoRA starts at zero, so it agrees).
+    const cached = await run(
+      "sdxl",
+      { cacheTextEncoderOutputs: true, networkTrainUnetOnly: true },
+      "sdxl-cached",
+    )
+    expect(cached.events.find((e) => e.type === "captions")).toEqual({ type: "captions", encoded: 1 })
+    const firstLoss = (list: ReadonlyArray<TrainRunEvent>) =>
+      list.flatMap((e) => (e.type === "step" ? [e.loss] : []))[0]!
+    expect(firstLoss(cached.events)).toBeCloseTo(firstLoss(events), 4)
     expect(metadata).toMatchObject({
       ss_base_model_version: "sdxl_base_v1-0",
       ss_v2: "False",

@@ -97,7 +97,12 @@ export const trainCommand = Command.make(
           losses.push({ step: event.step, loss: event.loss, average: event.averageLoss })
         if (logs === undefined && config.loggingDir !== undefined && event.type === "start")
           logs = openTrainLogs(config.loggingDir, config.logPrefix ?? "")
-        if (event.type !== "latents" && event.type !== "model" && event.type !== "dataset")
+        if (
+          event.type !== "latents" &&
+          event.type !== "model" &&
+          event.type !== "dataset" &&
+          event.type !== "captions"
+        )
           logs?.record(event)
       }
       const result = yield* Effect.scoped(

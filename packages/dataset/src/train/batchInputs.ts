@@ -1,5 +1,6 @@
 import {
   type ClipTokenizer,
+  conditioningInputNames,
   conditioningValues,
   type HostTensor,
   hostTensor,
@@ -7,18 +8,28 @@ import {
   stepInputNames,
   type TrainBatch,
 } from "@danlu/core"
+import { cachedTextInputs, type TextEncoderCache } from "./textEncoderCache.js"
 
 /**
  * The data inputs of a step or validation program for one batch: latents `[B, C, h, w]`, the loss
  * weights, the token ids (and for SDXL the EOS positions and each sample's size conditioning), and with
- * `masked` the `loss_mask` `[B, 1, h, w]` (1 for samples without a mask).
+ * `masked` the `loss_mask` `[B, 1, h, w]` (1 for samples without a mask). With `textCache` the
+ * captions' cached text-encoder outputs replace the token ids.
  */
 export const batchInputs = (
   architecture: SdArchitecture,
   tokenizer: ClipTokenizer,
   masked: boolean,
   batch: TrainBatch,
+  textCache?: TextEncoderCache,
 ): Record<string, HostTensor> => {
+  const captions = batch.samples.map((s) => s.caption)
+  const text = conditioningValues(
+    tokenizer,
+    architecture,
+    captions,
+    batch.samples.map((s) => s.size),
+  )
   const [c, h, w] = batch.latentShape
   const n = batch.samples.length
   const latents = new Float32Array(n * c * h * w)
@@ -33,11 +44,13 @@ export const batchInputs = (
       [n],
       Float32Array.from(batch.samples, (s) => s.lossWeight),
     ),
-    ...conditioningValues(
-      tokenizer,
-      architecture,
-      batch.samples.map((s) => s.caption),
-      batch.samples.map((s) => s.size),
-    ),
+    ...(textCache === undefined
+      ? text
+      : {
+          ...cachedTextInputs(textCache, captions),
+          ...(architecture.family === "sdxl"
+            ? { [conditioningInputNames.sizes]: text[conditioningInputNames.sizes]! }
+            : {}),
+        }),
   }
 }

@@ -46,12 +46,15 @@ import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
 import { Effect, Scope } from "effect"
 import type { Sizing } from "../buckets/sizing.js"
 import type { CaptionOptions } from "../captions/captionPipeline.js"
+import { processCaption } from "../captions/captionPipeline.js"
 import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
+import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
 import {
   foldersAsDataset,
   loadTrainingData,
@@ -66,6 +69,8 @@ export type TrainRunEvent =
   | TrainEvent
   | { readonly type: "model"; readonly path: string; readonly family: string; readonly prediction: string }
   | { readonly type: "latents"; readonly done: number; readonly total: number; readonly encoded: boolean }
+  /** With `cache_text_encoder_outputs`: the distinct captions encoded before the first step. */
+  | { readonly type: "captions"; readonly encoded: number }
   | {
       readonly type: "dataset"
       readonly images: number
@@ -248,6 +253,24 @@ export const train = (
     const outputName = config.outputName ?? "last"
     const seed = config.seed ?? 42
     const augmented = dataset ? dataset.datasets.flatMap((d) => d.subsets) : [config]
+    if (config.cacheTextEncoderOutputs) {
+      if (!config.networkTrainUnetOnly)
+        return yield* fail("cache_text_encoder_outputs needs network_train_unet_only (a frozen text encoder)")
+      const varying = [
+        ["shuffle_caption", (o: (typeof augmented)[number]) => o.shuffleCaption],
+        ["caption_dropout_rate", (o: (typeof augmented)[number]) => o.captionDropoutRate > 0],
+        ["caption_tag_dropout_rate", (o: (typeof augmented)[number]) => o.captionTagDropoutRate > 0],
+        [
+          "caption_dropout_every_n_epochs",
+          (o: (typeof augmented)[number]) => o.captionDropoutEveryNEpochs > 0,
+        ],
+      ] as const
+      const used = varying.filter(([, on]) => augmented.some(on)).map(([name]) => name)
+      if (used.length > 0)
+        return yield* fail(
+          `cache_text_encoder_outputs cannot be used with ${used.join(", ")}: the captions change every step`,
+        )
+    }
     for (const option of ["randomCrop", "colorAug"] as const) {
       if (augmented.some((options) => options[option]))
         return yield* fail(
@@ -351,16 +374,30 @@ export const train = (
           : ["unet", "te", "te1", "te2"],
     })
     const tokenizer = yield* clipTokenizer
+    const textCache = config.cacheTextEncoderOutputs
+      ? yield* cacheTextEncoderOutputs(
+          architecture,
+          tokenizer,
+          config.clipSkip,
+          [...data.images, ...data.regularizationImages, ...data.validationImages].map((image) =>
+            processCaption(image.caption, image.subset.caption, 1, createRng(seed)),
+          ),
+          readWeight,
+        )
+      : undefined
+    if (textCache) hooks.emit({ type: "captions", encoded: textCache.outputs.size })
     const buildModel = (shape: BatchShape) => {
       const scope = WeightScope.root({ adapters: [network.adapter] })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
-      const conditioning = textConditioning(
-        scope,
-        architecture,
-        conditioningInputs(architecture, shape.batch),
-        config.clipSkip,
-        { gradientCheckpointing: config.gradientCheckpointing },
-      )
+      const conditioning = textCache
+        ? cachedConditioning(architecture, textCache, shape.batch)
+        : textConditioning(
+            scope,
+            architecture,
+            conditioningInputs(architecture, shape.batch),
+            config.clipSkip,
+            { gradientCheckpointing: config.gradientCheckpointing },
+          )
       const denoise = conditionedUNet(scope, architecture, conditioning, {
         gradientCheckpointing: config.gradientCheckpointing,
       })
@@ -575,7 +612,7 @@ export const train = (
       data,
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,
-      batchInputs: (batch) => batchInputs(architecture, tokenizer, data.masked, batch),
+      batchInputs: (batch) => batchInputs(architecture, tokenizer, data.masked, batch, textCache),
       stepInputs: ({ microStep, optimizerStep, apply }) => ({
         [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(seed, microStep)),
         [stepInputNames.step]: scalarTensor(optimizerStep),
