@@ -192,7 +192,7 @@ describe("danlu train: data options", () => {
     const cached = events.flatMap((e) => (e.type === "step" ? [e.loss] : []))
     const plain = await stepLosses(config({ ...base, outputDir: join(root, "u") }))
     expect(cached).toHaveLength(3)
-    cached.forEach((loss, i) => expect(loss).toBeCloseTo(plain[i]!, 4))
+    for (const [i, loss] of cached.entries()) expect(loss).toBeCloseTo(plain[i]!, 4)
     expect(
       (await failureOf(config({ ...base, cacheTextEncoderOutputs: true, shuffleCaption: true }))).message,
     ).toBe("cache_text_encoder_outputs cannot be used with shuffle_caption: the captions change every step")
