@@ -202,6 +202,37 @@ describe("danlu train: data options", () => {
     ).toMatch(/needs network_train_unet_only/)
   }, 120_000)
 
+  it("module_dropout 1 leaves every LoRA out of the training step (ups stay zero); the file is unchanged in form", async () => {
+    const base = { trainDataDir: join(root, "opaque"), networkTrainUnetOnly: false }
+    const upsOf = async (out: string, networkArgs: TrainConfig["networkArgs"]) => {
+      await stepLosses(config({ ...base, outputDir: join(root, out), networkArgs, networkDropout: 0.1 }))
+      return Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const file = yield* openModelFile(join(root, out, "cut.safetensors"))
+            const ups: Record<string, number> = {}
+            for (const info of file.tensors)
+              if (info.name.endsWith(".lora_up.weight")) {
+                const data = new Float32Array((yield* file.read(info.name)).bytes.slice().buffer)
+                ups[info.name] = Math.max(...data.map(Math.abs))
+              }
+            return { ups, metadata: file.metadata }
+          }),
+        ),
+      )
+    }
+    const dropped = await upsOf("d", { moduleDropout: 1, rankDropout: 0.25 })
+    const trained = await upsOf("n", { rankDropout: 0.25 })
+    expect(Object.keys(dropped.ups).sort()).toEqual(Object.keys(trained.ups).sort())
+    expect(Object.values(dropped.ups).every((v) => v === 0)).toBe(true)
+    expect(Object.values(trained.ups).some((v) => v > 0)).toBe(true)
+    expect(dropped.metadata.ss_network_dropout).toBe("0.1")
+    expect(JSON.parse(dropped.metadata.ss_network_args!)).toEqual({
+      rank_dropout: "0.25",
+      module_dropout: "1",
+    })
+  }, 120_000)
+
   it("refuses masked_loss without alpha_mask, and random_crop / color_aug (latents are always cached)", async () => {
     const base = { trainDataDir: join(root, "opaque"), outputDir: join(root, "r") }
     expect((await failureOf(config({ ...base, maskedLoss: true }))).message).toMatch(

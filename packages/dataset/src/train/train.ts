@@ -16,6 +16,7 @@ import {
   hostTensor,
   importLora,
   kohyaMetadata,
+  type LoraForwardHook,
   LoraNetwork,
   type LrGroup,
   loraDownName,
@@ -53,6 +54,7 @@ import type { LatentEncoder } from "../latent/latentCache.js"
 import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
+import { loraDropout } from "./loraDropout.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
 import {
@@ -386,8 +388,13 @@ export const train = (
         )
       : undefined
     if (textCache) hooks.emit({ type: "captions", encoded: textCache.outputs.size })
-    const buildModel = (shape: BatchShape) => {
-      const scope = WeightScope.root({ adapters: [network.adapter] })
+    const dropout = loraDropout({
+      network: config.networkDropout,
+      rank: config.networkArgs.rankDropout,
+      module: config.networkArgs.moduleDropout,
+    })
+    const buildModel = (shape: BatchShape, hook?: LoraForwardHook) => {
+      const scope = WeightScope.root({ adapters: [hook ? network.adapterWith(hook) : network.adapter] })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
       const conditioning = textCache
         ? cachedConditioning(architecture, textCache, shape.batch)
@@ -458,8 +465,16 @@ export const train = (
       maskedLoss: data.masked,
     }
     let stepInitial: Record<string, HostTensor> = {}
+    /** The dropout hook of a step graph, laid out by a first build that only notes the hidden shapes. */
+    const dropoutFor = (shape: BatchShape) => {
+      if (!dropout) return undefined
+      const recorder = dropout.record()
+      const pass = buildModel(shape, recorder.hook)
+      pass.denoise(pass.latents, T.input("t", [shape.batch]))
+      return dropout.hook(recorder.layout())
+    }
     const stepGraph = (shape: BatchShape) => {
-      const { latents, denoise } = buildModel(shape)
+      const { latents, denoise } = buildModel(shape, dropoutFor(shape))
       const step = buildTrainingStep({
         latents,
         denoise,
@@ -573,6 +588,24 @@ export const train = (
       ss_prior_loss_weight: String(config.priorLossWeight),
       ss_sd_model_hash: String(modelStat.size),
       ss_masked_loss: String(config.maskedLoss),
+      ss_network_dropout: String(config.networkDropout ?? "None"),
+      ss_network_args: JSON.stringify(
+        Object.fromEntries(
+          (
+            [
+              ["conv_dim", config.networkArgs.convDim],
+              [
+                "conv_alpha",
+                config.networkArgs.convDim === undefined ? undefined : (config.networkArgs.convAlpha ?? 1),
+              ],
+              ["rank_dropout", config.networkArgs.rankDropout],
+              ["module_dropout", config.networkArgs.moduleDropout],
+            ] as const
+          )
+            .filter(([, value]) => value !== undefined)
+            .map(([key, value]) => [key, String(value)]),
+        ),
+      ),
       ...(dataset ? datasetsMetadata(dataset, data) : foldersMetadata),
     }
     const validationLosses: Array<{ epoch: number; loss: number }> = []
