@@ -186,11 +186,13 @@ describe("danlu train: data options", () => {
       trainBatchSize: 4,
     }
     const events = await runEvents(
-      config({ ...base, cacheTextEncoderOutputs: true, outputDir: join(root, "c") }),
+      config({ ...base, cacheTextEncoderOutputs: true, validationSplit: 0.25, outputDir: join(root, "c") }),
     )
-    expect(events.find((e) => e.type === "captions")).toEqual({ type: "captions", encoded: 1 })
+    // The training caption with its prefix, and the held-out image's caption as it is.
+    expect(events.find((e) => e.type === "captions")).toEqual({ type: "captions", encoded: 2 })
+    expect(events.find((e) => e.type === "epoch")).toMatchObject({ validationLoss: expect.any(Number) })
     const cached = events.flatMap((e) => (e.type === "step" ? [e.loss] : []))
-    const plain = await stepLosses(config({ ...base, outputDir: join(root, "u") }))
+    const plain = await stepLosses(config({ ...base, validationSplit: 0.25, outputDir: join(root, "u") }))
     expect(cached).toHaveLength(3)
     for (const [i, loss] of cached.entries()) expect(loss).toBeCloseTo(plain[i]!, 4)
     expect(

@@ -381,9 +381,13 @@ export const train = (
           architecture,
           tokenizer,
           config.clipSkip,
-          [...data.images, ...data.regularizationImages, ...data.validationImages].map((image) =>
-            processCaption(image.caption, image.subset.caption, 1, createRng(seed)),
-          ),
+          [
+            ...[...data.images, ...data.regularizationImages].map((image) =>
+              processCaption(image.caption, image.subset.caption, 1, createRng(seed)),
+            ),
+            // Validation batches keep each image's caption as it is.
+            ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
+          ],
           readWeight,
         )
       : undefined
