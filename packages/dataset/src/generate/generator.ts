@@ -1,7 +1,10 @@
 import { basename } from "node:path"
 import {
+  type ArchitectureError,
   architectureOf,
   Backend,
+  type BackendError,
+  type BaseWeightMismatch,
   CLIP_CONTEXT_LENGTH,
   chunkPrompt,
   clipTokenizer,
@@ -12,16 +15,18 @@ import {
   hostTensor,
   importLora,
   inspectLora,
+  type LoraFormatError,
   type Program,
+  PromptSyntaxError,
   readBaseWeight,
   Sample,
   type SdArchitecture,
   type TensorFile,
 } from "@danlu/core"
-import { ensureLoraMatchesBase } from "@danlu/core/io"
+import { ensureLoraMatchesBase, type ModelFileError, type ModelMismatch } from "@danlu/core/io"
 import { openModelFile } from "@danlu/core/node"
 import { Effect, Scope } from "effect"
-import { DatasetError } from "../errors.js"
+import { DatasetError, describeCause } from "../errors.js"
 import type { RawImage } from "../image/decode.js"
 import {
   type LoraSlotWeights,
@@ -70,15 +75,28 @@ export interface DrawnImage {
   readonly nonFinite: boolean
 }
 
+/** Everything drawing can fail with, each a tagged error with a one-line message. */
+export type GenerateError =
+  | DatasetError
+  | BackendError
+  | ModelFileError
+  | ArchitectureError
+  | BaseWeightMismatch
+  | ModelMismatch
+  | LoraFormatError
+  | PromptSyntaxError
+  | Sample.LoraTagError
+  | Sample.SamplerNameError
+
 /** A base model opened for drawing: compiles each program once per shape and keeps weights on the device. */
 export interface Generator {
   readonly modelPath: string
   readonly architecture: SdArchitecture
   /** Programs compiled so far (text encoder, denoiser and decoder shapes). */
   readonly compiles: () => number
-  readonly draw: (request: DrawRequest) => Effect.Effect<ReadonlyArray<DrawnImage>, unknown>
+  readonly draw: (request: DrawRequest) => Effect.Effect<ReadonlyArray<DrawnImage>, GenerateError>
   /** Seconds one denoiser evaluation takes for this request's shape, after its programs are compiled. */
-  readonly timeStep: (request: DrawRequest) => Effect.Effect<number, unknown>
+  readonly timeStep: (request: DrawRequest) => Effect.Effect<number, GenerateError>
 }
 
 const scalar = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
@@ -104,7 +122,9 @@ const toRgb = (pixels: Float32Array, offset: number, width: number, height: numb
  * closes; LoRA files are checked against the model's family (both named when they differ) and matched
  * to its layers, then fed as state buffers, so switching epoch files or weights never recompiles.
  */
-export const openGenerator = (modelPath: string): Effect.Effect<Generator, unknown, Backend | Scope.Scope> =>
+export const openGenerator = (
+  modelPath: string,
+): Effect.Effect<Generator, GenerateError, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const backend = yield* Backend
     const scope = yield* Effect.scope
@@ -149,8 +169,7 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
         const imported = yield* importLora(loraFile, targets, { unetNaming: "diffusers" })
         const weights = yield* Effect.try({
           try: () => loraSlotWeights(imported.modules),
-          catch: (cause) =>
-            new DatasetError({ message: `${basename(path)}: ${(cause as Error).message}`, path }),
+          catch: (cause) => new DatasetError({ message: `${basename(path)}: ${describeCause(cause)}`, path }),
         })
         loras.set(path, weights)
         return weights
@@ -219,7 +238,13 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
         const pad = textConfig.layout === "openclip" ? "zero" : "end-of-text"
         const encode = (text: string) =>
           Effect.gen(function* () {
-            const tokens = chunkPrompt(tokenizer, text, { pad })
+            const tokens = yield* Effect.try({
+              try: () => chunkPrompt(tokenizer, text, { pad }),
+              catch: (cause) =>
+                cause instanceof PromptSyntaxError
+                  ? cause
+                  : new DatasetError({ message: `cannot read the prompt: ${describeCause(cause)}` }),
+            })
             const chunks = tokens.chunks.length
             const made = yield* program(`text|${chunks}|${request.clipSkip ?? 0}|${layout}`, () =>
               textGraph(architecture, chunks, request.clipSkip, adapter?.()),

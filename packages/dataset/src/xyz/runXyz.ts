@@ -19,7 +19,7 @@ import {
   resolveSettings,
   writeImageFile,
 } from "../generate/generateImages.js"
-import { openGenerator } from "../generate/generator.js"
+import { type GenerateError, openGenerator } from "../generate/generator.js"
 import { loraShortHash, modelShortHash } from "../generate/imageFiles.js"
 import { drawGrid, type GridMark } from "../grid/drawGrid.js"
 import { type GridIndex, type GridIndexCell, writeGridIndex } from "../grid/gridIndex.js"
@@ -207,7 +207,7 @@ const cellNote = (cell: CellDiagnosis): string => {
  * the diagnosis (broken, effect strength, memorisation, validation loss, verdicts, a recommended epoch and
  * weight, marked on the grids), `index.json` and `index.html`.
  */
-export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, unknown, Backend | Scope.Scope> =>
+export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateError, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const epochs = yield* findEpochFiles(options.loraDir, options.name)
     // Weight 0 is the reference every effect is measured against, so it is always drawn.
@@ -224,7 +224,8 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, unknown, B
     if (repeated) return yield* new DatasetError({ message: `the ${repeated} axis is used twice` })
     const [xAxis, yAxis, zAxis] = yield* Effect.try({
       try: () => specs.map((spec) => (spec ? resolveAxis(spec, context) : undefined)),
-      catch: (cause) => cause,
+      // resolveAxis throws only DatasetError.
+      catch: (cause) => cause as DatasetError,
     })
     const x = xAxis!
     const y = yAxis!
@@ -456,5 +457,5 @@ export const runXyzPromise = (
   backend: Layer.Layer<Backend, unknown>,
 ): Promise<XyzResult> =>
   Effect.runPromise(
-    runXyz(options).pipe(Effect.scoped, Effect.provide(backend)) as Effect.Effect<XyzResult, unknown>,
+    runXyz(options).pipe(Effect.scoped, Effect.provide(backend)) as Effect.Effect<XyzResult, GenerateError>,
   )
