@@ -74,15 +74,19 @@ const seeded = (shape: ReadonlyArray<number>, index: number, seed: number, scale
   return Float32Array.from(u, (v) => ((2 * v - 1) * scale) / Math.sqrt(fanIn))
 }
 
-/** The tiny SD1 model's seeded weights by checkpoint key (norm scales 1, biases 0). */
+/** The tiny SD1 model's seeded weights by checkpoint key. */
 export const tinyModelWeights = (seed = 2025): Record<string, HostTensor> => {
   const scope = WeightScope.root()
   build(tinySd1, scope)
   return Object.fromEntries(
     [...scope.manifest().values()].map((e, i) => {
+      // Norm scales 1 and biases around 0.15: a zero final LayerNorm bias would leave each prompt chunk's
+      // mean near 0, where A1111's mean-restoring emphasis divides by almost nothing.
       const data =
         e.shape.length === 1
-          ? new Float32Array(e.shape[0]!).fill(e.key.endsWith(".weight") ? 1 : 0)
+          ? e.key.endsWith(".weight")
+            ? new Float32Array(e.shape[0]!).fill(1)
+            : seeded(e.shape, i, seed, 0.1).map((v) => 0.15 + v)
           : seeded(e.shape, i, seed, 1)
       return [e.key, hostTensor("f32", e.shape, data)]
     }),
