@@ -25,7 +25,7 @@ export interface GenerateSettings {
   readonly scheduler?: string
   readonly steps?: number
   readonly cfgScale?: number
-  /** The first picture's seed; the batch uses seed, seed + 1, … (default: a random seed). */
+  /** The first picture's seed; the batch uses seed, seed + 1, … (default, or -1: a random seed). */
   readonly seed?: number
   /** "philox" (danlu's, the same on every backend) or "nv" (A1111's NV source). */
   readonly rng?: Sample.RngName
@@ -135,7 +135,11 @@ export const resolveSettings = (settings: GenerateSettings): Effect.Effect<Resol
     const height = yield* positive("height", settings.height ?? 512, true)
     const batch = yield* positive("batch", settings.batch ?? 1, true)
     const cfgScale = settings.cfgScale ?? 7
-    const seed = settings.seed ?? Math.floor(Math.random() * 2 ** 32)
+    // A1111's -1 means a random seed, like leaving it out.
+    const seed =
+      settings.seed === undefined || settings.seed === -1
+        ? Math.floor(Math.random() * 2 ** 32)
+        : settings.seed
     const seeds = yield* Effect.try({
       try: () => Sample.batchSeeds(seed, batch),
       catch: (cause) => new DatasetError({ message: describeCause(cause) }),

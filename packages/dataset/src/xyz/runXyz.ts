@@ -51,7 +51,7 @@ export interface XyzOptions {
   readonly scheduler?: string
   readonly steps?: number
   readonly cfgScale?: number
-  /** Default 1: a fixed seed, so an interrupted grid resumes. */
+  /** Default 1: a fixed seed, so an interrupted grid resumes; -1 picks one at random for the whole grid. */
   readonly seed?: number
   readonly rng?: Sample.RngName
   readonly width?: number
@@ -237,7 +237,8 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       sampler: options.sampler ?? "DPM++ 2M",
       steps: options.steps ?? 20,
       cfgScale: options.cfgScale ?? 7,
-      seed: options.seed ?? 1,
+      // -1 draws one random seed for the whole grid (which then cannot resume).
+      seed: options.seed === -1 ? Math.floor(Math.random() * 2 ** 32) : (options.seed ?? 1),
       epoch: epochs.at(-1)!,
       weight: Math.max(...weights),
     }
