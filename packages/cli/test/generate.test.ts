@@ -14,7 +14,7 @@ import {
 import { Effect, Exit, Layer, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { tinyLoraModules, tinyModelWeights, writeTinyLora, writeTinyModel } from "./tinySd.js"
+import { tinyLoraModules, tinyModelWeights, tinySdxl, writeTinyLora, writeTinyModel } from "./tinySd.js"
 
 /** Why WebGPU cannot run here (its test is skipped), or undefined; where CI requires it, a failure. */
 const webgpuMissing = await (async () => {
@@ -210,6 +210,40 @@ describe("generate", () => {
     for (let i = 0; i < onnxImage.data.length; i++)
       largest = Math.max(largest, Math.abs(onnxImage.data[i]! - webgpuImage.data[i]!))
     expect(largest).toBeLessThanOrEqual(2)
+  })
+
+  it("draws SDXL: two text encoders, the pooled vector and sizes, a LoRA on all three parts", async () => {
+    const sdxlModel = join(dir, "tiny-xl.safetensors")
+    const sdxlLoras = join(dir, "xl-loras")
+    await mkdir(sdxlLoras)
+    await writeTinyModel(sdxlModel, tinyModelWeights(2026, tinySdxl), tinySdxl)
+    await writeTinyLora(join(sdxlLoras, "xl.safetensors"), { family: "sdxl" })
+    const out = join(dir, "xl")
+    const drawn = await run(
+      Effect.gen(function* () {
+        const generator = yield* openGenerator(sdxlModel)
+        // An empty negative prompt: A1111 zeroes SDXL's text embeddings for it.
+        const draw = (prompt: string) =>
+          generateWith(generator, {
+            ...settings,
+            steps: 2,
+            prompt,
+            negativePrompt: "",
+            loraDir: sdxlLoras,
+            outDir: out,
+          })
+        return {
+          base: yield* draw(settings.prompt),
+          zero: yield* draw(`${settings.prompt} <lora:xl:0>`),
+          strong: yield* draw(`${settings.prompt} <lora:xl:0.8>`),
+        }
+      }),
+    )
+    const bytes = (images: ReadonlyArray<{ image: { data: Uint8Array } }>) =>
+      Buffer.from(images[0]!.image.data)
+    expect(drawn.base[0]!.nonFinite).toBe(false)
+    expect(bytes(drawn.zero).equals(bytes(drawn.base))).toBe(true)
+    expect(bytes(drawn.strong).equals(bytes(drawn.base))).toBe(false)
   })
 
   it("refuses a LoRA of another family in one line naming both", async () => {

@@ -6,6 +6,7 @@ import {
   type BackendError,
   type BaseWeightMismatch,
   CLIP_CONTEXT_LENGTH,
+  CLIP_END_OF_TEXT,
   chunkPrompt,
   clipTokenizer,
   type DeviceBuffer,
@@ -39,8 +40,8 @@ import {
   decoderGraph,
   decoderNames,
   denoiserGraph,
-  generateFamilies,
   loraTargetModules,
+  sdxlTextNames,
   textGraph,
   vaeFactor,
 } from "./sdGraphs.js"
@@ -131,19 +132,15 @@ export const openGenerator = (
     const file = yield* openModelFile(modelPath)
     const detected = yield* detectCheckpoint(file)
     const architecture = yield* architectureOf(file, detected)
-    if (!(generateFamilies as ReadonlyArray<string>).includes(architecture.family)) {
+    const short = architecture.text.find((config) => config.maxPositions !== CLIP_CONTEXT_LENGTH)
+    if (short) {
       return yield* new DatasetError({
-        message: `${basename(modelPath)} is ${architecture.family.toUpperCase()}; generate draws SD1 and SD2 models for now`,
+        message: `${basename(modelPath)}'s text encoder has ${short.maxPositions} positions; prompts need 77`,
         path: modelPath,
       })
     }
-    const textConfig = architecture.text[0]!
-    if (textConfig.maxPositions !== CLIP_CONTEXT_LENGTH) {
-      return yield* new DatasetError({
-        message: `${basename(modelPath)}'s text encoder has ${textConfig.maxPositions} positions; prompts need 77`,
-        path: modelPath,
-      })
-    }
+    const sdxl = architecture.family === "sdxl"
+    const pooledWidth = architecture.text[1]?.projectionDim ?? 0
     const tokenizer = yield* clipTokenizer
     const factor = vaeFactor(architecture)
     const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Scope.provide(scope)(effect)
@@ -166,7 +163,7 @@ export const openGenerator = (
           { name: basename(modelPath), info: { family: architecture.family } },
         )
         targets ??= loraTargetModules(architecture)
-        const imported = yield* importLora(loraFile, targets, { unetNaming: "diffusers" })
+        const imported = yield* importLora(loraFile, targets, { unetNaming: sdxl ? "ldm" : "diffusers" })
         const weights = yield* Effect.try({
           try: () => loraSlotWeights(imported.modules),
           catch: (cause) => new DatasetError({ message: `${basename(path)}: ${describeCause(cause)}`, path }),
@@ -235,32 +232,66 @@ export const openGenerator = (
         const slots = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
         const layout = slots.map((s) => s.layout).join("|")
         const adapter = slots.length === 0 ? undefined : () => loraSlotsAdapter(slots)
-        const pad = textConfig.layout === "openclip" ? "zero" : "end-of-text"
+        const tokenize = (text: string, pad: "zero" | "end-of-text") =>
+          Effect.try({
+            try: () => chunkPrompt(tokenizer, text, { pad }),
+            catch: (cause) =>
+              cause instanceof PromptSyntaxError
+                ? cause
+                : new DatasetError({ message: `cannot read the prompt: ${describeCause(cause)}` }),
+          })
+        // SDXL's extra inputs: bigG's tokens (zero padding) and EOS positions, and the size conditioning
+        // A1111 uses by default (original = target = the picture's size, crop 0, 0).
+        const sdxlInputs = (text: string) =>
+          Effect.gen(function* () {
+            const tokens = yield* tokenize(text, "zero")
+            const ids = Sample.promptConditioningInputs(tokens).prompt_tokens
+            const eos = Int32Array.from(tokens.chunks, (chunk) => chunk.ids.indexOf(CLIP_END_OF_TEXT))
+            const { height, width } = request
+            return {
+              [sdxlTextNames.tokensG]: ids,
+              [sdxlTextNames.eosG]: hostTensor("i32", [eos.length], eos),
+              [sdxlTextNames.sizes]: hostTensor(
+                "f32",
+                [1, 6],
+                Float32Array.of(height, width, 0, 0, height, width),
+              ),
+            }
+          })
         const encode = (text: string) =>
           Effect.gen(function* () {
-            const tokens = yield* Effect.try({
-              try: () => chunkPrompt(tokenizer, text, { pad }),
-              catch: (cause) =>
-                cause instanceof PromptSyntaxError
-                  ? cause
-                  : new DatasetError({ message: `cannot read the prompt: ${describeCause(cause)}` }),
-            })
+            const first = architecture.text[0]!.layout === "openclip" ? "zero" : "end-of-text"
+            const tokens = yield* tokenize(text, first)
             const chunks = tokens.chunks.length
             const made = yield* program(`text|${chunks}|${request.clipSkip ?? 0}|${layout}`, () =>
               textGraph(architecture, chunks, request.clipSkip, adapter?.()),
             )
-            const values = { ...Sample.promptConditioningInputs(tokens), ...multipliers(request.loras) }
+            const values = {
+              ...Sample.promptConditioningInputs(tokens),
+              ...(sdxl ? yield* sdxlInputs(text) : {}),
+              ...multipliers(request.loras),
+            }
             const out = yield* made.run(inputsFor(made, values), yield* statesFor(made, request.loras))
-            return out[Sample.promptConditioningNames.conditioning]!
+            return {
+              context: out[Sample.promptConditioningNames.conditioning]!,
+              vector: out[sdxlTextNames.vector],
+            }
           })
         const cond = yield* encode(request.prompt)
         const uncond = yield* encode(request.negativePrompt)
+        if (sdxl && request.negativePrompt === "") {
+          // A1111 zeroes SDXL's text embeddings for an empty negative prompt (`force_zero_embeddings`): the
+          // context and the pooled part of the vector; the size embeddings stay.
+          ;(uncond.context.data as Float32Array).fill(0)
+          ;(uncond.vector!.data as Float32Array).fill(0, 0, pooledWidth)
+        }
         const batch = request.seeds.length
         const tile = (t: HostTensor) => {
-          const [, length, width] = t.shape as [number, number, number]
-          const data = new Float32Array(batch * length * width)
-          for (let b = 0; b < batch; b++) data.set(t.data as Float32Array, b * length * width)
-          return hostTensor("f32", [batch, length, width], data)
+          const [, ...rest] = t.shape
+          const size = rest.reduce((a, b) => a * b, 1)
+          const data = new Float32Array(batch * size)
+          for (let b = 0; b < batch; b++) data.set(t.data as Float32Array, b * size)
+          return hostTensor("f32", [batch, ...rest], data)
         }
         const height = request.height / factor
         const width = request.width / factor
@@ -268,16 +299,19 @@ export const openGenerator = (
           batch,
           height,
           width,
-          condLength: cond.shape[1]!,
-          uncondLength: uncond.shape[1]!,
+          condLength: cond.context.shape[1]!,
+          uncondLength: uncond.context.shape[1]!,
         }
         const denoiser = yield* program(`unet|${JSON.stringify(shape)}|${layout}`, () =>
           denoiserGraph(architecture, shape, adapter?.()),
         )
         const names = Sample.denoiserNames
         const values: Record<string, HostTensor> = {
-          [names.cond]: tile(cond),
-          [names.uncond]: tile(uncond),
+          [names.cond]: tile(cond.context),
+          [names.uncond]: tile(uncond.context),
+          ...(cond.vector && uncond.vector
+            ? { [names.condVector]: tile(cond.vector), [names.uncondVector]: tile(uncond.vector) }
+            : {}),
           [names.cfgScale]: Sample.cfgScaleInput(request.cfgScale),
           ...multipliers(request.loras),
         }
