@@ -210,8 +210,7 @@ const cellNote = (cell: CellDiagnosis): string => {
 export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateError, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const epochs = yield* findEpochFiles(options.loraDir, options.name)
-    // Weight 0 is the reference every effect is measured against, so it is always drawn.
-    const weights = [...new Set([0, ...(options.weights ?? defaultWeights)])]
+    const weights = options.weights ?? defaultWeights
     const outDir = options.outDir ?? join(options.loraDir, `xyz-${options.name}`)
     const context = { epochs, weights, prompt: options.prompt }
     const specs = [
