@@ -1,5 +1,7 @@
+import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { demo } from "./commands/demo.js"
+import { withFlagHint } from "./flagHints.js"
 import { stepCommands } from "./steps.js"
 import { expandKohyaLists } from "./train/flags.js"
 import { version } from "./version.js"
@@ -12,6 +14,6 @@ export const danlu = Command.make("danlu").pipe(
 
 const run = Command.runWith(danlu, { version })
 
-/** Runs `danlu` on an argument list (without `node` and the script path). */
+/** Runs `danlu` on an argument list (without `node` and the script path); errors name the flag that fixes them. */
 export const runDanlu = (args: ReadonlyArray<string>) =>
-  run(args[0] === "train" ? expandKohyaLists(args) : args)
+  run(args[0] === "train" ? expandKohyaLists(args) : args).pipe(Effect.mapError(withFlagHint))

@@ -1,6 +1,8 @@
 import { backends } from "./commands/backends.js"
+import { config } from "./commands/config.js"
 import { dataset } from "./commands/dataset.js"
 import { generate } from "./commands/generate.js"
+import { init } from "./commands/init.js"
 import { model } from "./commands/model.js"
 import { tag } from "./commands/tag.js"
 import { tags } from "./commands/tags.js"
@@ -11,4 +13,15 @@ import { xyz } from "./commands/xyz.js"
  * One sub-command per step of the guide, in its order: backend → base model → dataset → tagging →
  * parameters → training → validation.
  */
-export const stepCommands = [backends, model, dataset, tag, tags, trainCommand, generate, xyz] as const
+export const stepCommands = [
+  backends,
+  model,
+  dataset,
+  tag,
+  tags,
+  init,
+  config,
+  trainCommand,
+  generate,
+  xyz,
+] as const

@@ -112,7 +112,8 @@ describe("danlu tag", () => {
     const dir = await dataset()
     const missing = await run(["tag", dir, "--model", join(dir, "none.onnx"), "--tags", tagsCsv])
     expect(missing.ok).toBe(false)
-    expect(missing.error?.message).toMatch(/^model not found: /)
+    // The tagger says what is wrong; the CLI adds the flag that fixes it.
+    expect(missing.error?.message).toMatch(/^model not found: .*; pass its path with --model$/)
 
     const shortCsv = join(dir, "short.csv")
     await writeFile(shortCsv, selectedTagsCsv([{ name: "a", category: 0 }]))
@@ -121,6 +122,7 @@ describe("danlu tag", () => {
 
     const provider = await run(["tag", dir, "--model", model, "--tags", tagsCsv, "--provider", "warp-drive"])
     expect(provider.error).toMatchObject({ _tag: "ExecutionProviderUnavailable" })
+    expect(provider.error?.message).toMatch(/; use --provider cpu$/)
     expect(provider.error?.message).not.toContain("\n")
   })
 })

@@ -1,9 +1,16 @@
 import { Data } from "effect"
 
+/**
+ * Problems of `prepareDataset`'s output folder that an option fixes, for callers to name their own fix:
+ * another `out` for the first two, `replaceChangedCaptions` (or another `out`) for the last.
+ */
+export type DatasetProblem = "output-inside-source" | "output-not-prepared" | "captions-changed"
+
 /** A dataset problem the user can fix: a missing folder, an unreadable file, a bad option. */
 export class DatasetError extends Data.TaggedError("DatasetError")<{
   readonly message: string
   readonly path?: string
+  readonly problem?: DatasetProblem
 }> {}
 
 /** The error's own message when it has one, so a user sees what sharp or the OS said. */

@@ -3,6 +3,7 @@ export {
   type BucketAssignment,
   bucketAssigner,
   fixedSizeAssigner,
+  hasBucket,
 } from "./buckets/assignBucket.js"
 export {
   type BucketOptions,
@@ -50,7 +51,7 @@ export * from "./diagnose/nearestImage.js"
 export * from "./diagnose/remedies.js"
 export { type ImageSignature, imageSignature, structuralDistance } from "./diagnose/structuralDistance.js"
 export * from "./diagnose/verdict.js"
-export { DatasetError } from "./errors.js"
+export { DatasetError, type DatasetProblem } from "./errors.js"
 export { type ConceptName, parseConceptName } from "./folders/conceptFolder.js"
 export {
   type Concept,

@@ -109,11 +109,17 @@ describe("prepareDataset", () => {
     const root = await tempDir()
     await writeFileIn(root, "5_x/a.png", await gradient(64, 64).png().toBuffer())
     const inside = await Effect.runPromise(Effect.flip(prepareDataset(root, { out: join(root, "out") })))
-    expect(inside.message).toMatch(/must lie outside the training folder/)
+    expect(inside.message).toMatch(
+      /must lie outside the training folder .*\(danlu never writes into your files\)$/,
+    )
+    expect(inside).toMatchObject({ problem: "output-inside-source" })
     const someoneElses = await tempDir()
     await writeFileIn(someoneElses, "holiday.jpg", "not ours")
     const occupied = await Effect.runPromise(Effect.flip(prepareDataset(root, { out: someoneElses })))
-    expect(occupied.message).toMatch(/already holds files that danlu did not write/)
+    expect(occupied.message).toMatch(
+      /already holds files that danlu did not write \(no danlu-dataset\.json\)$/,
+    )
+    expect(occupied).toMatchObject({ problem: "output-not-prepared" })
     expect(await readFile(join(someoneElses, "holiday.jpg"), "utf8")).toBe("not ours")
     const previous = await tempDir()
     await Effect.runPromise(prepareDataset(root, { out: previous, upscale: true }))
@@ -170,7 +176,10 @@ describe("prepareDataset", () => {
     await Effect.runPromise(prepareDataset(root, { out, upscale: true }))
     await writeFileIn(out, "5_x/a.txt", "trigger, tagged in the copy")
     const refused = await Effect.runPromise(Effect.flip(prepareDataset(root, { out, upscale: true })))
-    expect(refused.message).toMatch(/1 caption in .* was changed since .*5_x\/a\.txt.*--force/)
+    expect(refused.message).toMatch(
+      /^1 caption in .* was changed since the earlier prepare .*5_x\/a\.txt; replacing it keeps the old one as <caption>\.bak$/,
+    )
+    expect(refused).toMatchObject({ problem: "captions-changed" })
     expect(await readFile(join(out, "5_x/a.txt"), "utf8")).toBe("trigger, tagged in the copy")
     await Effect.runPromise(prepareDataset(root, { out, upscale: true, replaceChangedCaptions: true }))
     expect(await readFile(join(out, "5_x/a.txt"), "utf8")).toBe("x, from source")

@@ -1,7 +1,14 @@
 import { Data } from "effect"
 
+/** The option of `tagFolder`/`pruneConceptTags` whose value would fix a `TaggerInputError`. */
+export type TaggerOption = "model" | "tags" | "trigger" | "recursive"
+
 /** A tagger input the user can fix: a missing model or CSV, a malformed CSV, a bad option value. */
-export class TaggerInputError extends Data.TaggedError("TaggerInputError")<{ readonly message: string }> {}
+export class TaggerInputError extends Data.TaggedError("TaggerInputError")<{
+  readonly message: string
+  /** The option to set, when one fixes it (callers name it their way: the CLI as a flag). */
+  readonly option?: TaggerOption
+}> {}
 
 /** The ONNX model could not be loaded or run, or does not follow the WD1.4 tagger contract. */
 export class TaggerModelError extends Data.TaggedError("TaggerModelError")<{ readonly message: string }> {}

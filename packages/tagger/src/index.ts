@@ -45,6 +45,7 @@ export {
   TaggerFileError,
   TaggerInputError,
   TaggerModelError,
+  type TaggerOption,
 } from "./errors.js"
 export { parseCsv } from "./labels/csv.js"
 export { parseSelectedTags, type TagCategory, type TagLabel, type TagLabels } from "./labels/selectedTags.js"

@@ -189,7 +189,8 @@ describe("prune: the less you tag a feature, the more the trigger word learns it
   it("needs a trigger word and a share within 0–100 %", async () => {
     const dir = await dataset()
     await expect(Effect.runPromise(pruneConceptTags(dir, { trigger: [" "] }))).rejects.toMatchObject({
-      message: expect.stringMatching(/needs the LoRA's trigger word/),
+      message: "prune needs the LoRA's trigger word",
+      option: "trigger",
     })
     await expect(
       Effect.runPromise(pruneConceptTags(dir, { trigger: ["a"], minShare: 1.5 })),

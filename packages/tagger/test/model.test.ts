@@ -87,8 +87,12 @@ describe("loading a WD1.4 model", () => {
     )
     expect(noModel._tag).toBe("TaggerInputError")
     expect(noModel.message).toMatch(/^model not found: .*nope\.onnx/)
+    expect(noModel).toMatchObject({ option: "model" })
+    expect(noModel.message).not.toContain("--")
     const noCsv = await failure(Effect.scoped(openWd14Tagger({ model: modelPath, tags: `${dir}/nope.csv` })))
     expect(noCsv.message).toMatch(/^tag list not found: .*nope\.csv/)
+    expect(noCsv).toMatchObject({ option: "tags" })
+    expect(noCsv.message).not.toContain("--")
     expect(noCsv.message).not.toContain("\n")
   })
 
@@ -124,7 +128,7 @@ describe("loading a WD1.4 model", () => {
     const error = await failure(Effect.scoped(loadWd14Model(modelPath, { provider: "quantum" })))
     expect(error._tag).toBe("ExecutionProviderUnavailable")
     expect(error.message).toMatch(
-      /^execution provider "quantum" is not in this ONNX Runtime build \(it has: cpu.*\); use --provider cpu$/,
+      /^execution provider "quantum" is not in this ONNX Runtime build \(it has: cpu[^)]*\)$/,
     )
   })
 
@@ -138,7 +142,8 @@ describe("loading a WD1.4 model", () => {
     } else {
       const error = await failure(Effect.scoped(loadWd14Model(modelPath, { provider: "cuda" })))
       expect(error._tag).toBe("ExecutionProviderUnavailable")
-      expect(error.message).toMatch(/^execution provider "cuda" could not start: .*; use --provider cpu$/)
+      expect(error.message).toMatch(/^execution provider "cuda" could not start: /)
+      expect(error.message).not.toContain("--provider")
       expect(error.message).not.toContain("\n")
     }
   })

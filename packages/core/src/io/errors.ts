@@ -33,12 +33,12 @@ export class FileAccessError extends Data.TaggedError("FileAccessError")<{
   }
 }
 
-/** A write would replace an existing file and the caller did not allow it. */
+/** A write would replace an existing file and the caller did not allow it (`overwrite` would). */
 export class OutputExists extends Data.TaggedError("OutputExists")<{
   readonly path: string
 }> {
   override get message(): string {
-    return `${this.path} already exists; pass --force to replace it (the old file is kept as a backup)`
+    return `${this.path} already exists`
   }
 }
 

@@ -21,7 +21,7 @@ export interface ImportedLora {
 }
 
 export interface ImportLoraOptions {
-  /** Naming of the kohya names given to imported modules (their export names). */
+  /** Naming of the kohya names given to imported modules (their export names); default: by model family. */
   readonly unetNaming?: UNetLoraNaming
   /**
    * PEFT files keep `lora_alpha` in their adapter config, not in the file: pass it here (default: the rank,
@@ -110,7 +110,7 @@ export const importLora = (
       }
       if (kernel > 1) conv = true
       modules.push({
-        name: kohyaName(module, options.unetNaming ?? "diffusers"),
+        name: kohyaName(module, options.unetNaming),
         module,
         rank,
         alpha: alpha ?? (peft ? (options.peftAlpha ?? rank) : rank),

@@ -1,6 +1,13 @@
 export { LoraFormatError } from "./errors.js"
 export { type ImportedLora, type ImportLoraOptions, importLora, type LoraFileFormat } from "./importLora.js"
-export { aliasTable, kohyaName, moduleAliases, normalizeModuleName, type UNetLoraNaming } from "./keys.js"
+export {
+  aliasTable,
+  kohyaName,
+  moduleAliases,
+  normalizeModuleName,
+  type UNetLoraNaming,
+  unetNamingOf,
+} from "./keys.js"
 export {
   type KohyaMetadataOptions,
   kohyaMetadata,
@@ -11,4 +18,4 @@ export {
 export { loraDelta, mergeLora } from "./merge.js"
 export { type LoraModuleWeights, loraAlphaName, loraDownName, loraUpName } from "./moduleWeights.js"
 export { type LoraModule, LoraNetwork, type LoraNetworkOptions, layerId } from "./network.js"
-export { kohyaTarget, type LoraShape, type LoraTargetOptions } from "./targets.js"
+export { kohyaTarget, type LoraShape, type LoraTargetOptions, type LoraTargets } from "./targets.js"

@@ -22,8 +22,15 @@ const peftPrefix: Readonly<Record<string, string>> = {
 
 const underscored = (path: string): string => path.replaceAll(".", "_")
 
-/** The kohya module name, e.g. `lora_unet_down_blocks_0_attentions_0_proj_in`, `lora_te_text_model_…_q_proj`. */
-export const kohyaName = (module: ModuleInfo, unetNaming: UNetLoraNaming): string => {
+/** sd-scripts' naming for a module's family: SGM (ldm) paths for an SDXL UNet, diffusers paths otherwise. */
+export const unetNamingOf = (module: ModuleInfo): UNetLoraNaming =>
+  module.family === "sdxl" || module.family === "sdxl-refiner" ? "ldm" : "diffusers"
+
+/**
+ * The kohya module name, e.g. `lora_unet_down_blocks_0_attentions_0_proj_in`, `lora_te_text_model_…_q_proj`;
+ * the UNet naming follows the module's family unless given.
+ */
+export const kohyaName = (module: ModuleInfo, unetNaming: UNetLoraNaming = unetNamingOf(module)): string => {
   const prefix = kohyaPrefix[module.component]
   if (prefix === undefined) throw new RangeError(`no kohya prefix for model component "${module.component}"`)
   const path = module.component === "unet" && unetNaming === "ldm" ? module.path : module.diffusersPath

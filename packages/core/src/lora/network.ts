@@ -1,4 +1,4 @@
-import type { ModuleAdapter, ModuleInfo } from "../nn/weightScope.js"
+import type { ModuleAdapter, ModuleInfo, WeightEntry } from "../nn/weightScope.js"
 import { cast } from "../ops/cast.js"
 import { add, mul } from "../ops/elementwise.js"
 import { conv2d, matmul } from "../ops/linalg.js"
@@ -7,7 +7,7 @@ import { state } from "../ops/sources.js"
 import { uniformF32 } from "../random/philox.js"
 import type { DType } from "../tensor/dtype.js"
 import { type HostTensor, hostTensor } from "../tensor/hostTensor.js"
-import { type Shape, sizeOf } from "../tensor/shape.js"
+import { formatShape, type Shape, sizeOf } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
 import { kohyaName, type UNetLoraNaming } from "./keys.js"
 import { type LoraModuleWeights, loraDownName, loraUpName } from "./moduleWeights.js"
@@ -22,9 +22,22 @@ export interface LoraModule extends LoraShape {
 }
 
 export interface LoraNetworkOptions extends LoraTargetOptions {
-  /** Strength at which the forward adds the LoRA (kohya's `multiplier`, A1111's `<lora:name:w>`). */
-  readonly multiplier?: number
-  /** UNet module naming of the exported file: "diffusers" for SD1/SD2 (kohya), "ldm" for SDXL. */
+  /**
+   * Strength at which the forward adds the LoRA (kohya's `multiplier`, A1111's `<lora:name:w>`): a number
+   * fixed in the graph, or a scalar graph tensor (`T.input("lora_multiplier", [])`) fed at run time, so
+   * one program draws a whole grid of weights.
+   */
+  readonly multiplier?: number | Tensor
+  /**
+   * Put before every state name (`style.` gives `style.lora_unet_….lora_down.weight`), so that several
+   * networks in one graph keep separate weights. Default none: the names are the file's. The exported
+   * file never carries it.
+   */
+  readonly prefix?: string
+  /**
+   * UNet module naming of the exported file. Default: sd-scripts' for the model family the model
+   * declares ("ldm" for SDXL, "diffusers" for SD1/SD2 and undeclared models).
+   */
   readonly unetNaming?: UNetLoraNaming
   /** Model components that get LoRAs (default all: "unet", "te", "te1", "te2"); e.g. ["unet"] for UNet only. */
   readonly components?: ReadonlyArray<string>
@@ -40,24 +53,33 @@ const shapesFor = (module: ModuleInfo, rank: number): { down: Shape; up: Shape }
 /**
  * A LoRA network applied in the forward without merging: pass `network.adapter` to `WeightScope.root`, and
  * every target layer computes `base(x) + up(down(x)) · alpha/rank · multiplier`, with `down` and `up` as
- * `state` tensors named by kohya keys (`lora_unet_….lora_down.weight`). The network learns its modules
- * while the model is built; `modules()` lists them and `tensors()` gives their state tensors for `grad`.
+ * `state` tensors named by kohya keys (`lora_unet_….lora_down.weight`, after `prefix`). The network learns its
+ * modules while the model is built; `modules()` lists them, `tensors()` gives their state tensors for `grad`
+ * and `manifest()` their names and shapes. Two networks may not adapt one layer under the same names.
  */
 export class LoraNetwork {
   /** Every layer seen, by `layerId`: its LoRA, or undefined when it is not a target. */
   private readonly planned = new Map<string, LoraModule | undefined>()
-  private readonly stateTensors = new Map<string, Tensor>()
-  readonly multiplier: number
-  readonly unetNaming: UNetLoraNaming
+  private readonly stateTensors = new Map<string, Tensor<"state">>()
+  readonly multiplier: number | Tensor
+  /** The naming given at creation; undefined picks it per module from the model family. */
+  readonly unetNaming: UNetLoraNaming | undefined
   readonly dtype: DType
+  readonly prefix: string
 
   private constructor(
     private readonly plan: (module: ModuleInfo) => LoraShape | undefined,
     options: LoraNetworkOptions,
   ) {
-    this.multiplier = options.multiplier ?? 1
-    this.unetNaming = options.unetNaming ?? "diffusers"
+    const multiplier = options.multiplier ?? 1
+    if (typeof multiplier !== "number" && multiplier.rank !== 0)
+      throw new RangeError(
+        `the LoRA multiplier must be a scalar tensor, got ${formatShape(multiplier.shape)}`,
+      )
+    this.multiplier = multiplier
+    this.unetNaming = options.unetNaming
     this.dtype = options.dtype ?? "f32"
+    this.prefix = options.prefix ?? ""
   }
 
   /** A new network on kohya's targets. */
@@ -83,17 +105,26 @@ export class LoraNetwork {
     return new LoraNetwork((module) => byLayer.get(layerId(module)), { rank: 0, alpha: 0, ...options })
   }
 
-  readonly adapter: ModuleAdapter = (module, x, y) => {
+  readonly adapter: ModuleAdapter = (module, x, y, build) => {
     const lora = this.moduleFor(module)
     if (!lora) return y
-    const down = this.tensor(loraDownName(lora.name), lora.downShape)
-    const up = this.tensor(loraUpName(lora.name), lora.upShape)
+    const downName = this.stateName(loraDownName(lora.name))
+    const upName = this.stateName(loraUpName(lora.name))
+    build.claim(this, downName)
+    build.claim(this, upName)
+    const down = this.tensor(downName, lora.downShape)
+    const up = this.tensor(upName, lora.upShape)
     const input = cast(x, this.dtype)
     const delta =
       module.kind === "linear"
         ? matmul(matmul(input, transpose(down)), transpose(up))
         : conv2d(conv2d(input, down, { stride: module.stride, padding: module.padding }), up)
-    return add(y, cast(mul(delta, (lora.alpha / lora.rank) * this.multiplier), y.dtype))
+    const scale = lora.alpha / lora.rank
+    const scaled =
+      typeof this.multiplier === "number"
+        ? mul(delta, scale * this.multiplier)
+        : mul(mul(delta, scale), cast(this.multiplier, this.dtype))
+    return add(y, cast(scaled, y.dtype))
   }
 
   /** The adapted layers, in the order the model built them. */
@@ -101,9 +132,16 @@ export class LoraNetwork {
     return [...this.planned.values()].filter((m): m is LoraModule => m !== undefined)
   }
 
-  /** The `state` tensors of the LoRA weights, by name. */
-  tensors(): ReadonlyMap<string, Tensor> {
+  /** The `state` tensors of the LoRA weights, by state name: what `grad` and `adamW` take. */
+  tensors(): ReadonlyMap<string, Tensor<"state">> {
     return this.stateTensors
+  }
+
+  /** Every state of the network (prefixed names, shapes, dtype), as `WeightScope.manifest()` lists the base's. */
+  manifest(): ReadonlyMap<string, WeightEntry> {
+    return new Map(
+      [...this.stateTensors].map(([key, t]) => [key, { key, shape: [...t.shape], dtype: t.dtype }]),
+    )
   }
 
   /**
@@ -117,21 +155,25 @@ export class LoraNetwork {
       const fanIn = sizeOf(lora.downShape.slice(1))
       const bound = 1 / Math.sqrt(fanIn)
       const u = uniformF32(sizeOf(lora.downShape), seed, index)
-      out[loraDownName(lora.name)] = hostTensor(
+      out[this.stateName(loraDownName(lora.name))] = hostTensor(
         "f32",
         lora.downShape,
         u.map((v) => (2 * v - 1) * bound),
       )
-      out[loraUpName(lora.name)] = hostTensor("f32", lora.upShape, new Float32Array(sizeOf(lora.upShape)))
+      out[this.stateName(loraUpName(lora.name))] = hostTensor(
+        "f32",
+        lora.upShape,
+        new Float32Array(sizeOf(lora.upShape)),
+      )
     })
     return out
   }
 
-  /** Pairs the network's modules with their current weights (by state name) for export or merging. */
+  /** Pairs the network's modules with their current weights (by state name, prefix included) for export or merging. */
   moduleWeights(weights: Readonly<Record<string, HostTensor<"f32">>>): Array<LoraModuleWeights> {
     return this.modules().map((lora) => {
-      const down = weights[loraDownName(lora.name)]
-      const up = weights[loraUpName(lora.name)]
+      const down = weights[this.stateName(loraDownName(lora.name))]
+      const up = weights[this.stateName(loraUpName(lora.name))]
       if (!down || !up) throw new RangeError(`no weights given for LoRA module ${lora.name}`)
       return { name: lora.name, module: lora.module, rank: lora.rank, alpha: lora.alpha, down, up }
     })
@@ -150,7 +192,11 @@ export class LoraNetwork {
     return lora
   }
 
-  private tensor(name: string, shape: Shape): Tensor {
+  private stateName(name: string): string {
+    return this.prefix + name
+  }
+
+  private tensor(name: string, shape: Shape): Tensor<"state"> {
     const seen = this.stateTensors.get(name)
     if (seen) return seen
     const tensor = state(name, shape, this.dtype)

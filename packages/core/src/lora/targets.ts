@@ -6,7 +6,16 @@ export interface LoraShape {
   readonly alpha: number
 }
 
+/**
+ * Which layers get a LoRA: "kohya" (default) is sd-scripts' rule; "attention" keeps only the attention
+ * projections (UNet `to_q`/`to_k`/`to_v`/`to_out.0`, text encoder `q_proj`/`k_proj`/`v_proj`/`out_proj`),
+ * LyCORIS's `attn-only` preset.
+ */
+export type LoraTargets = "kohya" | "attention"
+
 export interface LoraTargetOptions {
+  /** Default "kohya". */
+  readonly targets?: LoraTargets | undefined
   /** `network_dim`: rank of Linear and 1×1 conv modules. */
   readonly rank: number
   /** `network_alpha` (kohya's default is 1; scale = alpha / rank). */
@@ -20,16 +29,19 @@ export interface LoraTargetOptions {
 const transformerClasses = ["Transformer2DModel"]
 const convClasses = ["ResnetBlock2D", "Downsample2D", "Upsample2D"]
 const textClasses = ["CLIPAttention", "CLIPMLP"]
+const attentionClasses = ["Attention", "CLIPAttention"]
 
 /**
  * kohya's `LoRANetwork` target rule: every Linear and 1×1 Conv2d inside a UNet `Transformer2DModel` or a
  * text encoder's `CLIPAttention`/`CLIPMLP`; with `convRank`, also every layer of `ResnetBlock2D`,
- * `Downsample2D` and `Upsample2D` (Linear/1×1 at `rank`, larger kernels at `convRank`).
+ * `Downsample2D` and `Upsample2D` (Linear/1×1 at `rank`, larger kernels at `convRank`). With
+ * `targets: "attention"`, only the layers of UNet `Attention` and text-encoder `CLIPAttention` modules.
  */
 export const kohyaTarget = (module: ModuleInfo, options: LoraTargetOptions): LoraShape | undefined => {
   const inside = (classes: ReadonlyArray<string>) => module.within.some((c) => classes.includes(c))
   const pointwise = module.kind === "linear" || (module.kernel[0] === 1 && module.kernel[1] === 1)
   const base = { rank: options.rank, alpha: options.alpha }
+  if (options.targets === "attention") return inside(attentionClasses) && pointwise ? base : undefined
   if (module.component === "unet") {
     if (inside(transformerClasses)) return pointwise ? base : undefined
     if (options.convRank !== undefined && inside(convClasses)) {

@@ -16,7 +16,11 @@ export {
   tinyClipL,
   tinyOpenClip,
 } from "./clip/config.js"
-export { type TextTransformerOutput, textTransformer } from "./clip/textTransformer.js"
+export {
+  type TextTransformerOptions,
+  type TextTransformerOutput,
+  textTransformer,
+} from "./clip/textTransformer.js"
 export {
   headsFor,
   sd2UNet,

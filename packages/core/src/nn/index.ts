@@ -9,6 +9,7 @@ export { checkManifest, type ManifestCheck } from "./manifest.js"
 export { downsample, downsampleAsymmetric, upsample } from "./resample.js"
 export { timestepEmbedding } from "./timestepEmbedding.js"
 export {
+  type AdapterBuild,
   type ModuleAdapter,
   type ModuleInfo,
   type WeightEntry,

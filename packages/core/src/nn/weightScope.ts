@@ -1,3 +1,4 @@
+import type { BaseFamily } from "../models/detect/baseVersion.js"
 import { shapeError } from "../ops/check.js"
 import { state } from "../ops/sources.js"
 import type { DType } from "../tensor/dtype.js"
@@ -32,20 +33,39 @@ export interface ModuleInfo {
   readonly padding: readonly [number, number]
   /** Enclosing module classes, outermost first, in diffusers/transformers class names (kohya targets by these). */
   readonly within: ReadonlyArray<string>
+  /** The model family its builder declared (`WeightScope.family`); LoRA files name modules by family. */
+  readonly family?: BaseFamily | undefined
+}
+
+/** What a build offers its adapters. */
+export interface AdapterBuild {
+  /**
+   * Claims the state name `name` for `owner` in this build; throws when another owner claimed it, so
+   * two adapters (two LoRA networks) never silently share a weight.
+   */
+  readonly claim: (owner: object, name: string) => void
 }
 
 /** Wraps a layer's output: given the layer, its input and its base output, returns the output to use. */
-export type ModuleAdapter = (module: ModuleInfo, x: Tensor, y: Tensor) => Tensor
+export type ModuleAdapter = (module: ModuleInfo, x: Tensor, y: Tensor, build: AdapterBuild) => Tensor
 
 /** What every scope of one model build shares: the weight manifest, the layer list and the adapters. */
-class ScopeRegistry {
+class ScopeRegistry implements AdapterBuild {
   readonly weights = new Map<string, WeightEntry>()
   readonly tensors = new Map<string, Tensor>()
   readonly modules = new Map<string, ModuleInfo>()
+  private readonly claims = new Map<string, object>()
   constructor(
     readonly dtype: DType,
     readonly adapters: ReadonlyArray<ModuleAdapter>,
   ) {}
+
+  readonly claim = (owner: object, name: string): void => {
+    const holder = this.claims.get(name)
+    if (holder === undefined) this.claims.set(name, owner)
+    else if (holder !== owner)
+      throw new RangeError(`two adapters claim the state "${name}": give each LoRA network its own prefix`)
+  }
 }
 
 export interface WeightScopeOptions {
@@ -56,6 +76,18 @@ export interface WeightScopeOptions {
 }
 
 type Segment = string | number
+
+/** Where a scope stands in a build. */
+interface Place {
+  readonly segments: ReadonlyArray<string>
+  readonly componentName: string
+  readonly componentStart: number
+  readonly aliasSegments: ReadonlyArray<string>
+  readonly parentAlias: ReadonlyArray<string>
+  readonly classes: ReadonlyArray<string>
+  readonly family: BaseFamily | undefined
+  readonly adapted: boolean
+}
 
 const split = (path: string): Array<string> => (path === "" ? [] : path.split("."))
 
@@ -68,52 +100,44 @@ const split = (path: string): Array<string> => (path === "" ? [] : path.split(".
 export class WeightScope {
   private constructor(
     private readonly registry: ScopeRegistry,
-    private readonly segments: ReadonlyArray<string>,
-    private readonly componentName: string,
-    private readonly componentStart: number,
-    private readonly aliasSegments: ReadonlyArray<string>,
-    private readonly parentAlias: ReadonlyArray<string>,
-    private readonly classes: ReadonlyArray<string>,
+    private readonly place: Place,
   ) {}
+
+  private get segments(): ReadonlyArray<string> {
+    return this.place.segments
+  }
+
+  private with(changes: Partial<Place>): WeightScope {
+    return new WeightScope(this.registry, { ...this.place, ...changes })
+  }
 
   /** A fresh build: an empty manifest, weights of `dtype`, layers wrapped by `adapters`. */
   static root(options: WeightScopeOptions = {}): WeightScope {
-    return new WeightScope(
-      new ScopeRegistry(options.dtype ?? "f32", options.adapters ?? []),
-      [],
-      "",
-      0,
-      [],
-      [],
-      [],
-    )
+    return new WeightScope(new ScopeRegistry(options.dtype ?? "f32", options.adapters ?? []), {
+      segments: [],
+      componentName: "",
+      componentStart: 0,
+      aliasSegments: [],
+      parentAlias: [],
+      classes: [],
+      family: undefined,
+      adapted: true,
+    })
   }
 
   /** A child scope; dotted strings and numbers are both path segments. */
   at(...segments: ReadonlyArray<Segment>): WeightScope {
     const added = segments.flatMap((s) => split(String(s)))
-    return new WeightScope(
-      this.registry,
-      [...this.segments, ...added],
-      this.componentName,
-      this.componentStart,
-      [...this.aliasSegments, ...added],
-      this.aliasSegments,
-      this.classes,
-    )
+    return this.with({
+      segments: [...this.segments, ...added],
+      aliasSegments: [...this.place.aliasSegments, ...added],
+      parentAlias: this.place.aliasSegments,
+    })
   }
 
   /** Renames the last `at` step in diffusers naming (`at("in_layers", 2).alias("conv1")`). */
   alias(diffusersName: string): WeightScope {
-    return new WeightScope(
-      this.registry,
-      this.segments,
-      this.componentName,
-      this.componentStart,
-      [...this.parentAlias, ...split(diffusersName)],
-      this.parentAlias,
-      this.classes,
-    )
+    return this.with({ aliasSegments: [...this.place.parentAlias, ...split(diffusersName)] })
   }
 
   /**
@@ -121,33 +145,39 @@ export class WeightScope {
    * `attn.in_proj_weight` are `self_attn.q_proj`, `k_proj` and `v_proj` in transformers.
    */
   part(diffusersName: string): WeightScope {
-    return new WeightScope(
-      this.registry,
-      this.segments,
-      this.componentName,
-      this.componentStart,
-      [...this.aliasSegments, ...split(diffusersName)],
-      this.aliasSegments,
-      this.classes,
-    )
+    return this.with({
+      aliasSegments: [...this.place.aliasSegments, ...split(diffusersName)],
+      parentAlias: this.place.aliasSegments,
+    })
   }
 
   /** Marks this scope as the root of a model component ("unet", "te", "te1", "te2", "vae"). */
   component(name: string): WeightScope {
-    return new WeightScope(this.registry, this.segments, name, this.segments.length, [], [], [])
+    return this.with({
+      componentName: name,
+      componentStart: this.segments.length,
+      aliasSegments: [],
+      parentAlias: [],
+      classes: [],
+    })
   }
 
   /** Marks this scope as an instance of a module class (diffusers/transformers names: "Transformer2DModel"). */
   within(className: string): WeightScope {
-    return new WeightScope(
-      this.registry,
-      this.segments,
-      this.componentName,
-      this.componentStart,
-      this.aliasSegments,
-      this.parentAlias,
-      [...this.classes, className],
-    )
+    return this.with({ classes: [...this.place.classes, className] })
+  }
+
+  /** Declares the model family of everything built below (recorded in each layer's `ModuleInfo`). */
+  family(family: BaseFamily): WeightScope {
+    return this.with({ family })
+  }
+
+  /**
+   * Layers below are recorded but not passed through the adapters: for a layer whose output the model
+   * never uses (SD2's last text-encoder layer), which trainers leave out.
+   */
+  unadapted(): WeightScope {
+    return this.with({ adapted: false })
   }
 
   /** The full checkpoint key of this scope. */
@@ -189,7 +219,7 @@ export class WeightScope {
   adapt(
     layer: Omit<
       ModuleInfo,
-      "component" | "path" | "diffusersPath" | "within" | "weightKey" | "weightRows"
+      "component" | "path" | "diffusersPath" | "within" | "weightKey" | "weightRows" | "family"
     > & {
       readonly weightName?: string
       readonly weightRows?: readonly [number, number]
@@ -200,16 +230,18 @@ export class WeightScope {
     const { weightName, weightRows, ...geometry } = layer
     const module: ModuleInfo = {
       ...geometry,
-      component: this.componentName,
-      path: this.segments.slice(this.componentStart).join("."),
-      diffusersPath: this.aliasSegments.join("."),
+      component: this.place.componentName,
+      path: this.segments.slice(this.place.componentStart).join("."),
+      diffusersPath: this.place.aliasSegments.join("."),
       weightKey: this.keyOf(weightName ?? "weight"),
       weightRows,
-      within: this.classes,
+      within: this.place.classes,
+      family: this.place.family,
     }
     const id = `${module.weightKey}#${weightRows?.join(":") ?? ""}`
     if (!this.registry.modules.has(id)) this.registry.modules.set(id, module)
-    return this.registry.adapters.reduce((out, adapter) => adapter(module, x, out), y)
+    if (!this.place.adapted) return y
+    return this.registry.adapters.reduce((out, adapter) => adapter(module, x, out, this.registry), y)
   }
 
   /** Every weight asked for so far in this build, by full key. */

@@ -68,6 +68,8 @@ describe("ckpt → safetensors conversion", () => {
       Effect.tryPromise({ try: () => convertCheckpoint(input, output), catch: (error) => error }),
     )
     expect(refused).toBeInstanceOf(OutputExists)
+    // What is wrong, with no command-line flag: the CLI adds --force.
+    expect((refused as OutputExists).message).toBe(`${output} already exists`)
     expect(readFileSync(output, "utf8")).toBe("precious")
     const result = await convertCheckpoint(input, output, { overwrite: true })
     expect(result.backup).toBe(`${output}.bak`)

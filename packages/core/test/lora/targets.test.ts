@@ -83,7 +83,8 @@ describe("kohya LoRA targets", () => {
 })
 
 test("SDXL names: SGM UNet paths, lora_te1 (CLIP-L) and lora_te2 (bigG, q/k/v rows of in_proj)", () => {
-  const network = LoraNetwork.create({ rank: 2, alpha: 1, unetNaming: "ldm" })
+  // No unetNaming: an SDXL UNet (SGM, with label_emb) is named as sd-scripts names it.
+  const network = LoraNetwork.create({ rank: 2, alpha: 1 })
   const scope = WeightScope.root({ adapters: [network.adapter] })
   unet(scope.at(unetPrefix), tinySdxlUNet, {
     x: T.input("x", [1, 4, 8, 8]),
@@ -124,6 +125,32 @@ test("the full-size SDXL text encoders give kohya's 264 text-encoder modules (12
     T.input("eos", [1], "i32"),
   )
   expect(network.modules().length).toBe(264)
+})
+
+test("SD2's last text-encoder layer gets no LoRA (SD2 never uses its output; sd-scripts leaves it out)", () => {
+  const penultimate = LoraNetwork.create({ rank: 2, alpha: 1 })
+  const scope = WeightScope.root({ adapters: [penultimate.adapter] })
+  sd2TextConditioning(scope, tinyOpenClip, T.input("t", [1, 8], "i32"))
+  const names = penultimate.modules().map((m) => m.name)
+  // 3 layers: 0 and 1 get q, k, v, out_proj, fc1, fc2; layer 2 none.
+  expect(countBy(names, "lora_te_text_model_encoder_layers_")).toBe(12)
+  expect(names.some((n) => n.startsWith("lora_te_text_model_encoder_layers_2_"))).toBe(false)
+  // The layer is still in the model's layer list, so older files that adapt it import and merge.
+  expect(scope.modules().filter((m) => m.path.startsWith("transformer.resblocks.2.")).length).toBe(6)
+
+  const last = LoraNetwork.create({ rank: 2, alpha: 1 })
+  sd2TextConditioning(
+    WeightScope.root({ adapters: [last.adapter] }),
+    tinyOpenClip,
+    T.input("t", [1, 8], "i32"),
+    1,
+  )
+  expect(
+    countBy(
+      last.modules().map((m) => m.name),
+      "lora_te_text_model_encoder_layers_2_",
+    ),
+  ).toBe(6)
 })
 
 test("SD2's OpenCLIP text encoder is named in transformers terms (lora_te_…_q_proj)", () => {

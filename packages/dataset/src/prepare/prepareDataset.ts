@@ -154,8 +154,9 @@ export const prepareDataset = (
     )
     if (isInside(realOut, realRoot) || isInside(realRoot, realOut)) {
       return yield* new DatasetError({
-        message: `the output folder ${options.out} must lie outside the training folder ${root} (danlu never writes into your files); choose another --out`,
+        message: `the output folder ${options.out} must lie outside the training folder ${root} (danlu never writes into your files)`,
         path: out,
+        problem: "output-inside-source",
       })
     }
     const folder = yield* scanTrainingFolder(root)
@@ -190,8 +191,9 @@ export const prepareDataset = (
     }
     if (yield* Effect.promise(() => holdsOtherFiles(out))) {
       return yield* new DatasetError({
-        message: `${options.out} already holds files that danlu did not write (no ${manifestName}); choose a new or empty --out folder`,
+        message: `${options.out} already holds files that danlu did not write (no ${manifestName})`,
         path: out,
+        problem: "output-not-prepared",
       })
     }
     const changed = yield* Effect.tryPromise({
@@ -202,8 +204,9 @@ export const prepareDataset = (
     if (changed.length > 0 && options.replaceChangedCaptions !== true) {
       const count = changed.length === 1 ? "1 caption" : `${changed.length} captions`
       return yield* new DatasetError({
-        message: `${count} in ${options.out} ${changed.length === 1 ? "was" : "were"} changed since the earlier prepare (edited or tagged there), e.g. ${relative(out, changed[0]!)}; pass --force to replace them (each old one is kept as <caption>.bak), or choose a new --out`,
+        message: `${count} in ${options.out} ${changed.length === 1 ? "was" : "were"} changed since the earlier prepare (edited or tagged there), e.g. ${relative(out, changed[0]!)}; replacing ${changed.length === 1 ? "it keeps the old one" : "them keeps each old one"} as <caption>.bak`,
         path: out,
+        problem: "captions-changed",
       })
     }
     const toBackUp = new Set(changed)

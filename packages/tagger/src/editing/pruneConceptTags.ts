@@ -56,7 +56,8 @@ export const pruneConceptTags = (
     const trigger = options.trigger.map((word) => word.trim()).filter((word) => word !== "")
     if (trigger.length === 0) {
       return yield* new TaggerInputError({
-        message: "prune needs the LoRA's trigger word (--trigger <word>)",
+        message: "prune needs the LoRA's trigger word",
+        option: "trigger",
       })
     }
     const minShare = options.minShare ?? defaultPruneShare

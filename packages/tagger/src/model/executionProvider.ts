@@ -23,7 +23,7 @@ export const checkExecutionProvider = (
   if (names.includes(provider)) return undefined
   return new ExecutionProviderUnavailable({
     provider,
-    message: `execution provider "${provider}" is not in this ONNX Runtime build (it has: ${names.join(", ")}); use --provider cpu`,
+    message: `execution provider "${provider}" is not in this ONNX Runtime build (it has: ${names.join(", ")})`,
   })
 }
 
@@ -31,9 +31,7 @@ export const checkExecutionProvider = (
 export const providerLoadFailed = (provider: string, cause: string): ExecutionProviderUnavailable =>
   new ExecutionProviderUnavailable({
     provider,
-    message: `execution provider "${provider}" could not start: ${
-      installHints[provider] ?? firstLine(cause)
-    }; use --provider cpu`,
+    message: `execution provider "${provider}" could not start: ${installHints[provider] ?? firstLine(cause)}`,
   })
 
 const firstLine = (text: string) => text.split("\n")[0]?.trim() ?? text

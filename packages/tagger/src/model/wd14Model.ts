@@ -71,7 +71,8 @@ export const loadWd14Model = (
       try: () => access(path),
       catch: () =>
         new TaggerInputError({
-          message: `model not found: ${path} (download a WD1.4 tagger's model.onnx and pass its path with --model)`,
+          message: `model not found: ${path} (download a WD1.4 tagger's model.onnx)`,
+          option: "model",
         }),
     })
     const ort = yield* Effect.tryPromise({

@@ -9,7 +9,8 @@ export const loadTagLabels = (path: string): Effect.Effect<TagLabels, TaggerInpu
     try: () => readFile(path, "utf8"),
     catch: () =>
       new TaggerInputError({
-        message: `tag list not found: ${path} (pass the selected_tags.csv that came with the model with --tags)`,
+        message: `tag list not found: ${path} (the selected_tags.csv that came with the model)`,
+        option: "tags",
       }),
   }).pipe(
     Effect.flatMap((text) =>

@@ -122,6 +122,7 @@ export const tagFolder = (
       if (images.length === 0) {
         return yield* new TaggerInputError({
           message: `no images (PNG, JPG, WebP) in ${options.folder}${options.recursive === true ? "" : " or its <repeats>_<name> concept folders; other sub-folders are searched only when recursive"}`,
+          ...(options.recursive === true ? {} : { option: "recursive" as const }),
         })
       }
 

@@ -47,13 +47,14 @@ export const sd1TextConditioning = (
   clipSkip = 1,
   options: ModelBuildOptions = {},
 ): Tensor => {
-  const out = textTransformer(scope.at(textEncoderPrefixes.sd1), config, tokens, "te", options)
+  const out = textTransformer(scope.family("sd1").at(textEncoderPrefixes.sd1), config, tokens, "te", options)
   return out.finalLayerNorm(clipSkipHidden(out, clipSkip))
 }
 
 /**
  * SD2 conditioning (Stability `FrozenOpenCLIPEmbedder`, `layer: penultimate`): `ln_final` of the
  * penultimate layer of OpenCLIP ViT-H at `cond_stage_model.model` (clip skip 2; A1111 keeps it fixed).
+ * With clip skip 2 or more the last layer's output is unused, and LoRA networks leave it alone.
  */
 export const sd2TextConditioning = (
   scope: WeightScope,
@@ -62,7 +63,11 @@ export const sd2TextConditioning = (
   clipSkip = 2,
   options: ModelBuildOptions = {},
 ): Tensor => {
-  const out = textTransformer(scope.at(textEncoderPrefixes.sd2), config, tokens, "te", options)
+  // sd-scripts builds SD2's text encoder without its last layer, so its LoRA files never adapt it.
+  const out = textTransformer(scope.family("sd2").at(textEncoderPrefixes.sd2), config, tokens, "te", {
+    ...options,
+    unadaptedLastLayer: clipSkip >= 2,
+  })
   return out.finalLayerNorm(clipSkipHidden(out, clipSkip))
 }
 
@@ -88,8 +93,9 @@ export const sdxlTextConditioning = (
   clipSkip = 2,
   options: ModelBuildOptions = {},
 ): SdxlTextConditioning => {
-  const l = textTransformer(scope.at(textEncoderPrefixes.sdxlClipL), configs.clipL, tokensL, "te1", options)
-  const g = textTransformer(scope.at(textEncoderPrefixes.sdxlBigG), configs.bigG, tokensG, "te2", options)
+  const sdxl = scope.family("sdxl")
+  const l = textTransformer(sdxl.at(textEncoderPrefixes.sdxlClipL), configs.clipL, tokensL, "te1", options)
+  const g = textTransformer(sdxl.at(textEncoderPrefixes.sdxlBigG), configs.bigG, tokensG, "te2", options)
   if (!g.project)
     shapeError("sdxlTextConditioning", "the bigG config needs a projectionDim for the pooled output")
   const last = g.finalLayerNorm(g.hidden[g.hidden.length - 1]!)

@@ -84,6 +84,11 @@ const mlpBlock = (scope: WeightScope, config: ClipTextConfig, names: LayerNames,
   })
 }
 
+export interface TextTransformerOptions extends ModelBuildOptions {
+  /** Build the last layer without LoRA adapters, for a model that never uses its output (SD2). */
+  readonly unadaptedLastLayer?: boolean
+}
+
 /**
  * The CLIP text transformer of OpenAI CLIP / OpenCLIP: token + position embeddings, pre-LayerNorm layers with
  * causal self-attention and an MLP, a final LayerNorm. `scope` is the model's root in the checkpoint
@@ -96,7 +101,7 @@ export const textTransformer = (
   config: ClipTextConfig,
   tokens: Tensor,
   component = "te",
-  options: ModelBuildOptions = {},
+  options: TextTransformerOptions = {},
 ): TextTransformerOutput => {
   const root = scope.component(component)
   const length = tokens.shape[1]!
@@ -117,7 +122,8 @@ export const textTransformer = (
   const mask = causalMask(length, scope.dtype)
   const hidden = [x]
   for (let i = 0; i < config.layers; i++) {
-    const layer = names.layer(root, i)
+    const unadapted = options.unadaptedLastLayer === true && i === config.layers - 1
+    const layer = names.layer(unadapted ? root.unadapted() : root, i)
     const body = (h: Tensor): Tensor => {
       const attended = add(
         h,

@@ -22,13 +22,14 @@ export const crossAttention = (
   options: CrossAttentionOptions,
 ): Tensor => {
   const { queryDim, contextDim, heads, headDim } = options
+  const attention = scope.within("Attention")
   const inner = heads * headDim
   const source = context ?? x
   const sourceDim = context ? contextDim : queryDim
-  const q = linear(scope.at("to_q"), x, { inFeatures: queryDim, outFeatures: inner, bias: false })
-  const k = linear(scope.at("to_k"), source, { inFeatures: sourceDim, outFeatures: inner, bias: false })
-  const v = linear(scope.at("to_v"), source, { inFeatures: sourceDim, outFeatures: inner, bias: false })
-  return linear(scope.at("to_out", 0), multiHeadAttention(q, k, v, heads), {
+  const q = linear(attention.at("to_q"), x, { inFeatures: queryDim, outFeatures: inner, bias: false })
+  const k = linear(attention.at("to_k"), source, { inFeatures: sourceDim, outFeatures: inner, bias: false })
+  const v = linear(attention.at("to_v"), source, { inFeatures: sourceDim, outFeatures: inner, bias: false })
+  return linear(attention.at("to_out", 0), multiHeadAttention(q, k, v, heads), {
     inFeatures: inner,
     outFeatures: queryDim,
   })

@@ -12,6 +12,7 @@ import { add } from "../../ops/elementwise.js"
 import { concat } from "../../ops/movement.js"
 import type { Tensor } from "../../tensor/tensor.js"
 import type { ModelBuildOptions } from "../buildOptions.js"
+import { familyFromContextDim } from "../detect/baseVersion.js"
 import { headsFor, type UNetConfig } from "./config.js"
 import { resBlock } from "./resBlock.js"
 import { spatialTransformer } from "./spatialTransformer.js"
@@ -41,7 +42,10 @@ export const unet = (
   inputs: UNetInputs,
   options: ModelBuildOptions = {},
 ): Tensor => {
-  const root = scope.component("unet")
+  // An SGM UNet (SDXL's, with label_emb) is SDXL-family even at test sizes.
+  const family =
+    familyFromContextDim(config.contextDim) ?? (config.admInChannels === undefined ? undefined : "sdxl")
+  const root = (family === undefined ? scope : scope.family(family)).component("unet")
   const block = <const Xs extends ReadonlyArray<Tensor>>(xs: Xs, f: (...xs: Xs) => Tensor): Tensor =>
     options.gradientCheckpointing ? checkpoint(xs, f) : f(...xs)
   const mc = config.modelChannels

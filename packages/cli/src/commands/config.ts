@@ -1,0 +1,218 @@
+import { stat } from "node:fs/promises"
+import {
+  type ConfigProblem,
+  checkTrainConfig,
+  familyLabel,
+  formatIgnoredOption,
+  resolveTrainConfig,
+  type TrainConfig,
+  totalTrainSteps,
+} from "@danlu/core"
+import { inspectModelPath } from "@danlu/core/node"
+import { checkDataset } from "@danlu/dataset"
+import { Console, Effect, Exit } from "effect"
+import { Argument, Command } from "effect/cli"
+import { readTrainConfigFile } from "../train/configFile.js"
+import { UserError } from "../userError.js"
+import { switchFlag } from "./switchFlag.js"
+
+const exists = (path: string) =>
+  Effect.promise(() =>
+    stat(path).then(
+      () => true,
+      () => false,
+    ),
+  )
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`
+
+/** What `config check` learned besides the problems: the data's steps and the model. */
+interface CheckFacts {
+  stepsPerEpoch?: number
+  totalSteps?: number
+  images?: number
+  family?: string
+  parameters?: number
+  /** Frozen weights in f32 plus activations scale with these; a measured step is `danlu bench`'s job. */
+  weightBytes?: number
+}
+
+/** The model checks: the file exists and is a trainable base, and a `network_weights` LoRA matches it. */
+const checkModel = (config: TrainConfig, facts: CheckFacts) =>
+  Effect.gen(function* () {
+    const problems: Array<ConfigProblem> = []
+    const path = config.pretrainedModelNameOrPath
+    if (path === undefined) {
+      problems.push({ level: "error", key: "pretrained_model_name_or_path", message: "no base model is set" })
+      return problems
+    }
+    const exit = yield* Effect.exit(inspectModelPath(path))
+    if (Exit.isFailure(exit)) {
+      const failure = exit.cause.reasons[0]
+      const message =
+        failure && "error" in failure ? (failure.error as { message: string }).message : String(exit.cause)
+      problems.push({ level: "error", key: "pretrained_model_name_or_path", message })
+      return problems
+    }
+    const model = exit.value
+    if (model.kind !== "checkpoint") {
+      problems.push({
+        level: "error",
+        key: "pretrained_model_name_or_path",
+        message: `${path} is a LoRA, not a base model`,
+      })
+      return problems
+    }
+    const family = model.checkpoint.family
+    facts.family = family === undefined ? "unknown" : familyLabel[family]
+    facts.parameters = model.checkpoint.total.parameters
+    facts.weightBytes = model.checkpoint.total.parameters * 4
+    if (family === undefined || family === "sdxl-refiner") {
+      problems.push({
+        level: "error",
+        key: "pretrained_model_name_or_path",
+        message: `${path} is ${family === undefined ? "not an SD1.x, SD2.x or SDXL checkpoint" : "an SDXL refiner, which LoRAs are not trained on"}`,
+      })
+    }
+    if ((family === "sd2" || family === "sdxl") !== (config.v2 || family === "sdxl") && config.v2) {
+      problems.push({ level: "warning", key: "v2", message: `v2 is set but the model is ${facts.family}` })
+    }
+    if (config.networkWeights !== undefined) {
+      const lora = yield* Effect.exit(inspectModelPath(config.networkWeights))
+      if (Exit.isSuccess(lora) && lora.value.kind === "lora") {
+        const loraFamily = lora.value.lora.family
+        if (loraFamily !== undefined && family !== undefined && loraFamily !== family)
+          problems.push({
+            level: "error",
+            key: "network_weights",
+            message: `${config.networkWeights} is a ${familyLabel[loraFamily]} LoRA and the base model is ${familyLabel[family]}`,
+          })
+      } else {
+        problems.push({
+          level: "error",
+          key: "network_weights",
+          message: `${config.networkWeights} is not a LoRA file danlu can read`,
+        })
+      }
+    }
+    return problems
+  })
+
+/** The data checks, through `danlu dataset check`'s report: errors for what training cannot read. */
+const checkData = (config: TrainConfig, facts: CheckFacts) =>
+  Effect.gen(function* () {
+    const problems: Array<ConfigProblem> = []
+    const dir = config.trainDataDir
+    if (dir === undefined) {
+      if (config.datasetConfig === undefined)
+        problems.push({
+          level: "error",
+          key: "train_data_dir",
+          message: "no training images: set train_data_dir",
+        })
+      return problems
+    }
+    if (!(yield* exists(dir))) {
+      problems.push({ level: "error", key: "train_data_dir", message: `${dir} does not exist` })
+      return problems
+    }
+    const report = yield* checkDataset(dir, {
+      ...(config.regDataDir === undefined ? {} : { regularizationRoot: config.regDataDir }),
+      sizing: config.enableBucket
+        ? {
+            mode: "buckets",
+            resolution: config.resolution,
+            minSide: config.minBucketReso,
+            maxSide: config.maxBucketReso,
+            step: config.bucketResoSteps,
+            noUpscale: config.bucketNoUpscale,
+          }
+        : { mode: "fixed", size: config.resolution },
+      batchSize: config.trainBatchSize,
+      captionExtension: config.captionExtension,
+    })
+    facts.images = report.totals.images
+    facts.stepsPerEpoch = report.totals.stepsPerEpoch
+    if (report.totals.images === 0)
+      problems.push({
+        level: "error",
+        key: "train_data_dir",
+        message: `${dir} has no images in <repeats>_<name> folders (train_data_dir is their parent)`,
+      })
+    for (const failure of report.problems.decodeFailures)
+      problems.push({
+        level: "error",
+        key: "train_data_dir",
+        message: `cannot decode ${failure.path}: ${failure.reason}`,
+      })
+    for (const path of report.problems.noBucket)
+      problems.push({
+        level: "error",
+        key: "train_data_dir",
+        message: `${path} is too small for any bucket without upscaling`,
+      })
+    if (report.captions.missing.length > 0)
+      problems.push({
+        level: "warning",
+        key: "caption_extension",
+        message: `${report.captions.missing.length} images have no ${config.captionExtension} caption and train on their folder's name${report.captions.otherExtension ? ` (${report.captions.otherExtension.count} have ${report.captions.otherExtension.extension} captions: set caption_extension)` : ""}`,
+      })
+    for (const advice of report.advice)
+      if (advice.level === "warning")
+        problems.push({ level: "warning", key: "train_data_dir", message: advice.message })
+    return problems
+  })
+
+export const configCheck = Command.make(
+  "check",
+  {
+    file: Argument.String("config").pipe(Argument.withDescription("a kohya / 秋叶 training TOML")),
+    json: switchFlag("json", "print the problems and the step arithmetic as JSON"),
+  },
+  ({ file, json }) =>
+    Effect.gen(function* () {
+      const { options, ignored } = yield* readTrainConfigFile(file)
+      const config = resolveTrainConfig(options)
+      const facts: CheckFacts = {}
+      const problems: Array<ConfigProblem> = [
+        ...(yield* checkModel(config, facts)),
+        ...(yield* checkData(config, facts)),
+      ]
+      problems.push(
+        ...checkTrainConfig(
+          config,
+          facts.stepsPerEpoch === undefined ? {} : { batchesPerEpoch: facts.stepsPerEpoch },
+        ),
+      )
+      const total = totalTrainSteps(config, facts.stepsPerEpoch)
+      if (total !== undefined) facts.totalSteps = total
+      const sorted = [...problems].sort((a, b) => (a.level === b.level ? 0 : a.level === "error" ? -1 : 1))
+      if (json) {
+        yield* Console.log(JSON.stringify({ file, problems: sorted, ignored, ...facts }, null, 2))
+      } else {
+        for (const option of ignored) yield* Console.log(`ignored: ${formatIgnoredOption(option)}`)
+        for (const problem of sorted)
+          yield* Console.log(`${problem.level}: ${problem.key}: ${problem.message}`)
+        const summary = [
+          facts.family &&
+            `model ${facts.family}${facts.parameters ? `, ${(facts.parameters / 1e6).toFixed(0)} M parameters (${gib(facts.weightBytes ?? 0)} of f32 weights)` : ""}`,
+          facts.images !== undefined && `${facts.images} images`,
+          facts.stepsPerEpoch !== undefined && `${facts.stepsPerEpoch} steps per epoch`,
+          facts.totalSteps !== undefined && `${facts.totalSteps} steps in all`,
+        ].filter(Boolean)
+        yield* Console.log(
+          `${sorted.some((p) => p.level === "error") ? "✗" : "✓"} ${file}${summary.length ? `: ${summary.join(", ")}` : ""}`,
+        )
+      }
+      const errors = sorted.filter((p) => p.level === "error").length
+      if (errors > 0)
+        return yield* new UserError({
+          message: `${errors} problem${errors === 1 ? "" : "s"} to fix before training`,
+        })
+    }),
+).pipe(Command.withDescription("调参: check a training config before a long run — one line per problem"))
+
+export const config = Command.make("config").pipe(
+  Command.withDescription("training configs: check"),
+  Command.withSubcommands([configCheck]),
+)
