@@ -31,7 +31,7 @@ import { DatasetError, describeCause } from "../errors.js"
 import type { RawImage } from "../image/decode.js"
 import {
   type LoraSlotWeights,
-  loraSlotsAdapter,
+  loraSlotAdapters,
   loraSlotWeights,
   multiplierName,
   slotPrefix,
@@ -140,6 +140,8 @@ export const openGenerator = (
       })
     }
     const sdxl = architecture.family === "sdxl"
+    // sd-scripts' UNet module names for the family: the state names imported weights are stored under.
+    const naming = sdxl ? "ldm" : "diffusers"
     const pooledWidth = architecture.text[1]?.projectionDim ?? 0
     const tokenizer = yield* clipTokenizer
     const factor = vaeFactor(architecture)
@@ -163,7 +165,7 @@ export const openGenerator = (
           { name: basename(modelPath), info: { family: architecture.family } },
         )
         targets ??= loraTargetModules(architecture)
-        const imported = yield* importLora(loraFile, targets, { unetNaming: sdxl ? "ldm" : "diffusers" })
+        const imported = yield* importLora(loraFile, targets, { unetNaming: naming })
         const weights = yield* Effect.try({
           try: () => loraSlotWeights(imported.modules),
           catch: (cause) => new DatasetError({ message: `${basename(path)}: ${describeCause(cause)}`, path }),
@@ -231,7 +233,7 @@ export const openGenerator = (
         }
         const slots = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
         const layout = slots.map((s) => s.layout).join("|")
-        const adapter = slots.length === 0 ? undefined : () => loraSlotsAdapter(slots)
+        const adapters = () => loraSlotAdapters(slots, naming)
         const tokenize = (text: string, pad: "zero" | "end-of-text") =>
           Effect.try({
             try: () => chunkPrompt(tokenizer, text, { pad }),
@@ -264,7 +266,7 @@ export const openGenerator = (
             const tokens = yield* tokenize(text, first)
             const chunks = tokens.chunks.length
             const made = yield* program(`text|${chunks}|${request.clipSkip ?? 0}|${layout}`, () =>
-              textGraph(architecture, chunks, request.clipSkip, adapter?.()),
+              textGraph(architecture, chunks, request.clipSkip, adapters()),
             )
             const values = {
               ...Sample.promptConditioningInputs(tokens),
@@ -303,7 +305,7 @@ export const openGenerator = (
           uncondLength: uncond.context.shape[1]!,
         }
         const denoiser = yield* program(`unet|${JSON.stringify(shape)}|${layout}`, () =>
-          denoiserGraph(architecture, shape, adapter?.()),
+          denoiserGraph(architecture, shape, adapters()),
         )
         const names = Sample.denoiserNames
         const values: Record<string, HostTensor> = {

@@ -77,15 +77,15 @@ const sdxlTextGraph = (
 
 /**
  * A prompt's conditioning `[1, chunks·77, D]` from `chunks` token chunks (and SDXL's vector), LoRAs applied
- * through `adapter`.
+ * through `adapters`.
  */
 export const textGraph = (
   architecture: SdArchitecture,
   chunks: number,
   clipSkip: number | undefined,
-  adapter: ModuleAdapter | undefined,
+  adapters: ReadonlyArray<ModuleAdapter>,
 ): Graph => {
-  const scope = WeightScope.root(adapter ? { adapters: [adapter] } : {})
+  const scope = WeightScope.root({ adapters })
   if (architecture.family === "sdxl") return sdxlTextGraph(architecture, chunks, clipSkip, scope)
   return Sample.promptConditioningGraph(textEncoder(scope, architecture, clipSkip), chunks).graph
 }
@@ -99,13 +99,13 @@ export interface DenoiserShape {
   readonly uncondLength: number
 }
 
-/** The guided denoiser D(x, sigma) of `Sample.denoiserGraph` over the architecture's UNet. */
+/** The guided denoiser D(x, sigma) of `Sample.denoiserGraph` over the architecture's UNet, with `adapters`. */
 export const denoiserGraph = (
   architecture: SdArchitecture,
   shape: DenoiserShape,
-  adapter: ModuleAdapter | undefined,
+  adapters: ReadonlyArray<ModuleAdapter>,
 ): Graph => {
-  const scope = WeightScope.root(adapter ? { adapters: [adapter] } : {})
+  const scope = WeightScope.root({ adapters })
   return Sample.denoiserGraph((inputs) => unet(scope.at(unetPrefix), architecture.unet, inputs), {
     batch: shape.batch,
     channels: architecture.unet.inChannels,
