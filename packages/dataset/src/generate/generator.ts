@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises"
 import { basename } from "node:path"
 import {
   type ArchitectureError,
@@ -154,10 +155,18 @@ export const openGenerator = (
     let compiles = 0
     let targets: ReturnType<typeof loraTargetModules> | undefined
 
+    // A file is known by its path, size and time: a LoRA rewritten in place (a training run's next save)
+    // is read again.
     const loadLora = (path: string) =>
       Effect.gen(function* () {
-        const seen = loras.get(path)
-        if (seen) return seen
+        const version = yield* Effect.tryPromise({
+          try: () => stat(path),
+          catch: (cause) =>
+            new DatasetError({ message: `cannot read ${path}: ${describeCause(cause)}`, path }),
+        })
+        const key = `${path}\u0000${version.size}\u0000${version.mtimeMs}`
+        const seen = loras.get(key)
+        if (seen) return { key, weights: seen }
         const loraFile: TensorFile = yield* inScope(openModelFile(path))
         const info = yield* inspectLora(loraFile)
         yield* ensureLoraMatchesBase(
@@ -170,8 +179,8 @@ export const openGenerator = (
           try: () => loraSlotWeights(imported.modules),
           catch: (cause) => new DatasetError({ message: `${basename(path)}: ${describeCause(cause)}`, path }),
         })
-        loras.set(path, weights)
-        return weights
+        loras.set(key, weights)
+        return { key, weights }
       })
 
     const program = (key: string, graph: () => Graph) =>
@@ -184,18 +193,19 @@ export const openGenerator = (
         return made
       })
 
-    const statesFor = (made: Program, slots: ReadonlyArray<AppliedLora>) =>
+    /** States of a program run: base weights by name, slot i's LoRA weights from the file loaded as `slots[i]`. */
+    const statesFor = (made: Program, slots: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         const states: Record<string, DeviceBuffer> = {}
         for (const spec of made.states) {
           const slot = slots.findIndex((_, i) => spec.name.startsWith(slotPrefix(i)))
           if (slot >= 0) {
-            const path = slots[slot]!.path
+            const file = slots[slot]!
             const name = spec.name.slice(slotPrefix(slot).length)
-            const key = `${path}\u0000${name}`
+            const key = `${file}\u0000${name}`
             let buffer = loraBuffers.get(key)
             if (!buffer) {
-              buffer = yield* inScope(backend.upload(loras.get(path)!.states[name]!))
+              buffer = yield* inScope(backend.upload(loras.get(file)!.states[name]!))
               loraBuffers.set(key, buffer)
             }
             states[spec.name] = buffer
@@ -231,7 +241,9 @@ export const openGenerator = (
             message: `width and height must be multiples of ${factor}, got ${request.width}x${request.height}`,
           })
         }
-        const slots = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
+        const loaded = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
+        const slots = loaded.map((lora) => lora.weights)
+        const files = loaded.map((lora) => lora.key)
         const layout = slots.map((s) => s.layout).join("|")
         const adapters = () => loraSlotAdapters(slots, naming)
         const tokenize = (text: string, pad: "zero" | "end-of-text") =>
@@ -273,7 +285,7 @@ export const openGenerator = (
               ...(sdxl ? yield* sdxlInputs(text) : {}),
               ...multipliers(request.loras),
             }
-            const out = yield* made.run(inputsFor(made, values), yield* statesFor(made, request.loras))
+            const out = yield* made.run(inputsFor(made, values), yield* statesFor(made, files))
             return {
               context: out[Sample.promptConditioningNames.conditioning]!,
               vector: out[sdxlTextNames.vector],
@@ -320,7 +332,7 @@ export const openGenerator = (
         const fixed = Object.fromEntries(
           denoiser.inputs.flatMap((spec) => (spec.name in values ? [[spec.name, values[spec.name]!]] : [])),
         )
-        const denoise = Sample.programDenoiser(denoiser, fixed, yield* statesFor(denoiser, request.loras))
+        const denoise = Sample.programDenoiser(denoiser, fixed, yield* statesFor(denoiser, files))
         return { denoise, batch, height, width }
       })
 
