@@ -139,13 +139,31 @@ describe("generate", () => {
           loraDir: loras,
           outDir: out,
         })
-        return { base, zero, strong, compilesAfterZero, compilesAfterStrong: compiled }
+        // Another epoch of the same run: same layout, new weights, so new buffers and no new program.
+        yield* Effect.promise(() => writeTinyLora(join(loras, "style-000001.safetensors"), { seed: 8 }))
+        const epoch = yield* generateWith(generator, {
+          ...settings,
+          prompt: `${settings.prompt} <lora:style-000001:0.8>`,
+          loraDir: loras,
+          outDir: out,
+        })
+        // The same file rewritten in place (a run saving again) is read again.
+        yield* Effect.promise(() => writeTinyLora(join(loras, "style-000001.safetensors"), { seed: 9 }))
+        const rewritten = yield* generateWith(generator, {
+          ...settings,
+          prompt: `${settings.prompt} <lora:style-000001:0.8>`,
+          loraDir: loras,
+          outDir: out,
+        })
+        return { base, zero, strong, epoch, rewritten, compilesAfterZero, compilesAfterStrong: compiled }
       }),
     )
     const bytes = (image: { image: { data: Uint8Array } }) => Buffer.from(image.image.data)
     expect(bytes(result.zero[0]!).equals(bytes(result.base[0]!))).toBe(true)
     expect(bytes(result.strong[0]!).equals(bytes(result.base[0]!))).toBe(false)
     expect(result.compilesAfterStrong).toBe(result.compilesAfterZero)
+    expect(bytes(result.epoch[0]!).equals(bytes(result.strong[0]!))).toBe(false)
+    expect(bytes(result.rewritten[0]!).equals(bytes(result.epoch[0]!))).toBe(false)
     const parsed = readGenerationParameters(result.strong[0]!.parameters)
     expect(parsed.prompt).toBe(`${settings.prompt} <lora:style:0.8>`)
     expect(parsed.loraHashes?.[0]?.name).toBe("style")
