@@ -93,7 +93,12 @@ export const trainCommand = Command.make(
           losses.push({ step: event.step, loss: event.loss, average: event.averageLoss })
         if (logs === undefined && config.loggingDir !== undefined && event.type === "start")
           logs = openTrainLogs(config.loggingDir, config.logPrefix ?? "")
-        if (event.type !== "latents" && event.type !== "model" && event.type !== "dataset")
+        if (
+          event.type !== "latents" &&
+          event.type !== "model" &&
+          event.type !== "dataset" &&
+          event.type !== "sample"
+        )
           logs?.record(event)
       }
       // Ctrl-C reaches the run through `stopRequested`; the runtime's own interruption waits until the
