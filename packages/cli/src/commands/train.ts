@@ -1,6 +1,13 @@
 import { join } from "node:path"
 import { checkTrainConfig, type TrainConfig } from "@danlu/core"
-import { openTrainLogs, type TrainLogs, type TrainRunEvent, train, writeLossCurve } from "@danlu/dataset"
+import {
+  checkDatasetConfig,
+  openTrainLogs,
+  type TrainLogs,
+  type TrainRunEvent,
+  train,
+  writeLossCurve,
+} from "@danlu/dataset"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { backendEntries } from "../backends/registry.js"
@@ -70,13 +77,10 @@ export const trainCommand = Command.make(
     Effect.gen(function* () {
       const { config, dataset, ignored } = yield* resolveTrainFlags(kohya)
       for (const option of ignored) yield* Console.error(`danlu: ignoring ${option.key}: ${option.reason}`)
-      if (dataset !== undefined) {
-        return yield* new UserError({
-          message:
-            "dataset_config is read but not trained from yet; use train_data_dir with <repeats>_<name> folders",
-        })
-      }
-      const problems = checkTrainConfig(config)
+      const problems = [
+        ...checkTrainConfig(config),
+        ...(dataset === undefined ? [] : checkDatasetConfig(dataset, config)),
+      ].sort((a, b) => (a.level === b.level ? 0 : a.level === "error" ? -1 : 1))
       for (const problem of problems.filter((p) => p.level === "warning"))
         yield* Console.error(`danlu: warning: ${problem.message}`)
       const error = problems.find((p) => p.level === "error")
@@ -97,16 +101,17 @@ export const trainCommand = Command.make(
           event.type !== "latents" &&
           event.type !== "model" &&
           event.type !== "dataset" &&
-          event.type !== "sample"
+          event.type !== "sample" &&
+          event.type !== "captions"
         )
           logs?.record(event)
       }
       // Ctrl-C reaches the run through `stopRequested`; the runtime's own interruption waits until the
       // state is written and the resume command printed.
       yield* Effect.gen(function* () {
-        const result = yield* Effect.scoped(train(config, { emit, stopRequested: stop.stopRequested })).pipe(
-          Effect.provide(layer),
-        )
+        const result = yield* Effect.scoped(
+          train(config, { emit, stopRequested: stop.stopRequested }, dataset),
+        ).pipe(Effect.provide(layer))
         const outputName = config.outputName ?? "last"
         if (losses.length > 0) {
           const curve = join(config.outputDir!, `${outputName}-loss.png`)
