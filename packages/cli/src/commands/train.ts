@@ -101,25 +101,30 @@ export const trainCommand = Command.make(
           event.type !== "latents" &&
           event.type !== "model" &&
           event.type !== "dataset" &&
+          event.type !== "sample" &&
           event.type !== "captions"
         )
           logs?.record(event)
       }
-      const result = yield* Effect.scoped(
-        train(config, { emit, stopRequested: stop.stopRequested }, dataset),
-      ).pipe(Effect.provide(layer), Effect.ensuring(Effect.sync(stop.dispose)), Effect.uninterruptible)
-      const outputName = config.outputName ?? "last"
-      if (losses.length > 0) {
-        const curve = join(config.outputDir!, `${outputName}-loss.png`)
-        yield* Effect.promise(() => writeLossCurve(curve, losses, `${outputName}: loss by step`))
-        if (!json) yield* Console.error(`loss curve: ${curve}`)
-      }
-      if (result.interrupted && result.statePath) {
-        yield* Console.error(`danlu: stopped at step ${result.progress.step}; continue with:`)
-        yield* Console.error(`  ${resumeCommand(process.argv.slice(2), result.statePath)}`)
-        return yield* new UserError({ message: "training was interrupted (the state above resumes it)" })
-      }
-      if (!json && result.finalPath) yield* Console.log(`trained: ${result.finalPath}`)
+      // Ctrl-C reaches the run through `stopRequested`; the runtime's own interruption waits until the
+      // state is written and the resume command printed.
+      yield* Effect.gen(function* () {
+        const result = yield* Effect.scoped(
+          train(config, { emit, stopRequested: stop.stopRequested }, dataset),
+        ).pipe(Effect.provide(layer))
+        const outputName = config.outputName ?? "last"
+        if (losses.length > 0) {
+          const curve = join(config.outputDir!, `${outputName}-loss.png`)
+          yield* Effect.promise(() => writeLossCurve(curve, losses, `${outputName}: loss by step`))
+          if (!json) yield* Console.error(`loss curve: ${curve}`)
+        }
+        if (result.interrupted && result.statePath) {
+          yield* Console.error(`danlu: stopped at step ${result.progress.step}; continue with:`)
+          yield* Console.error(`  ${resumeCommand(process.argv.slice(2), result.statePath)}`)
+          return yield* new UserError({ message: "training was interrupted (the state above resumes it)" })
+        }
+        if (!json && result.finalPath) yield* Console.log(`trained: ${result.finalPath}`)
+      }).pipe(Effect.ensuring(Effect.sync(stop.dispose)), Effect.uninterruptible)
     }),
 ).pipe(
   Command.withDescription(

@@ -84,6 +84,9 @@ export const renderTrainEvents = (options: {
       case "saved":
         line(`saved ${event.kind === "state" ? "state" : "LoRA"}: ${event.path}`)
         return
+      case "sample":
+        line(`sample: ${event.path}`)
+        return
       case "removed":
         line(`removed (save_last_n_epochs): ${event.path}`)
         return

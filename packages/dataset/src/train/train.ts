@@ -65,10 +65,12 @@ import {
   type TrainingDatasetSpec,
   type TrainingSubset,
 } from "./trainingData.js"
+import { trainingSamples } from "./trainingSamples.js"
 
 /** What the caller of {@link train} hears besides the loop's own events. */
 export type TrainRunEvent =
   | TrainEvent
+  | { readonly type: "sample"; readonly path: string }
   | { readonly type: "model"; readonly path: string; readonly family: string; readonly prediction: string }
   | { readonly type: "latents"; readonly done: number; readonly total: number; readonly encoded: boolean }
   /** With `cache_text_encoder_outputs`: the distinct captions encoded before the first step. */
@@ -644,8 +646,24 @@ export const train = (
       metadata,
       stateMetadata: { [runIdentityKey]: JSON.stringify(identity) },
     })
+    const currentNetwork = kohyaTrainSink({
+      outputDir: join(config.outputDir, "sample", ".lora"),
+      outputName: `${outputName}-current`,
+      savePrecision: "F32",
+      networkStates: [...loraTensors.keys()],
+      modules: (weights) => network.moduleWeights(weights),
+      metadata,
+    })
+    const sample = yield* trainingSamples(
+      config,
+      config.outputDir,
+      outputName,
+      (point) => currentNetwork.saveNetwork({ ...point, kind: "final" }),
+      (path) => hooks.emit({ type: "sample", path }),
+    )
     const trainingStates = new Set([...loraTensors.keys()])
     const result = yield* runTrainingLoop({
+      sample,
       data,
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,
