@@ -32,7 +32,7 @@ const config = (overrides: Partial<TrainConfig>): TrainConfig =>
     pretrainedModelNameOrPath: model,
     outputDir: join(root, "out"),
     outputName: "cut",
-    resolution: { width: 32, height: 32 },
+    resolution: { width: 16, height: 16 },
     networkDim: 4,
     networkAlpha: 2,
     learningRate: 1e-3,
@@ -74,7 +74,7 @@ describe("danlu train: data options", () => {
         "[general]",
         `caption_extension = ".none"`,
         "[[datasets]]",
-        "resolution = 32",
+        "resolution = 16",
         "batch_size = 2",
         "  [[datasets.subsets]]",
         `  image_dir = "${join(root, "train", "3_sks square")}"`,
@@ -85,7 +85,7 @@ describe("danlu train: data options", () => {
         "  is_reg = true",
         `  class_tokens = "square"`,
         "[[datasets]]",
-        "resolution = 64",
+        "resolution = 32",
         "batch_size = 4",
         "  [[datasets.subsets]]",
         `  image_dir = "${join(root, "more", "2_sks square")}"`,
@@ -132,9 +132,9 @@ describe("danlu train: data options", () => {
       batch_size_per_device: 2,
       num_train_images: 12,
       num_reg_images: 12,
-      resolution: [32, 32],
+      resolution: [16, 16],
       tag_frequency: { "3_sks square": { "sks square": 4 }, "1_sks square": { square: 2 } },
-      bucket_info: { buckets: { "0": { resolution: [32, 32], count: 24 } } },
+      bucket_info: { buckets: { "0": { resolution: [16, 16], count: 24 } } },
     })
     expect(datasets[0].subsets).toEqual([
       expect.objectContaining({
@@ -155,9 +155,9 @@ describe("danlu train: data options", () => {
     expect(datasets[1]).toMatchObject({
       batch_size_per_device: 4,
       num_train_images: 8,
-      resolution: [64, 64],
+      resolution: [32, 32],
       tag_frequency: { "2_sks square": { sks: 4, "red square": 4, "grey background": 4 } },
-      bucket_info: { buckets: { "0": { resolution: [64, 64], count: 8 } } },
+      bucket_info: { buckets: { "0": { resolution: [32, 32], count: 8 } } },
     })
     expect(JSON.parse(metadata.ss_dataset_dirs!)).toEqual({
       "3_sks square": { n_repeats: 3, img_count: 4 },

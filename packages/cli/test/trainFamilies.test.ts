@@ -32,7 +32,7 @@ const run = async (family: "sd2" | "sdxl", overrides: Partial<TrainConfig>, name
           trainDataDir: join(root, "train"),
           outputDir: out,
           outputName: family,
-          resolution: { width: 32, height: 32 },
+          resolution: { width: 16, height: 16 },
           networkDim: 4,
           networkAlpha: 2,
           learningRate: 1e-3,
