@@ -48,6 +48,11 @@ const args = (out: string) => [
   "1",
   "--save_state",
   "--shuffle_caption",
+  "--network_dropout",
+  "0.1",
+  "--network_args",
+  "rank_dropout=0.2",
+  "module_dropout=0.1",
   "--caption_extension",
   ".txt",
   "--seed",
@@ -70,7 +75,7 @@ const tensorsOf = (path: string) =>
   )
 
 describe("danlu train --resume", () => {
-  it("a run stopped mid-epoch and resumed from its state ends bit-identical to an uninterrupted one; another run's state is refused", async () => {
+  it("a run stopped mid-epoch and resumed from its state ends bit-identical to an uninterrupted one (caption shuffling and LoRA dropouts included); another run's state is refused", async () => {
     const whole = join(root, "whole")
     const uninterrupted = await runCli(args(whole))
     expect(uninterrupted.error).toBeUndefined()
@@ -106,6 +111,8 @@ describe("danlu train --resume", () => {
             saveEveryNEpochs: 1,
             saveState: true,
             shuffleCaption: true,
+            networkDropout: 0.1,
+            networkArgs: { rankDropout: 0.2, moduleDropout: 0.1 },
             captionExtension: ".txt",
             seed: 7,
           }),
@@ -127,6 +134,13 @@ describe("danlu train --resume", () => {
     ]
     expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort())
     for (const name of Object.keys(expected)) expect(actual[name], name).toEqual(expected[name])
+    const metadata = await Effect.runPromise(
+      Effect.scoped(Effect.map(openModelFile(join(parts, "sks.safetensors")), (file) => file.metadata)),
+    )
+    expect([metadata.ss_network_dropout, JSON.parse(metadata.ss_network_args!)]).toEqual([
+      "0.1",
+      { rank_dropout: "0.2", module_dropout: "0.1" },
+    ])
 
     const otherArgs = args(join(root, "other"))
     otherArgs[otherArgs.indexOf("--network_dim") + 1] = "8"
