@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url"
 import { availableGiB, loadAverage, runChild } from "../lib/child.mjs"
 import { writeReport } from "../lib/report.mjs"
 import { lcgData, uploadScopeWeights } from "../lib/sdWeights.mjs"
+import { torchModel } from "../lib/torchModel.mjs"
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
@@ -135,35 +136,6 @@ const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDi
       trainable,
     })}\n`,
   )
-}
-
-/** The same model for lora_step_torch.py, in the reference UNetModel's and HFTextModel's arguments. */
-const torchModel = async (size) => {
-  const core = await import("@danlu/core")
-  const a = size === "sd15" ? core.standardArchitecture("sd1") : core.tinyArchitecture("sd1")
-  const u = a.unet
-  const c = a.text[0]
-  return {
-    unet: {
-      in_channels: u.inChannels,
-      model_channels: u.modelChannels,
-      out_channels: u.outChannels,
-      num_res_blocks: u.numResBlocks,
-      attention_resolutions: u.attentionResolutions,
-      channel_mult: u.channelMult,
-      num_heads: u.numHeads,
-      transformer_depth: u.transformerDepth,
-      context_dim: u.contextDim,
-    },
-    clip: {
-      vocab: c.vocabSize,
-      positions: c.maxPositions,
-      width: c.width,
-      heads: c.heads,
-      layers: c.layers,
-      mlp_width: c.mlpWidth,
-    },
-  }
 }
 
 const torchPython = "/usr/bin/python3"
