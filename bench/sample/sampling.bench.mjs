@@ -269,7 +269,7 @@ if (process.argv[2] === "--case") {
     }
   }
   await writeReport(
-    "sample-sampling",
+    sizes.length === 1 ? `sample-sampling-${sizes[0]}` : "sample-sampling",
     "Sampling on ONNX Runtime: steps, pictures, grid cells, recompiles",
     [
       "CFG as A1111 does it (cond and uncond rows in one UNet batch of 2), k-diffusion's Euler and DPM++ 2M on the",

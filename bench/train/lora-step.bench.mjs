@@ -6,8 +6,9 @@
 // CompVis UNet (bench/train/lora_step_torch.py) runs alongside and the ratio is reported.
 // Each case is its own process. Full-size cases run only when the machine has the memory free (no swap here).
 // Run: npm run build && node bench/train/lora-step.bench.mjs
-//   BENCH_SIZES=tiny,sd15 (default both)  BENCH_STEPS=3 (timed SD1.5 steps; tiny: 10)  BENCH_TORCH=0 skips PyTorch
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+//   BENCH_SIZES=tiny,sd15 (default both)  BENCH_BATCHES=1,2 (SD1.5 batches)  BENCH_STEPS=3 (timed SD1.5 steps;
+//   tiny: 10)  BENCH_TORCH=0 skips PyTorch
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -151,7 +152,6 @@ if (process.argv[2] === "--case") {
   const self = fileURLToPath(import.meta.url)
   const sizes = (process.env.BENCH_SIZES ?? "tiny,sd15").split(",")
   const sd15Steps = Number(process.env.BENCH_STEPS ?? 3)
-  const { readFileSync } = await import("node:fs")
   // Debian's OpenBLAS 0.3.21 misdetects AVX-512 Xeons as Prescott; measured-here.md forces SkylakeX on them.
   const skylake = /avx512f/.test(readFileSync("/proc/cpuinfo", "utf8")) ? "SkylakeX" : undefined
   const torch = await hasTorch()
@@ -163,9 +163,9 @@ if (process.argv[2] === "--case") {
       alpha: 16,
       latent: 64,
       steps: sd15Steps,
-      needGiB: 17,
+      needGiB: 16,
       torchNeedGiB: 12,
-      batches: [1, 2],
+      batches: (process.env.BENCH_BATCHES ?? "1,2").split(",").map(Number),
     },
   }
   // Peak RSS grows with the batch's activations; batch 2 is run only with 20 GiB free (24 GiB machines).

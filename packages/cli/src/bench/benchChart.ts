@@ -3,6 +3,7 @@ import sharp from "sharp"
 /** One bar: a workload's median time on one backend. */
 export interface ChartBar {
   readonly workload: string
+  /** The legend's label: the backend and its device. */
   readonly backend: string
   readonly ms: number
 }
@@ -48,11 +49,11 @@ export const benchChartSvg = (title: string, bars: ReadonlyArray<ChartBar>): str
   }
   const legend = backends
     .map((backend, i) => {
-      const x = 12 + i * 180
-      return `<rect x="${x}" y="${y}" width="12" height="12" fill="${palette[i % palette.length]}"/><text x="${x + 18}" y="${y + 11}">${escapeXml(backend)}</text>`
+      const at = y + i * 20
+      return `<rect x="12" y="${at}" width="12" height="12" fill="${palette[i % palette.length]}"/><text x="30" y="${at + 11}">${escapeXml(backend)}</text>`
     })
     .join("")
-  const height = y + 30
+  const height = y + backends.length * 20 + 12
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="white"/>`,

@@ -159,11 +159,15 @@ export const bench = Command.make(
       }
       yield* Console.log(json ? JSON.stringify(report, null, 2) : formatBench(report))
       if (Option.isSome(chart)) {
-        const devices = [...new Set(report.results.map((r) => `${r.backend}: ${r.device}`))].join("; ")
+        const { cpu, cores, memoryGiB } = report.machine
         const png = yield* Effect.promise(() =>
           benchChartPng(
-            `danlu bench, ${size}: ${devices}`,
-            report.results.map((r) => ({ workload: r.workload, backend: r.backend, ms: r.medianMs })),
+            `danlu bench, ${size} — ${cpu}, ${cores} cores, ${memoryGiB} GiB`,
+            report.results.map((r) => ({
+              workload: r.workload,
+              backend: `${r.backend} (${r.device})`,
+              ms: r.medianMs,
+            })),
           ),
         )
         yield* Effect.tryPromise({
