@@ -5,7 +5,7 @@ Euler and DPM++ 2M steps, random f32 weights, under no_grad.
 Runs with Debian's python3-torch (1.13): /usr/bin/python3 bench/sample/sampling_torch.py '<json case>'
 The case: {"unet": UNetModel kwargs, "clip": (unused), "latent", "steps", "coretype"}; "coretype" sets
 OPENBLAS_CORETYPE before torch loads (see bench/train/lora_step_torch.py). Prints one JSON line: the median
-seconds of `steps` steps of each sampler after a warm-up step, and the peak RSS."""
+seconds of `steps` steps (at most 19) of each sampler after a warm-up step, and the peak RSS."""
 import json
 import os
 import resource
@@ -60,6 +60,8 @@ def euler(x, sigma, sigma_next, _state):
 
 def dpmpp_2m(x, sigma, sigma_next, state):
     denoised = denoise(x, sigma)
+    if sigma_next == 0:
+        return denoised
     t, t_next = -torch.tensor(sigma).log(), -torch.tensor(sigma_next).log()
     h = t_next - t
     old = state.get("old")
@@ -73,15 +75,15 @@ def dpmpp_2m(x, sigma, sigma_next, state):
 
 
 timesteps = torch.linspace(999, 0, 20)
-sigmas = [float(v) for v in sigmas_table[timesteps.long()]]
+sigmas = [float(v) for v in sigmas_table[timesteps.long()]] + [0.0]
+timed_steps = min(case["steps"], len(sigmas) - 2)
 result = {}
 with torch.no_grad():
     for name, step in [("Euler", euler), ("DPM++ 2M", dpmpp_2m)]:
-        x = torch.randn(1, 4, side, side) * sigmas[0]
         state = {}
-        step(x, sigmas[0], sigmas[1], state)
+        x = step(torch.randn(1, 4, side, side) * sigmas[0], sigmas[0], sigmas[1], state)
         times = []
-        for i in range(case["steps"]):
+        for i in range(1, timed_steps + 1):
             start = time.perf_counter()
             x = step(x, sigmas[i], sigmas[i + 1], state)
             times.append(time.perf_counter() - start)
