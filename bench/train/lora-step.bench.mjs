@@ -17,7 +17,11 @@ import { writeReport } from "../lib/report.mjs"
 import { lcgData, uploadScopeWeights } from "../lib/sdWeights.mjs"
 import { torchModel } from "../lib/torchModel.mjs"
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
 
 /** One ONNX case in this process: builds the step, compiles it, one warm-up step, `steps` timed steps. */
 const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDir }) => {
@@ -168,8 +172,19 @@ if (process.argv[2] === "--case") {
       batches: (process.env.BENCH_BATCHES ?? "1,2").split(",").map(Number),
     },
   }
-  // Peak RSS grows with the batch's activations; batch 2 is run only with 20 GiB free (24 GiB machines).
-  const needFor = (size, batch, base) => base + (size === "sd15" ? (batch - 1) * 4 : 0)
+  // Peak RSS grows with the batch's activations: once batch 1 has run, batch b needs its peak plus (b − 1) times
+  // its activations (peak less the f32 weights); before that, 4 GiB more per sample, so batch 2 of SD1.5 wants
+  // at least 20 GiB free.
+  const batchOnePeaks = {}
+  const needFor = (key, size, batch, base) => {
+    const guess = base + (size === "sd15" ? (batch - 1) * 4 : 0)
+    const one = batchOnePeaks[key]
+    return one ? Math.max(guess, Math.ceil(one.peak + (batch - 1) * (one.peak - one.weights))) : guess
+  }
+  const remember = (key, batch, r, parameters) => {
+    if (batch === 1 && r.peakRssMiB !== undefined && parameters !== undefined)
+      batchOnePeaks[key] = { peak: r.peakRssMiB / 1024, weights: (parameters * 4) / 2 ** 30 }
+  }
   const rows = []
   const loads = []
   const ms = (v) => (v === undefined ? "—" : v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(0)} ms`)
@@ -196,7 +211,7 @@ if (process.argv[2] === "--case") {
       const model = torch ? await torchModel(size) : undefined
       for (const batch of config.batches) {
         const label = `${size === "sd15" ? "SD1.5 512²" : "tiny SD1, 32² latents,"} rank ${config.rank} batch ${batch}`
-        const need = needFor(size, batch, config.needGiB)
+        const need = needFor(`onnx-${size}`, size, batch, config.needGiB)
         if (availableGiB() < need) {
           const reason = `skipped: ${availableGiB().toFixed(1)} GiB available, needs ${need}`
           process.stderr.write(`${label}: ${reason}\n`)
@@ -212,6 +227,7 @@ if (process.argv[2] === "--case") {
           compileCacheDir: join(cacheDir, `${size}-${batch}`),
         })
         push(`${label}, ONNX Runtime (first compile, fills the cache)`, first, { batch })
+        remember(`onnx-${size}`, batch, first, first.parameters)
         loads.push(loadAverage())
         const cached = await onnx({
           ...base,
@@ -221,7 +237,7 @@ if (process.argv[2] === "--case") {
         push(`${label}, ONNX Runtime (second process, cached compile)`, cached, { batch })
         if (!model) continue
         const onnxStep = median([first.stepMs, cached.stepMs].filter((v) => v !== undefined))
-        const torchNeed = needFor(size, batch, config.torchNeedGiB)
+        const torchNeed = needFor(`torch-${size}`, size, batch, config.torchNeedGiB)
         for (const core of size === "sd15" ? [skylake] : [skylake, undefined]) {
           const what = `${label}, PyTorch ${core ? `(OPENBLAS_CORETYPE=${core})` : "(OpenBLAS as installed)"}`
           if (availableGiB() < torchNeed) {
@@ -247,6 +263,7 @@ if (process.argv[2] === "--case") {
           ])
           const ratio = r.stepMs && onnxStep ? `${(r.stepMs / onnxStep).toFixed(2)}× slower than ONNX` : ""
           push(what, r, { batch, ratio })
+          if (core === skylake) remember(`torch-${size}`, batch, r, first.parameters)
         }
       }
     }
