@@ -2,14 +2,15 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { bundledBaseModelPath } from "../src/demo/bundledBaseModel.js"
 import { runCli } from "./runCli.js"
 
 const run = async (args: ReadonlyArray<string>) => (await runCli(args)).error
 
 describe("danlu demo", () => {
-  it("walks dataset and tagging on the bundled images, writing only into --out", async () => {
+  it("walks the seven steps on the bundled data and model, writing only into --out", async () => {
     const out = join(await mkdtemp(join(tmpdir(), "danlu-demo-")), "demo")
-    expect(await run(["demo", "--out", out])).toBeUndefined()
+    expect(await run(["demo", "--out", out, "--epochs", "1"])).toBeUndefined()
     const concept = join(out, "prepared", "10_danlu-girl")
     const files = await readdir(concept)
     expect(files.filter((f) => f.endsWith(".png")).length).toBe(16)
@@ -17,14 +18,15 @@ describe("danlu demo", () => {
     expect(caption.startsWith("danlu-girl, ")).toBe(true)
     expect(caption).toContain("1girl")
     expect(caption).not.toContain("pink hair")
-    expect((await readdir(join(out, "models"))).sort()).toEqual([
-      "danlu-girl-untrained.safetensors",
-      "toy-sd15.safetensors",
-    ])
+    const base = join(out, "models", "danlu-demo-base.safetensors")
+    expect(await readFile(base)).toEqual(await readFile(bundledBaseModelPath()))
+    expect(await readFile(join(out, "config.toml"), "utf8")).toContain("max_train_epochs = 1")
+    const output = await readdir(join(out, "output"))
+    expect(output).toContain("danlu-girl.safetensors")
+    expect(await readdir(join(out, "output", "xyz-danlu-girl"))).toContain("grid.png")
 
     expect((await run(["demo", "--out", out]))?.message).toContain("add --force")
-    expect(await run(["demo", "--out", out, "--force"])).toBeUndefined()
-  }, 120_000)
+  }, 600_000)
 
   it("says in one line when --out cannot be made", async () => {
     const file = join(await mkdtemp(join(tmpdir(), "danlu-demo-file-")), "a-file")

@@ -1,0 +1,126 @@
+import {
+  architectureOf,
+  Backend,
+  clipTokenizer,
+  conditioningInputs,
+  conditioningValues,
+  type DeviceBuffer,
+  detectCheckpoint,
+  type Graph,
+  type HostTensor,
+  readBaseWeight,
+  Sample,
+  T,
+  textConditioning,
+  unet,
+  unetPrefix,
+  vaeDecode,
+  vaeDownscale,
+  vaePrefix,
+  WeightScope,
+} from "@danlu/core"
+import { openModelFile } from "@danlu/core/node"
+import { Effect } from "effect"
+import { gridPng, pixelsPng } from "./sceneImages.js"
+
+/** Captions from the pretraining set's vocabulary, each drawn with two seeds. */
+export const previewPrompts = [
+  "large red circle, white background",
+  "large blue square, white background",
+  "large yellow triangle, black background",
+  "small green circle on the left, grey background",
+  "large purple diamond, yellow background",
+  "large orange ring, blue background",
+  "small white circle at the top, grass and sky",
+  "large pink square, checkered white background",
+] as const
+
+/**
+ * Samples a checkpoint with A1111's defaults for a quick look (DPM++ 2M, 20 steps, CFG 5, an empty negative
+ * prompt): each preview prompt with seeds 1 and 2, as one PNG grid (one prompt per column).
+ */
+export const basePreview = (path: string, prompts: ReadonlyArray<string> = previewPrompts) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const backend = yield* Backend
+      const file = yield* openModelFile(path)
+      const architecture = yield* architectureOf(file, yield* detectCheckpoint(file))
+      const tokenizer = yield* clipTokenizer
+      const compile = (graph: Graph) =>
+        Effect.gen(function* () {
+          const program = yield* backend.compile(graph)
+          const states: Record<string, DeviceBuffer> = {}
+          for (const spec of program.states)
+            states[spec.name] = yield* backend.upload(
+              yield* readBaseWeight(file, spec.name, spec.shape, "f32"),
+            )
+          return (inputs: Record<string, HostTensor>) => program.run(inputs, states)
+        })
+      const rows = 2
+      const n = prompts.length * rows
+      const captions = Array.from({ length: n }, (_, i) => prompts[i % prompts.length]!)
+      const textScope = WeightScope.root()
+      const context = textConditioning(
+        textScope,
+        architecture,
+        conditioningInputs(architecture, n),
+        undefined,
+      ).context
+      const encodeText = yield* compile({ outputs: { context }, updates: {} })
+      const cond = (yield* encodeText(conditioningValues(tokenizer, architecture, captions))).context!
+      const uncond = (yield* encodeText(
+        conditioningValues(
+          tokenizer,
+          architecture,
+          captions.map(() => ""),
+        ),
+      )).context!
+
+      const size = 32
+      const latentSize = size / vaeDownscale(architecture)
+      const channels = architecture.unet.inChannels
+      const unetScope = WeightScope.root()
+      const denoiser = Sample.denoiserGraph(
+        (inputs) => unet(unetScope.at(unetPrefix), architecture.unet, inputs),
+        {
+          batch: n,
+          channels,
+          height: latentSize,
+          width: latentSize,
+          contextLength: cond.shape[1]!,
+          contextDim: cond.shape[2]!,
+        },
+      )
+      const program = yield* backend.compile(denoiser.graph)
+      const states: Record<string, DeviceBuffer> = {}
+      for (const spec of program.states)
+        states[spec.name] = yield* backend.upload(yield* readBaseWeight(file, spec.name, spec.shape, "f32"))
+      const latents = yield* Sample.sample({
+        sampler: "DPM++ 2M",
+        steps: 20,
+        denoise: Sample.programDenoiser(
+          program,
+          { cond, uncond, cfg_scale: Sample.cfgScaleInput(5) },
+          states,
+        ),
+        noise: new Sample.ImageNoise({
+          rng: "philox",
+          seeds: Array.from({ length: n }, (_, i) => 1 + Math.floor(i / prompts.length)),
+          size: channels * latentSize * latentSize,
+        }),
+      })
+      const decodeScope = WeightScope.root()
+      const latent = T.input("latent", [n, channels, latentSize, latentSize])
+      const decode = yield* compile({
+        outputs: { image: vaeDecode(decodeScope.at(vaePrefix), architecture.vae, latent) },
+        updates: {},
+      })
+      const image = (yield* decode({
+        latent: { dtype: "f32", shape: [n, channels, latentSize, latentSize], data: latents },
+      })).image!.data as Float32Array
+      const tiles = yield* Effect.promise(() =>
+        Promise.all(Array.from({ length: n }, (_, i) => pixelsPng(image, size, i * 3 * size * size))),
+      )
+      return yield* Effect.promise(() => gridPng(tiles, size, prompts.length, 4))
+    }),
+  )
