@@ -13,6 +13,7 @@ import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
 import { acquireDevice } from "../src/device/acquireDevice.js"
 import { makeGpuContext } from "../src/device/gpuContext.js"
 import { createWebGpuBackend, WebGpu } from "../src/index.js"
+import { activationPoolOf } from "../src/program/activationPool.js"
 import { compileProgram } from "../src/program/compileProgram.js"
 import { kernelDeviceOf } from "../src/program/kernelDevice.js"
 import { unavailableReason } from "./adapter.js"
@@ -235,11 +236,13 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     )
   })
 
-  it("reports an out-of-memory error scope as DeviceOutOfMemory with the bytes the program allocates", async () => {
+  it("reports an out-of-memory error scope as DeviceOutOfMemory with the bytes a run allocates", async () => {
     const error = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
           const gpu = makeGpuContext(yield* acquireDevice())
+          const x = T.input("x", [4, 8], "f32")
+          const program = yield* compileProgram(gpu, { outputs: { y: T.exp(T.mul(x, x)) } })
           const device = gpu.device
           const pop = device.popErrorScope.bind(device)
           const filters: Array<string> = []
@@ -255,17 +258,52 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
               ? ({ message: "buffer allocation failed" } as GPUError)
               : real
           }
-          const x = T.input("x", [4, 8], "f32")
-          return yield* Effect.flip(compileProgram(gpu, { outputs: { y: T.exp(T.mul(x, x)) } }))
+          return yield* Effect.flip(program.run({ x: f32([4, 8], new Array<number>(32).fill(0)) }))
         }),
       ),
     )
     expect(error).toBeInstanceOf(DeviceOutOfMemory)
-    // Slots of the input and the two computed nodes (the constant 2 is not a slot), f32 [4, 8] each.
+    // Activation slots of the input and the two computed nodes (the constant 2 is not a slot), f32 [4, 8] each.
     expect(error).toMatchObject({ requestedBytes: 3 * 4 * 8 * 4 })
     expect(error.message).toBe(
-      "webgpu ran out of memory allocating 384 bytes: compiling the program: buffer allocation failed; lower the batch size or the resolution",
+      "webgpu ran out of memory allocating 384 bytes: allocating activations: buffer allocation failed; lower the batch size or the resolution",
     )
+  })
+
+  it("runs programs of one device on one activation pool, as large as the largest program's slots", async () => {
+    const { held, results } = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = makeGpuContext(yield* acquireDevice())
+          const backend = makeWebGpuBackend(gpu)
+          // One graph per "bucket": the same ops on inputs of 64 and 32 elements.
+          const program = (n: number) => {
+            const x = T.input("x", [n], "f32")
+            return backend.compile({ outputs: { y: T.sum(T.exp(T.mul(x, x))) } })
+          }
+          const large = yield* program(64)
+          const small = yield* program(32)
+          const values = (n: number) => Array.from({ length: n }, (_, i) => (i - n / 2) / n)
+          const results: Array<number> = []
+          for (const [p, n] of [
+            [large, 64],
+            [small, 32],
+            [large, 64],
+          ] as const) {
+            const out = yield* p.run({ x: f32([n], values(n)) })
+            results.push(out.y!.data[0]!)
+          }
+          return { held: activationPoolOf(gpu).heldBytes(), results }
+        }),
+      ),
+    )
+    // x, x·x and exp(x·x) of the large program, f32, plus its 4-byte sum: the small one adds nothing.
+    expect(held).toBe(3 * 64 * 4 + 4)
+    const expected = (n: number) =>
+      Array.from({ length: n }, (_, i) => Math.exp(((i - n / 2) / n) ** 2)).reduce((a, b) => a + b, 0)
+    expect(results[0]).toBeCloseTo(expected(64), 3)
+    expect(results[1]).toBeCloseTo(expected(32), 3)
+    expect(results[2]).toBe(results[0])
   })
 
   it("shares a program among graphs of one shape and frees it on release", async () => {

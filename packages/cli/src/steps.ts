@@ -1,4 +1,5 @@
 import { backends } from "./commands/backends.js"
+import { bench } from "./commands/bench.js"
 import { config } from "./commands/config.js"
 import { dataset } from "./commands/dataset.js"
 import { generate } from "./commands/generate.js"
@@ -24,4 +25,5 @@ export const stepCommands = [
   trainCommand,
   generate,
   xyz,
+  bench,
 ] as const

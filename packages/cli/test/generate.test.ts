@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { layer as onnx } from "@danlu/backend-onnx"
 import { Backend, mergeLora } from "@danlu/core"
+import { backendRequired } from "@danlu/core/testing"
 import {
   decodeImageRgb,
   generateWith,
@@ -10,10 +11,26 @@ import {
   readGenerationParameters,
   readPngText,
 } from "@danlu/dataset"
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, Exit, Layer, type Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { tinyLoraModules, tinyModelWeights, writeTinyLora, writeTinyModel } from "./tinySd.js"
+import { tinyLoraModules, tinyModelWeights, tinySdxl, writeTinyLora, writeTinyModel } from "./tinySd.js"
+
+/** Why WebGPU cannot run here (its test is skipped), or undefined; where CI requires it, a failure. */
+const webgpuMissing = await (async () => {
+  const { WebGpu } = await import("@danlu/backend-webgpu")
+  const exit = await Effect.runPromiseExit(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const backend = yield* Backend
+        return yield* backend.describe
+      }),
+    ).pipe(Effect.provide(WebGpu.layer())),
+  )
+  if (Exit.isSuccess(exit)) return undefined
+  if (backendRequired("webgpu")) throw new Error(`webgpu must be available here: ${String(exit.cause)}`)
+  return String(exit.cause)
+})()
 
 let dir: string
 let model: string
@@ -122,13 +139,31 @@ describe("generate", () => {
           loraDir: loras,
           outDir: out,
         })
-        return { base, zero, strong, compilesAfterZero, compilesAfterStrong: compiled }
+        // Another epoch of the same run: same layout, new weights, so new buffers and no new program.
+        yield* Effect.promise(() => writeTinyLora(join(loras, "style-000001.safetensors"), { seed: 8 }))
+        const epoch = yield* generateWith(generator, {
+          ...settings,
+          prompt: `${settings.prompt} <lora:style-000001:0.8>`,
+          loraDir: loras,
+          outDir: out,
+        })
+        // The same file rewritten in place (a run saving again) is read again.
+        yield* Effect.promise(() => writeTinyLora(join(loras, "style-000001.safetensors"), { seed: 9 }))
+        const rewritten = yield* generateWith(generator, {
+          ...settings,
+          prompt: `${settings.prompt} <lora:style-000001:0.8>`,
+          loraDir: loras,
+          outDir: out,
+        })
+        return { base, zero, strong, epoch, rewritten, compilesAfterZero, compilesAfterStrong: compiled }
       }),
     )
     const bytes = (image: { image: { data: Uint8Array } }) => Buffer.from(image.image.data)
     expect(bytes(result.zero[0]!).equals(bytes(result.base[0]!))).toBe(true)
     expect(bytes(result.strong[0]!).equals(bytes(result.base[0]!))).toBe(false)
     expect(result.compilesAfterStrong).toBe(result.compilesAfterZero)
+    expect(bytes(result.epoch[0]!).equals(bytes(result.strong[0]!))).toBe(false)
+    expect(bytes(result.rewritten[0]!).equals(bytes(result.epoch[0]!))).toBe(false)
     const parsed = readGenerationParameters(result.strong[0]!.parameters)
     expect(parsed.prompt).toBe(`${settings.prompt} <lora:style:0.8>`)
     expect(parsed.loraHashes?.[0]?.name).toBe("style")
@@ -146,11 +181,9 @@ describe("generate", () => {
           generateWith(generator, { ...settings, prompt, loraDir: loras, outDir: join(dir, "merge") }),
         ),
       )
-    // No emphasis here: the toy text encoder's final LayerNorm (scale 1, bias 0) leaves each chunk's mean
-    // near zero, where A1111's mean-restoring emphasis amplifies any rounding difference.
-    const [applied] = await draw(model, "a cat <lora:style:0.8>")
-    const [baked] = await draw(mergedModel, "a cat")
-    const [plain] = await draw(model, "a cat")
+    const [applied] = await draw(model, `${settings.prompt} <lora:style:0.8>`)
+    const [baked] = await draw(mergedModel, settings.prompt)
+    const [plain] = await draw(model, settings.prompt)
     const difference = (a: Uint8Array, b: Uint8Array) => {
       let total = 0
       for (let i = 0; i < a.length; i++) total += Math.abs(a[i]! - b[i]!)
@@ -160,6 +193,75 @@ describe("generate", () => {
     // Float rounding of the two routes may move a pixel by a level or two; the LoRA itself moves far more.
     expect(unmerged).toBeLessThan(1)
     expect(difference(plain!.image.data, baked!.image.data)).toBeGreaterThan(10 * Math.max(unmerged, 0.5))
+  })
+
+  it.skipIf(webgpuMissing !== undefined)("draws the same picture on WebGPU as on ONNX Runtime", async () => {
+    const draw = (backend: string) =>
+      runCli([
+        "generate",
+        "--model",
+        model,
+        "--prompt",
+        `${settings.prompt} <lora:style:0.8>`,
+        "--lora-dir",
+        loras,
+        "--sampler",
+        "Euler a",
+        "--steps",
+        "3",
+        "--seed",
+        "9",
+        "--width",
+        "16",
+        "--height",
+        "16",
+        "--out",
+        join(dir, backend),
+        "--backend",
+        backend,
+      ])
+    for (const backend of ["onnxruntime", "webgpu"])
+      expect((await draw(backend)).error?.message).toBeUndefined()
+    const onnxImage = await decodeImageRgb(join(dir, "onnxruntime", "00000-9.png"))
+    const webgpuImage = await decodeImageRgb(join(dir, "webgpu", "00000-9.png"))
+    let largest = 0
+    for (let i = 0; i < onnxImage.data.length; i++)
+      largest = Math.max(largest, Math.abs(onnxImage.data[i]! - webgpuImage.data[i]!))
+    expect(largest).toBeLessThanOrEqual(2)
+  })
+
+  it("draws SDXL: two text encoders, the pooled vector and sizes, a LoRA on all three parts", async () => {
+    const sdxlModel = join(dir, "tiny-xl.safetensors")
+    const sdxlLoras = join(dir, "xl-loras")
+    await mkdir(sdxlLoras)
+    await writeTinyModel(sdxlModel, tinyModelWeights(2026, tinySdxl), tinySdxl)
+    await writeTinyLora(join(sdxlLoras, "xl.safetensors"), { family: "sdxl" })
+    const out = join(dir, "xl")
+    const drawn = await run(
+      Effect.gen(function* () {
+        const generator = yield* openGenerator(sdxlModel)
+        // An empty negative prompt: A1111 zeroes SDXL's text embeddings for it.
+        const draw = (prompt: string) =>
+          generateWith(generator, {
+            ...settings,
+            steps: 2,
+            prompt,
+            negativePrompt: "",
+            loraDir: sdxlLoras,
+            outDir: out,
+          })
+        return {
+          base: yield* draw(settings.prompt),
+          zero: yield* draw(`${settings.prompt} <lora:xl:0>`),
+          strong: yield* draw(`${settings.prompt} <lora:xl:0.8>`),
+        }
+      }),
+    )
+    const bytes = (images: ReadonlyArray<{ image: { data: Uint8Array } }>) =>
+      Buffer.from(images[0]!.image.data)
+    expect(drawn.base[0]!.nonFinite).toBe(false)
+    expect(bytes(drawn.zero).equals(bytes(drawn.base))).toBe(true)
+    expect(bytes(drawn.strong).equals(bytes(drawn.base))).toBe(false)
   })
 
   it("refuses a LoRA of another family in one line naming both", async () => {

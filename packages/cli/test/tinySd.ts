@@ -11,12 +11,16 @@ import {
   type SdArchitecture,
   sd1TextConditioning,
   sd2TextConditioning,
+  sdxlTextConditioning,
+  sdxlVector,
   T,
+  type Tensor,
   tensorsInMemory,
   tinyClipL,
   tinyOpenClip,
   tinySd1UNet,
   tinySd2UNet,
+  tinySdxlUNet,
   tinyVae,
   unet,
   unetPrefix,
@@ -49,17 +53,41 @@ const tinySd2: SdArchitecture = {
   vae: tinyVae,
 }
 
+/** A tiny SDXL-layout model: CLIP-L and an OpenCLIP "bigG" with a 24-wide pooled projection. */
+export const tinySdxl: SdArchitecture = {
+  family: "sdxl",
+  prediction: "epsilon",
+  unet: { ...tinySdxlUNet, contextDim: 64, admInChannels: 24 + 6 * 4 },
+  text: [text(tinyClipL), text(tinyOpenClip)],
+  vae: tinyVae,
+}
+
 const build = (architecture: SdArchitecture, scope: WeightScope): void => {
   const tokens = T.input("tokens", [1, 77], "i32")
   const config = architecture.text[0]!
-  const context =
-    architecture.family === "sd2"
-      ? sd2TextConditioning(scope, config, tokens)
-      : sd1TextConditioning(scope, config, tokens)
+  let y: Tensor | undefined
+  let context: Tensor
+  if (architecture.family === "sdxl") {
+    const out = sdxlTextConditioning(
+      scope,
+      { clipL: config, bigG: architecture.text[1]! },
+      tokens,
+      T.input("tokens_2", [1, 77], "i32"),
+      T.input("eos", [1], "i32"),
+    )
+    context = out.context
+    y = sdxlVector(out.pooled, T.input("sizes", [1, 6]), 4)
+  } else {
+    context =
+      architecture.family === "sd2"
+        ? sd2TextConditioning(scope, config, tokens)
+        : sd1TextConditioning(scope, config, tokens)
+  }
   unet(scope.at(unetPrefix), architecture.unet, {
     x: T.input("x", [1, 4, 8, 8]),
     timesteps: T.input("t", [1]),
     context,
+    ...(y ? { y } : {}),
   })
   vaeDecode(scope.at(vaePrefix), architecture.vae, T.input("z", [1, 4, 8, 8]))
 }
@@ -74,15 +102,19 @@ const seeded = (shape: ReadonlyArray<number>, index: number, seed: number, scale
   return Float32Array.from(u, (v) => ((2 * v - 1) * scale) / Math.sqrt(fanIn))
 }
 
-/** The tiny SD1 model's seeded weights by checkpoint key (norm scales 1, biases 0). */
-export const tinyModelWeights = (seed = 2025): Record<string, HostTensor> => {
+/** The tiny SD1 model's seeded weights by checkpoint key. */
+export const tinyModelWeights = (seed = 2025, architecture = tinySd1): Record<string, HostTensor> => {
   const scope = WeightScope.root()
-  build(tinySd1, scope)
+  build(architecture, scope)
   return Object.fromEntries(
     [...scope.manifest().values()].map((e, i) => {
+      // Norm scales 1 and biases around 0.15: a zero final LayerNorm bias would leave each prompt chunk's
+      // mean near 0, where A1111's mean-restoring emphasis divides by almost nothing.
       const data =
         e.shape.length === 1
-          ? new Float32Array(e.shape[0]!).fill(e.key.endsWith(".weight") ? 1 : 0)
+          ? e.key.endsWith(".weight")
+            ? new Float32Array(e.shape[0]!).fill(1)
+            : seeded(e.shape, i, seed, 0.1).map((v) => 0.15 + v)
           : seeded(e.shape, i, seed, 1)
       return [e.key, hostTensor("f32", e.shape, data)]
     }),
@@ -90,13 +122,17 @@ export const tinyModelWeights = (seed = 2025): Record<string, HostTensor> => {
 }
 
 /** Writes the tiny SD1 checkpoint with its architecture in the metadata. */
-export const writeTinyModel = (path: string, weights: Record<string, HostTensor> = tinyModelWeights()) =>
+export const writeTinyModel = (
+  path: string,
+  weights: Record<string, HostTensor> = tinyModelWeights(),
+  architecture = tinySd1,
+) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const tensors = Object.fromEntries(Object.entries(weights).map(([key, t]) => [key, fromHostTensor(t)]))
       yield* writeFileAtomic(
         path,
-        (sink) => writeSafetensors(sink, tensorsInMemory(tensors, architectureMetadata(tinySd1))),
+        (sink) => writeSafetensors(sink, tensorsInMemory(tensors, architectureMetadata(architecture))),
         { existing: "replace" },
       )
     }),
@@ -104,14 +140,19 @@ export const writeTinyModel = (path: string, weights: Record<string, HostTensor>
 
 interface TinyLoraOptions {
   readonly seed?: number
-  readonly family?: "sd1" | "sd2"
+  readonly family?: "sd1" | "sd2" | "sdxl"
   readonly extra?: Record<string, string>
 }
 
 /** A LoRA for the tiny SD1 model (or a tiny SD2 one): rank 4, alpha 2, seeded non-zero `up` weights. */
 export const tinyLoraModules = (options: TinyLoraOptions = {}): Array<LoraModuleWeights> => {
-  const network = LoraNetwork.create({ rank: 4, alpha: 2 })
-  build(options.family === "sd2" ? tinySd2 : tinySd1, WeightScope.root({ adapters: [network.adapter] }))
+  const network = LoraNetwork.create({
+    rank: 4,
+    alpha: 2,
+    unetNaming: options.family === "sdxl" ? "ldm" : "diffusers",
+  })
+  const architecture = options.family === "sd2" ? tinySd2 : options.family === "sdxl" ? tinySdxl : tinySd1
+  build(architecture, WeightScope.root({ adapters: [network.adapter] }))
   const seed = options.seed ?? 7
   const weights = network.initialWeights(seed)
   network.modules().forEach((module, i) => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { openModelFile } from "@danlu/core/node"
 import { Effect } from "effect"
+import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
 import { writeCheckpoint, writeSquares } from "./trainFixtures.js"
@@ -114,6 +115,67 @@ describe("danlu train", () => {
     expect(result.error).toBeUndefined()
     expect(result.errorOutput).toMatch(/ignoring xformers/)
     expect((await readdir(out)).filter((f) => f.endsWith(".safetensors"))).toEqual(["from-flag.safetensors"])
+  }, 240_000)
+
+  it("draws kohya's sample prompts during training, and danlu generate draws the same image from its settings", async () => {
+    const out = join(root, "samples")
+    const prompts = join(root, "prompts.txt")
+    await writeFile(prompts, "# one prompt\nsks square --n blurry --w 64 --h 64 --d 7 --s 4 --l 5\n")
+    const result = await runCli([
+      ...baseArgs(out),
+      "--learning_rate",
+      "2e-2",
+      "--max_train_epochs",
+      "2",
+      "--save_every_n_epochs",
+      "1",
+      "--network_train_unet_only",
+      "--sample_prompts",
+      prompts,
+      "--sample_every_n_epochs",
+      "1",
+      "--sample_sampler",
+      "euler_a",
+    ])
+    expect(result.error).toBeUndefined()
+    const samples = (await readdir(join(out, "sample"))).filter((f) => f.endsWith(".png")).sort()
+    expect(samples).toHaveLength(2)
+    expect(samples[0]).toMatch(/^sks_e000001_00_\d{14}_7\.png$/)
+    expect(samples[1]).toMatch(/^sks_e000002_00_\d{14}_7\.png$/)
+    const first = await sharp(join(out, "sample", samples[0]!))
+      .raw()
+      .toBuffer()
+    const again = join(root, "samples-again")
+    const generated = await runCli([
+      "generate",
+      "--model",
+      model,
+      "--lora-dir",
+      out,
+      "--prompt",
+      "sks square <lora:sks-000001:1>",
+      "--negative",
+      "blurry",
+      "--sampler",
+      "Euler a",
+      "--steps",
+      "4",
+      "--cfg",
+      "5",
+      "--seed",
+      "7",
+      "--width",
+      "64",
+      "--height",
+      "64",
+      "--out",
+      again,
+      "--backend",
+      "onnxruntime",
+    ])
+    expect(generated.error).toBeUndefined()
+    const [file] = await readdir(again)
+    expect(await sharp(join(again, file!)).raw().toBuffer()).toEqual(first)
   }, 240_000)
 
   it("stops at a NaN loss, names the step and the likely cause, and keeps the files already written", async () => {

@@ -30,6 +30,23 @@ export const microSd1: SdArchitecture = (() => {
   }
 })()
 
+/** SD2's and SDXL's layouts shrunk like {@link microSd1}; two text layers, so the penultimate one exists. */
+export const microArchitecture = (family: "sd2" | "sdxl"): SdArchitecture => {
+  const tiny = tinyArchitecture(family)
+  return {
+    ...tiny,
+    unet: {
+      ...tiny.unet,
+      channelMult: [1],
+      numResBlocks: 1,
+      attentionResolutions: [1],
+      transformerDepth: [1],
+      transformerDepthMiddle: 1,
+    },
+    text: tiny.text.map((text) => ({ ...text, layers: 2 })),
+  }
+}
+
 export const writeCheckpoint = (path: string, architecture: SdArchitecture = microSd1, seed = 3) => {
   const { tensors, metadata } = syntheticCheckpoint(architecture, seed)
   return Effect.runPromise(
@@ -60,4 +77,37 @@ export const writeSquares = async (root: string, count = 4, repeats = 5) => {
     await writeFile(join(concept, `img${i}.txt`), "sks, red square, grey background")
   }
   return concept
+}
+
+/** `count` 32×32 RGBA images (a red square on grey) whose alpha channel is `alpha` everywhere, no captions. */
+export const writeCutouts = async (folder: string, count: number, alpha: number) => {
+  await mkdir(folder, { recursive: true })
+  for (let i = 0; i < count; i++) {
+    const png = await sharp({
+      create: {
+        width: 32,
+        height: 32,
+        channels: 4,
+        background: { r: 128, g: 128, b: 128, alpha: alpha / 255 },
+      },
+    })
+      .composite([
+        {
+          input: {
+            create: {
+              width: 12,
+              height: 12,
+              channels: 4,
+              background: { r: 220, g: 30, b: 30, alpha: alpha / 255 },
+            },
+          },
+          left: 4 + i,
+          top: 6,
+        },
+      ])
+      .png()
+      .toBuffer()
+    await writeFile(join(folder, `cut${i}.png`), png)
+  }
+  return folder
 }

@@ -130,5 +130,9 @@ describe("xyz", () => {
   it("names what is missing in one line", async () => {
     const result = await runCli(inDir([...common.slice(0, 5), "--name", "nope", ...common.slice(7)]))
     expect(result.error?.message).toMatch(/^no LoRA files of "nope" in .*run/)
+    const replaced = await runCli([...inDir(common), "--z-prompts", "dog,fox"])
+    expect(replaced.error?.message).toBe('Prompt S/R did not find "dog" in the prompt')
+    const twice = await runCli([...inDir(common), "--y", "epochs"])
+    expect(twice.error?.message).toBe("the epochs axis is used twice")
   })
 })

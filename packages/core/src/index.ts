@@ -25,6 +25,7 @@ export {
   type KernelDevice,
   makeKernelBackend,
   planExecution,
+  type SizeClasses,
 } from "./backend/executor.js"
 export type { FusedKernels, Kernel, KernelOp, KernelTable } from "./backend/kernels.js"
 export { makeProgramCache, type ProgramCache } from "./backend/programCache.js"

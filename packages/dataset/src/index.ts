@@ -83,6 +83,7 @@ export { isTrainableImage, otherImageExtensions, trainableExtensions } from "./i
 export { type FolderListing, type ListImagesOptions, listImages, scanFolder } from "./image/listImages.js"
 export { temporarySuffix, writeFileAtomic } from "./io/atomicWrite.js"
 export {
+  alphaToLatentMask,
   type CachedLatents,
   type LatentCache,
   type LatentEncoder,
@@ -111,13 +112,20 @@ export {
 } from "./prepare/prepareImage.js"
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
+export { datasetsMetadata } from "./train/datasetsMetadata.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
 export { type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
 export {
+  type BucketInfo,
+  type DatasetSummary,
+  foldersAsDataset,
   loadTrainingData,
+  subsetFolder,
   type TrainingData,
   type TrainingDataOptions,
+  type TrainingDatasetSpec,
   type TrainingImage,
+  type TrainingSubset,
 } from "./train/trainingData.js"
 export {
   logFolderName,

@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { memorySource, openSafetensors, toHostTensor } from "@danlu/core/io"
 import { Effect } from "effect"
+import sharp from "sharp"
 import { describe, expect, it } from "vitest"
 import {
   bucketAssigner,
@@ -81,6 +82,39 @@ describe("latent cache", () => {
       vae_hash: "vae-1",
       bucket: `${assignment.bucket.width}x${assignment.bucket.height}`,
     })
+  })
+
+  it("caches the alpha mask at latent size, the mean of alpha/255 over each 8×8 block (kohya's area resize)", async () => {
+    const root = await tempDir()
+    const size = 256
+    const rgba = Buffer.alloc(size * size * 4)
+    const alphaAt = (x: number, y: number) => (x < 100 ? 255 : y < 37 ? 51 : (x * 7 + y * 3) % 256)
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        rgba.set([x % 256, y % 256, 90, alphaAt(x, y)], (y * size + x) * 4)
+      }
+    const png = await sharp(rgba, { raw: { width: size, height: size, channels: 4 } })
+      .png()
+      .toBuffer()
+    const source = await writeFileIn(root, "cutout.png", png)
+    const opaque = await writeFileIn(root, "opaque.png", await gradient(size, size, 2).png().toBuffer())
+    const assignment = assigner.assign({ width: size, height: size })
+    expect(assignment.bucket).toEqual({ width: size, height: size })
+    const cache = makeLatentCache(join(root, "cache"), poolingEncoder("v").encoder)
+    const first = await Effect.runPromise(cache.get({ source, assignment, alphaMask: true }))
+    expect(first.mask!.shape).toEqual([1, size / 8, size / 8])
+    for (let by = 0; by < size / 8; by++)
+      for (let bx = 0; bx < size / 8; bx++) {
+        let sum = 0
+        for (let y = by * 8; y < by * 8 + 8; y++)
+          for (let x = bx * 8; x < bx * 8 + 8; x++) sum += alphaAt(x, y)
+        expect(first.mask!.data[by * (size / 8) + bx]).toBeCloseTo(sum / 64 / 255, 6)
+      }
+    const again = await Effect.runPromise(cache.get({ source, assignment, alphaMask: true }))
+    expect([again.encoded, again.mask!.data]).toEqual([0, first.mask!.data])
+    expect(Object.keys((await readCacheFile(first.path)).tensors).sort()).toEqual(["alpha_mask", "latent"])
+    const plain = await Effect.runPromise(cache.get({ source: opaque, assignment, alphaMask: true }))
+    expect([...plain.mask!.data].every((v) => v === 1)).toBe(true)
   })
 
   it("adds the flip variant to an existing entry without encoding the plain image again", async () => {

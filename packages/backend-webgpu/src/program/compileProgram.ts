@@ -4,24 +4,22 @@ import {
   BackendExecutionError,
   bindRun,
   type DeviceBuffer,
-  DeviceOutOfMemory,
   type Graph,
   type HostTensor,
   KernelBuffer,
-  lowerForMemory,
   type Program,
   ProgramInputError,
   planExecution,
 } from "@danlu/core"
-import { Effect, type Scope, Semaphore } from "effect"
+import { Effect, type Scope } from "effect"
 import { backendName } from "../device/acquireDevice.js"
+import { withErrorScopes } from "../device/errorScopes.js"
 import type { GpuContext } from "../device/gpuContext.js"
 import { ensureAlive, lostOr } from "../device/lost.js"
 import {
   bufferBytes,
   createFilledBuffer,
   createReadbackBuffer,
-  createTensorBuffer,
   deviceBytesOf,
   hostTensorOf,
 } from "../device/storage.js"
@@ -29,6 +27,7 @@ import { MapMode } from "../device/usage.js"
 import { createBindGroup, recordCommands } from "../kernels/encode.js"
 import type { Command, ComputeCommand, Operand } from "../kernels/launch.js"
 import { fusedLaunchers, launchers } from "../kernels/table.js"
+import { activationPoolOf } from "./activationPool.js"
 import { kernelDeviceOf } from "./kernelDevice.js"
 
 /** A command with its operands resolved to slots of the plan or to buffers the program owns. */
@@ -45,43 +44,11 @@ const failure = (op: string | undefined, detail: string) =>
 const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
 /**
- * Pops a device error scope pushed before `effect`, turning a captured error into a typed one;
- * `bytes` is what `effect` allocates, where that is known.
- */
-const withErrorScopes = <A, E>(
-  gpu: GpuContext,
-  what: string,
-  bytes: number | undefined,
-  effect: Effect.Effect<A, E>,
-): Effect.Effect<A, E | BackendError> =>
-  Effect.gen(function* () {
-    const { device } = gpu
-    device.pushErrorScope("internal")
-    device.pushErrorScope("out-of-memory")
-    device.pushErrorScope("validation")
-    const result = yield* Effect.exit(effect)
-    const [validation, memory, internal] = yield* Effect.tryPromise({
-      try: () => Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]),
-      catch: lostOr(gpu, what),
-    })
-    if (memory) {
-      return yield* new DeviceOutOfMemory({
-        backend: backendName,
-        requestedBytes: bytes,
-        detail: `${what}: ${memory.message}`,
-        lower: lowerForMemory,
-      })
-    }
-    if (validation ?? internal)
-      return yield* failure(undefined, `${what}: ${(validation ?? internal)!.message}`)
-    return yield* result
-  })
-
-/**
- * Compiles a graph for the device: core plans the order and the buffer slots (reusing a slot once its
- * last reader has run), each node's launcher picks pipelines and parameters once, and every buffer,
- * params block and bind group is made here. A run then only uploads inputs, records the dispatches
- * into one command buffer, submits it and reads the outputs back.
+ * Compiles a graph for the device: core plans the order and the buffer slots (sharing a slot once its
+ * last reader has run), each node's launcher picks pipelines and parameters once, and the params blocks
+ * and readback buffers are made here. The activation slots come from the device's shared pool at run
+ * time (`activationPoolOf`), so programs of one device hold the largest one's activations, not the sum.
+ * A run uploads inputs, records the dispatches into one command buffer, submits it and reads back.
  */
 export const compileProgram = (
   gpu: GpuContext,
@@ -110,6 +77,7 @@ export const compileProgram = (
       }
     }
 
+    const pool = activationPoolOf(gpu)
     const owned: Array<GPUBuffer> = []
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -122,21 +90,17 @@ export const compileProgram = (
     }
 
     const stateSlots = new Set(plan.stateSlots.values())
-    const slotBytes = plan.slotSpecs.reduce(
-      (sum, spec, slot) => (stateSlots.has(slot) ? sum : sum + bufferBytes(spec)),
-      0,
-    )
-    const { slots, commands, staging } = yield* withErrorScopes(
+    // Every slot but the states (the caller's) comes from the device's shared pool, largest first.
+    const leased = plan.slotSpecs
+      .flatMap((spec, slot) => (stateSlots.has(slot) ? [] : [{ slot, bytes: bufferBytes(spec) }]))
+      .sort((a, b) => b.bytes - a.bytes)
+    const leasedBytes = leased.map(({ bytes }) => bytes)
+    const { commands, staging } = yield* withErrorScopes(
       gpu,
       "compiling the program",
-      slotBytes,
+      undefined,
       Effect.try({
         try: () => {
-          const slots = new Array<GPUBuffer | undefined>(plan.slotSpecs.length)
-          plan.slotSpecs.forEach((spec, slot) => {
-            if (!stateSlots.has(slot))
-              slots[slot] = own(createTensorBuffer(device, bufferBytes(spec), `slot ${slot}`))
-          })
           const commands: Array<BoundCommand> = []
           for (const step of plan.steps) {
             const node = step.node
@@ -175,7 +139,7 @@ export const compileProgram = (
           const staging = plan.analyzed.outputs.map((spec) =>
             own(createReadbackBuffer(device, bufferBytes(spec))),
           )
-          return { slots, commands, staging }
+          return { commands, staging }
         },
         catch: (cause) => asBackendError(cause, backendName, ""),
       }),
@@ -202,8 +166,6 @@ export const compileProgram = (
       from: plan.slotOf.get(plan.analyzed.graph.updates![spec.name]!.id)!,
       to: plan.stateSlots.get(spec.name)!,
     }))
-    const inputBuffers = new Map([...plan.inputSlots].map(([name, slot]) => [name, slots[slot]!]))
-    const running = yield* Semaphore.make(1)
 
     const deviceBufferOf = (
       value: DeviceBuffer,
@@ -253,17 +215,26 @@ export const compileProgram = (
     })
 
     const run: Program["run"] = (inputs, states = {}) =>
-      running.withPermits(1)(
+      pool.turn.withPermits(1)(
         Effect.gen(function* () {
           yield* ensureAlive(gpu)
-          const bound = [...slots]
+          yield* withErrorScopes(
+            gpu,
+            "allocating activations",
+            leasedBytes.reduce((a, b) => a + b, 0),
+            Effect.sync(() => pool.reserve(leasedBytes)),
+          )
+          const bound = new Array<GPUBuffer | undefined>(plan.slotSpecs.length)
+          leased.forEach(({ slot }, i) => {
+            bound[slot] = pool.buffers[i]
+          })
           yield* bindRun(
             plan,
             bound,
             inputs,
             states,
             (name, host) => {
-              const buffer = inputBuffers.get(name)!
+              const buffer = bound[plan.inputSlots.get(name)!]!
               device.queue.writeBuffer(buffer, 0, deviceBytesOf(host))
               return buffer
             },

@@ -93,6 +93,8 @@ export const kernelDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer> => {
       encoder().encoder.copyBufferToBuffer(from, 0, to, 0, bufferBytes(spec))
     },
     poolKey: (spec) => String(bufferBytes(spec)),
+    // Kernels take every size from their node, so a larger buffer serves as it is.
+    sizeClasses: { classOf: () => "bytes", sizeOf: bufferBytes, view: (buffer) => buffer },
   }
   devices.set(gpu, kernelDevice)
   return kernelDevice

@@ -1,5 +1,14 @@
+import { homedir } from "node:os"
+import { join } from "node:path"
 import { type Backend, Reference } from "@danlu/core"
 import type { Layer } from "effect"
+
+/**
+ * Where ONNX Runtime's optimised models are kept between runs, so a training program of a shape seen
+ * before loads in a fraction of its compile time: `$XDG_CACHE_HOME/danlu/onnx` or `~/.cache/danlu/onnx`.
+ */
+export const onnxCacheDir = (): string =>
+  join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "danlu", "onnx")
 
 /**
  * Every backend the CLI knows, in order of preference. Each loads lazily, so a missing native module
@@ -21,7 +30,7 @@ export const backendEntries: ReadonlyArray<BackendEntry> = [
     name: "onnxruntime",
     summary:
       "whole graphs compiled to ONNX Runtime; the fast CPU engine (CUDA/TensorRT/WebGPU where installed)",
-    load: async () => (await import("@danlu/backend-onnx")).layer,
+    load: async () => (await import("@danlu/backend-onnx")).layerConfig({ compileCacheDir: onnxCacheDir() }),
   },
   {
     name: "webgpu",

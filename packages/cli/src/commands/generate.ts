@@ -40,7 +40,7 @@ export const drawFlags = {
   cfg: Flag.Finite("cfg").pipe(Flag.withDefault(7), Flag.withDescription("CFG scale")),
   seed: Flag.Int("seed").pipe(
     Flag.optional,
-    Flag.withDescription("seed of the first picture (default random)"),
+    Flag.withDescription("seed of the first picture (default or -1: random; xyz defaults to 1)"),
   ),
   width: Flag.Int("width").pipe(Flag.withDefault(512), Flag.withDescription("picture width in pixels")),
   height: Flag.Int("height").pipe(Flag.withDefault(512), Flag.withDescription("picture height in pixels")),

@@ -1,6 +1,13 @@
 import { join } from "node:path"
 import { checkTrainConfig, type TrainConfig } from "@danlu/core"
-import { openTrainLogs, type TrainLogs, type TrainRunEvent, train, writeLossCurve } from "@danlu/dataset"
+import {
+  checkDatasetConfig,
+  openTrainLogs,
+  type TrainLogs,
+  type TrainRunEvent,
+  train,
+  writeLossCurve,
+} from "@danlu/dataset"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { backendEntries } from "../backends/registry.js"
@@ -70,13 +77,10 @@ export const trainCommand = Command.make(
     Effect.gen(function* () {
       const { config, dataset, ignored } = yield* resolveTrainFlags(kohya)
       for (const option of ignored) yield* Console.error(`danlu: ignoring ${option.key}: ${option.reason}`)
-      if (dataset !== undefined) {
-        return yield* new UserError({
-          message:
-            "dataset_config is read but not trained from yet; use train_data_dir with <repeats>_<name> folders",
-        })
-      }
-      const problems = checkTrainConfig(config)
+      const problems = [
+        ...checkTrainConfig(config),
+        ...(dataset === undefined ? [] : checkDatasetConfig(dataset, config)),
+      ].sort((a, b) => (a.level === b.level ? 0 : a.level === "error" ? -1 : 1))
       for (const problem of problems.filter((p) => p.level === "warning"))
         yield* Console.error(`danlu: warning: ${problem.message}`)
       const error = problems.find((p) => p.level === "error")
@@ -93,26 +97,34 @@ export const trainCommand = Command.make(
           losses.push({ step: event.step, loss: event.loss, average: event.averageLoss })
         if (logs === undefined && config.loggingDir !== undefined && event.type === "start")
           logs = openTrainLogs(config.loggingDir, config.logPrefix ?? "")
-        if (event.type !== "latents" && event.type !== "model" && event.type !== "dataset")
+        if (
+          event.type !== "latents" &&
+          event.type !== "model" &&
+          event.type !== "dataset" &&
+          event.type !== "sample" &&
+          event.type !== "captions"
+        )
           logs?.record(event)
       }
-      const result = yield* Effect.scoped(train(config, { emit, stopRequested: stop.stopRequested })).pipe(
-        Effect.provide(layer),
-        Effect.ensuring(Effect.sync(stop.dispose)),
-        Effect.uninterruptible,
-      )
-      const outputName = config.outputName ?? "last"
-      if (losses.length > 0) {
-        const curve = join(config.outputDir!, `${outputName}-loss.png`)
-        yield* Effect.promise(() => writeLossCurve(curve, losses, `${outputName}: loss by step`))
-        if (!json) yield* Console.error(`loss curve: ${curve}`)
-      }
-      if (result.interrupted && result.statePath) {
-        yield* Console.error(`danlu: stopped at step ${result.progress.step}; continue with:`)
-        yield* Console.error(`  ${resumeCommand(process.argv.slice(2), result.statePath)}`)
-        return yield* new UserError({ message: "training was interrupted (the state above resumes it)" })
-      }
-      if (!json && result.finalPath) yield* Console.log(`trained: ${result.finalPath}`)
+      // Ctrl-C reaches the run through `stopRequested`; the runtime's own interruption waits until the
+      // state is written and the resume command printed.
+      yield* Effect.gen(function* () {
+        const result = yield* Effect.scoped(
+          train(config, { emit, stopRequested: stop.stopRequested }, dataset),
+        ).pipe(Effect.provide(layer))
+        const outputName = config.outputName ?? "last"
+        if (losses.length > 0) {
+          const curve = join(config.outputDir!, `${outputName}-loss.png`)
+          yield* Effect.promise(() => writeLossCurve(curve, losses, `${outputName}: loss by step`))
+          if (!json) yield* Console.error(`loss curve: ${curve}`)
+        }
+        if (result.interrupted && result.statePath) {
+          yield* Console.error(`danlu: stopped at step ${result.progress.step}; continue with:`)
+          yield* Console.error(`  ${resumeCommand(process.argv.slice(2), result.statePath)}`)
+          return yield* new UserError({ message: "training was interrupted (the state above resumes it)" })
+        }
+        if (!json && result.finalPath) yield* Console.log(`trained: ${result.finalPath}`)
+      }).pipe(Effect.ensuring(Effect.sync(stop.dispose)), Effect.uninterruptible)
     }),
 ).pipe(
   Command.withDescription(

@@ -49,6 +49,9 @@ export const renderTrainEvents = (options: {
           if (event.done === event.total) write("\n")
         } else if (event.done === event.total) line(`latents: ${event.total} images encoded or cached`)
         return
+      case "captions":
+        line(`text encoder outputs cached for ${event.encoded} distinct caption(s)`)
+        return
       case "dataset":
         line(
           `dataset: ${event.images} images${event.regImages ? ` + ${event.regImages} regularisation` : ""}, ${event.buckets} bucket(s), ${event.batchesPerEpoch} batches per epoch`,
@@ -80,6 +83,9 @@ export const renderTrainEvents = (options: {
         return
       case "saved":
         line(`saved ${event.kind === "state" ? "state" : "LoRA"}: ${event.path}`)
+        return
+      case "sample":
+        line(`sample: ${event.path}`)
         return
       case "removed":
         line(`removed (save_last_n_epochs): ${event.path}`)

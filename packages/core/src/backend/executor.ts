@@ -25,6 +25,24 @@ export interface KernelDevice<Buf> {
   copy(from: Buf, to: Buf, spec: Omit<TensorSpec, "name">): void
   /** Buffers with equal keys are interchangeable, so a dead one can hold a later node. */
   poolKey(spec: Omit<TensorSpec, "name">): string
+  /**
+   * Where set, a dead buffer holds any later node of its class that fits, not only one of equal
+   * `poolKey`, and the largest dead one grows where none fits: the plan then needs far less memory.
+   */
+  readonly sizeClasses?: SizeClasses<Buf>
+}
+
+/** How a device lets one buffer hold tensors of different sizes. */
+export interface SizeClasses<Buf> {
+  /** Buffers of one class can hold each other's tensors (the same element storage). */
+  classOf(spec: Omit<TensorSpec, "name">): string
+  /** How much of a buffer of its class a tensor takes, in any unit the class shares (elements, bytes). */
+  sizeOf(spec: Omit<TensorSpec, "name">): number
+  /**
+   * The part of a larger buffer that holds a tensor of `spec`, for kernels that take a tensor's size
+   * from its buffer; devices whose kernels take sizes from the node return the buffer itself.
+   */
+  view(buffer: Buf, spec: Omit<TensorSpec, "name">): Buf
 }
 
 /** A device buffer of the generic executor. */
@@ -43,6 +61,9 @@ interface Step<Buf> {
   readonly inputs: ReadonlyArray<number>
   readonly output: number
   readonly args: Array<Buf>
+  /** Which inputs, and whether the output, sit in a larger slot and reach the kernel as a view. */
+  readonly inputViews: ReadonlyArray<boolean>
+  readonly outputView: boolean
 }
 
 /** A graph turned into a fixed list of kernel calls over numbered buffer slots. */
@@ -78,9 +99,80 @@ const copyStateUpdates = (graph: Graph): Graph => {
   return { outputs: graph.outputs, updates: Object.fromEntries(copied) }
 }
 
+type SlotSpec = Omit<TensorSpec, "name">
+
+/** A computed node and the steps its value must survive: from its own to its last reader's. */
+interface Lifetime {
+  readonly node: Tensor
+  readonly first: number
+  /** `Infinity` for outputs and update values, which are read after the last step. */
+  readonly last: number
+}
+
 /**
- * Orders the nodes and assigns each computed node a buffer slot, reusing the slot of a node whose last
- * reader has run (same pool key). Outputs and update values keep their slots to the end.
+ * Walks the order once, handing each node the most recently freed slot of its pool key; a node's slot is
+ * freed only after its last reader has taken its own, so a kernel never writes over its input.
+ */
+const shareByKey = (
+  poolKey: (spec: SlotSpec) => string,
+  lifetimes: ReadonlyArray<Lifetime>,
+  slotOf: Map<number, number>,
+  newSlot: (spec: SlotSpec) => number,
+): void => {
+  const free = new Map<string, Array<number>>()
+  const dyingAt = new Map<number, Array<Tensor>>()
+  for (const { node, last } of lifetimes) dyingAt.set(last, [...(dyingAt.get(last) ?? []), node])
+  for (const { node, first } of lifetimes) {
+    slotOf.set(node.id, free.get(poolKey(node))?.pop() ?? newSlot(node))
+    for (const dead of dyingAt.get(first) ?? []) {
+      const key = poolKey(dead)
+      const list = free.get(key) ?? []
+      list.push(slotOf.get(dead.id)!)
+      free.set(key, list)
+    }
+  }
+}
+
+/**
+ * Greedy by size: the largest nodes are placed first, each in the smallest slot of its class that is
+ * free for its whole lifetime (every slot is as large as its first node), else in a new slot. Outputs
+ * and update values only share a slot of exactly their size, so callers read them whole.
+ */
+const shareBySize = <Buf>(
+  classes: SizeClasses<Buf>,
+  lifetimes: ReadonlyArray<Lifetime>,
+  slotOf: Map<number, number>,
+  newSlot: (spec: SlotSpec) => number,
+): void => {
+  const largestFirst = [...lifetimes].sort(
+    (a, b) => classes.sizeOf(b.node) - classes.sizeOf(a.node) || a.first - b.first,
+  )
+  const byClass = new Map<string, Array<{ slot: number; size: number; spans: Array<Lifetime> }>>()
+  for (const lifetime of largestFirst) {
+    const { node, first, last } = lifetime
+    const size = classes.sizeOf(node)
+    const kin = byClass.get(classes.classOf(node)) ?? []
+    byClass.set(classes.classOf(node), kin)
+    let chosen: (typeof kin)[number] | undefined
+    // Slots were made largest first, so walking back meets the smallest first.
+    for (let i = kin.length - 1; i >= 0 && chosen === undefined; i--) {
+      const candidate = kin[i]!
+      if (last === Number.POSITIVE_INFINITY && candidate.size !== size) break
+      if (candidate.spans.every((span) => span.last < first || last < span.first)) chosen = candidate
+    }
+    if (chosen === undefined) {
+      chosen = { slot: newSlot(node), size, spans: [] }
+      kin.push(chosen)
+    }
+    chosen.spans.push(lifetime)
+    slotOf.set(node.id, chosen.slot)
+  }
+}
+
+/**
+ * Orders the nodes and assigns each computed node a buffer slot, sharing the slot of nodes whose last
+ * reader has run: of equal pool key, or with the device's `sizeClasses` any of the class that fits (see
+ * `shareBySize`). Outputs and update values keep their slots to the end.
  */
 export const planExecution = <Buf>(device: KernelDevice<Buf>, graph: Graph): ExecutionPlan<Buf> => {
   const keep = new Set(Object.keys(device.fused) as Array<CompositeOp>)
@@ -97,45 +189,41 @@ export const planExecution = <Buf>(device: KernelDevice<Buf>, graph: Graph): Exe
   )
 
   const slotOf = new Map<number, number>()
-  const slotSpecs: Array<Omit<TensorSpec, "name">> = []
+  const slotSpecs: Array<SlotSpec> = []
   const inputSlots = new Map<string, number>()
   const stateSlots = new Map<string, number>()
-  const free = new Map<string, Array<number>>()
-  const steps: Array<Step<Buf>> = []
-  const newSlot = (spec: Omit<TensorSpec, "name">): number => slotSpecs.push(spec) - 1
-
+  const newSlot = ({ shape, dtype }: SlotSpec): number => slotSpecs.push({ shape, dtype }) - 1
+  const lifetimes: Array<Lifetime> = []
   order.forEach((node, i) => {
-    const spec = { shape: node.shape, dtype: node.dtype }
     if (node.op === "input" || node.op === "state") {
       const slots = node.op === "input" ? inputSlots : stateSlots
       const name = (node as Tensor<"input" | "state">).attrs.name
-      const slot = slots.get(name) ?? newSlot(spec)
+      const slot = slots.get(name) ?? newSlot(node)
       slots.set(name, slot)
       slotOf.set(node.id, slot)
-      return
+    } else {
+      const last = pinned.has(node.id) ? Number.POSITIVE_INFINITY : (lastUse.get(node.id) ?? i)
+      lifetimes.push({ node, first: i, last })
     }
+  })
+  const classes = device.sizeClasses
+  if (classes) shareBySize(classes, lifetimes, slotOf, newSlot)
+  else shareByKey((spec) => device.poolKey(spec), lifetimes, slotOf, newSlot)
+
+  const inLargerSlot = (t: Tensor): boolean =>
+    classes !== undefined && classes.sizeOf(t) < classes.sizeOf(slotSpecs[slotOf.get(t.id)!]!)
+  const steps = lifetimes.map(({ node }): Step<Buf> => {
     const kernel = isComposite(node.op)
       ? device.fused[node.op]
       : device.kernels[node.op as keyof KernelTable<Buf>]
-    const key = device.poolKey(spec)
-    const reusable = free.get(key)
-    const output = reusable && reusable.length > 0 ? reusable.pop()! : newSlot(spec)
-    slotOf.set(node.id, output)
-    steps.push({
+    return {
       node,
       kernel: kernel as Kernel<never, Buf>,
       inputs: node.inputs.map((t) => slotOf.get(t.id)!),
-      output,
+      output: slotOf.get(node.id)!,
       args: new Array<Buf>(node.inputs.length),
-    })
-    for (const input of new Set(node.inputs)) {
-      const isSource = input.op === "input" || input.op === "state"
-      if (lastUse.get(input.id) === i && !pinned.has(input.id) && !isSource) {
-        const k = device.poolKey({ shape: input.shape, dtype: input.dtype })
-        const list = free.get(k) ?? []
-        list.push(slotOf.get(input.id)!)
-        free.set(k, list)
-      }
+      inputViews: node.inputs.map(inLargerSlot),
+      outputView: inLargerSlot(node),
     }
   })
   return { analyzed, steps, slotOf, slotSpecs, inputSlots, stateSlots }
@@ -151,13 +239,18 @@ export const executePlan = <Buf>(
   plan: ExecutionPlan<Buf>,
   slots: Array<Buf | undefined>,
 ): void => {
+  const classes = device.sizeClasses
   for (const step of plan.steps) {
     let out = slots[step.output]
     if (out === undefined) {
       out = device.allocate(plan.slotSpecs[step.output]!)
       slots[step.output] = out
     }
-    for (let j = 0; j < step.inputs.length; j++) step.args[j] = slots[step.inputs[j]!]!
+    if (step.outputView) out = classes!.view(out, step.node)
+    for (let j = 0; j < step.inputs.length; j++) {
+      const buffer = slots[step.inputs[j]!]!
+      step.args[j] = step.inputViews[j] ? classes!.view(buffer, step.node.inputs[j]!) : buffer
+    }
     try {
       step.kernel(step.node as never, step.args, out)
     } catch (cause) {

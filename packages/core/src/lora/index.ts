@@ -17,5 +17,11 @@ export {
 } from "./kohyaFile.js"
 export { loraDelta, mergeLora } from "./merge.js"
 export { type LoraModuleWeights, loraAlphaName, loraDownName, loraUpName } from "./moduleWeights.js"
-export { type LoraModule, LoraNetwork, type LoraNetworkOptions, layerId } from "./network.js"
+export {
+  type LoraForwardHook,
+  type LoraModule,
+  LoraNetwork,
+  type LoraNetworkOptions,
+  layerId,
+} from "./network.js"
 export { kohyaTarget, type LoraShape, type LoraTargetOptions, type LoraTargets } from "./targets.js"

@@ -1,4 +1,4 @@
-import type { ModuleAdapter, ModuleInfo, WeightEntry } from "../nn/weightScope.js"
+import type { AdapterBuild, ModuleAdapter, ModuleInfo, WeightEntry } from "../nn/weightScope.js"
 import { cast } from "../ops/cast.js"
 import { add, mul } from "../ops/elementwise.js"
 import { conv2d, matmul } from "../ops/linalg.js"
@@ -20,6 +20,17 @@ export interface LoraModule extends LoraShape {
   readonly downShape: Shape
   readonly upShape: Shape
 }
+
+/**
+ * A training-time change to a LoRA's forward (kohya's `network_dropout`, `rank_dropout`, `module_dropout`):
+ * given the down projection's output (`[…, rank]`, or `[B, rank, h, w]` for convs), the module and its index
+ * in `modules()`, it returns the output to project up and, optionally, a factor on the module's delta.
+ */
+export type LoraForwardHook = (
+  hidden: Tensor,
+  lora: LoraModule,
+  index: number,
+) => { readonly hidden: Tensor; readonly gain?: Tensor | number }
 
 export interface LoraNetworkOptions extends LoraTargetOptions {
   /**
@@ -105,7 +116,20 @@ export class LoraNetwork {
     return new LoraNetwork((module) => byLayer.get(layerId(module)), { rank: 0, alpha: 0, ...options })
   }
 
-  readonly adapter: ModuleAdapter = (module, x, y, build) => {
+  readonly adapter: ModuleAdapter = (module, x, y, build) => this.forward(module, x, y, build, undefined)
+
+  /** The adapter with `hook` in every LoRA's forward: for training graphs (dropout), never for files or validation. */
+  adapterWith(hook: LoraForwardHook): ModuleAdapter {
+    return (module, x, y, build) => this.forward(module, x, y, build, hook)
+  }
+
+  private forward(
+    module: ModuleInfo,
+    x: Tensor,
+    y: Tensor,
+    build: AdapterBuild,
+    hook: LoraForwardHook | undefined,
+  ): Tensor {
     const lora = this.moduleFor(module)
     if (!lora) return y
     const downName = this.stateName(loraDownName(lora.name))
@@ -115,16 +139,23 @@ export class LoraNetwork {
     const down = this.tensor(downName, lora.downShape)
     const up = this.tensor(upName, lora.upShape)
     const input = cast(x, this.dtype)
-    const delta =
+    let hidden: Tensor =
       module.kind === "linear"
-        ? matmul(matmul(input, transpose(down)), transpose(up))
-        : conv2d(conv2d(input, down, { stride: module.stride, padding: module.padding }), up)
+        ? matmul(input, transpose(down))
+        : conv2d(input, down, { stride: module.stride, padding: module.padding })
+    let gain: Tensor | number = 1
+    if (hook) {
+      const changed = hook(hidden, lora, this.modules().indexOf(lora))
+      hidden = changed.hidden
+      gain = changed.gain ?? 1
+    }
+    const delta = module.kind === "linear" ? matmul(hidden, transpose(up)) : conv2d(hidden, up)
     const scale = lora.alpha / lora.rank
     const scaled =
       typeof this.multiplier === "number"
         ? mul(delta, scale * this.multiplier)
         : mul(mul(delta, scale), cast(this.multiplier, this.dtype))
-    return add(y, cast(scaled, y.dtype))
+    return add(y, cast(gain === 1 ? scaled : mul(scaled, gain), y.dtype))
   }
 
   /** The adapted layers, in the order the model built them. */

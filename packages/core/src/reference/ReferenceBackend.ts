@@ -3,8 +3,17 @@ import { Backend, type BackendShape, type Capabilities } from "../backend/Backen
 import { type KernelDevice, makeKernelBackend } from "../backend/executor.js"
 import type { Kernel, KernelTable } from "../backend/kernels.js"
 import { dtypes } from "../tensor/dtype.js"
+import { sizeOf } from "../tensor/shape.js"
 import { referenceKernels } from "./kernels/index.js"
-import { allocateRef, type RefArray, refFromHost, refToHost, roundTo } from "./storage.js"
+import {
+  allocateRef,
+  type RefArray,
+  referenceSizeClasses,
+  refFromHost,
+  refToHost,
+  roundTo,
+  storageClass,
+} from "./storage.js"
 
 const name = "reference"
 
@@ -30,8 +39,8 @@ export const referenceDevice: KernelDevice<RefArray> = {
   copy: (from, to) => {
     to.set(from)
   },
-  poolKey: ({ dtype, shape }) =>
-    `${dtype === "i32" || dtype === "u32" || dtype === "bool" ? dtype : "float"}:${shape.reduce((a, b) => a * b, 1)}`,
+  poolKey: ({ dtype, shape }) => `${storageClass(dtype)}:${sizeOf(shape)}`,
+  sizeClasses: referenceSizeClasses,
 }
 
 export const referenceCapabilities: Capabilities = {

@@ -1,7 +1,7 @@
 import { executePlan, type KernelDevice, planExecution } from "../backend/executor.js"
 import type { Tensor } from "../tensor/tensor.js"
 import { referenceKernels } from "./kernels/index.js"
-import { allocateRef, type RefArray } from "./storage.js"
+import { allocateRef, type RefArray, referenceSizeClasses } from "./storage.js"
 
 /** The reference kernels without rounding: every dtype computes in f64. The truth for finite differences. */
 export const exactDevice: KernelDevice<RefArray> = {
@@ -17,6 +17,7 @@ export const exactDevice: KernelDevice<RefArray> = {
     to.set(from)
   },
   poolKey: ({ dtype, shape }) => `${dtype}:${shape.reduce((a, b) => a * b, 1)}`,
+  sizeClasses: referenceSizeClasses,
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { SizeClasses } from "../backend/executor.js"
 import type { DType } from "../tensor/dtype.js"
 import {
   fromBF16Bits,
@@ -15,6 +16,17 @@ import { type Shape, sizeOf } from "../tensor/shape.js"
  * stores them, so the reference computes each op exactly and then rounds once, as an ideal device would.
  */
 export type RefArray = Float64Array | Int32Array | Uint32Array | Uint8Array
+
+/** Which reference arrays hold each other's tensors: every float width lives in an f64 array. */
+export const storageClass = (dtype: DType): string =>
+  dtype === "i32" || dtype === "u32" || dtype === "bool" ? dtype : "float"
+
+/** Reference arrays of one storage class hold any tensor that fits, through a view of its length. */
+export const referenceSizeClasses: SizeClasses<RefArray> = {
+  classOf: ({ dtype }) => storageClass(dtype),
+  sizeOf: ({ shape }) => sizeOf(shape),
+  view: (buffer, { shape }) => buffer.subarray(0, sizeOf(shape)),
+}
 
 export const allocateRef = (dtype: DType, shape: Shape): RefArray => {
   const n = sizeOf(shape)

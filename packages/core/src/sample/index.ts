@@ -46,6 +46,14 @@ export {
 } from "./promptConditioning.js"
 export { type SampleOptions, sample } from "./sample.js"
 export {
+  kohyaSampler,
+  kohyaSamplerNames,
+  parseSamplePromptLine,
+  parseSamplePrompts,
+  type SamplePrompt,
+  SamplePromptError,
+} from "./samplePrompts.js"
+export {
   parseSamplerName,
   resolveScheduler,
   type SamplerChoice,

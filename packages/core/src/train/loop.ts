@@ -65,6 +65,16 @@ export interface TrainSink<E> {
   readonly removeEpoch: (epoch: number) => Effect.Effect<ReadonlyArray<string>, E>
 }
 
+/** When to draw sample images and how; `networkPath` is the file saved at that point, when there is one. */
+export interface SampleSchedule<E> {
+  /** Takes precedence over `everyNSteps`, as in kohya. */
+  readonly everyNEpochs?: number | undefined
+  readonly everyNSteps?: number | undefined
+  /** Also before the first step (kohya's `sample_at_first`). */
+  readonly atFirst: boolean
+  readonly run: (point: SavePoint, networkPath: string | undefined) => Effect.Effect<void, E | BackendError>
+}
+
 export interface TrainLoopOptions<E> {
   readonly data: BatchSource<E>
   readonly stepGraph: (shape: BatchShape) => Graph
@@ -100,6 +110,8 @@ export interface TrainLoopOptions<E> {
     readonly progress: TrainProgress
     readonly states: Readonly<Record<string, HostTensor>>
   }
+  /** Sample images during training (kohya's `sample_every_n_epochs`, `sample_every_n_steps`, `sample_at_first`). */
+  readonly sample?: SampleSchedule<E> | undefined
   /** Polled between steps: when true the run finishes the step, writes a resumable state and stops. */
   readonly stopRequested: () => boolean
   readonly emit: (event: TrainEvent) => void
@@ -203,6 +215,9 @@ export const runTrainingLoop = <E>(
     })
 
     for (const shape of data.shapes) yield* compiled(programs, options.stepGraph, shape)
+    const sample = options.sample
+    if (sample?.atFirst && progress.step === 0)
+      yield* sample.run({ kind: "step", epoch: 0, step: 0, read }, undefined)
 
     const point = (kind: SavePoint["kind"]): SavePoint => ({
       kind,
@@ -305,14 +320,17 @@ export const runTrainingLoop = <E>(
             etaSeconds: (options.totalSteps - step) / Math.max(itPerSecond, 1e-9),
           })
           pendingLoss = 0
+          let stepPath: string | undefined
           if (options.saveEveryNSteps && step % options.saveEveryNSteps === 0 && step < options.totalSteps) {
-            const path = yield* options.sink.saveNetwork(point("step"))
-            options.emit({ type: "saved", kind: "step", path })
+            stepPath = yield* options.sink.saveNetwork(point("step"))
+            options.emit({ type: "saved", kind: "step", path: stepPath })
             if (options.saveState) {
               const state = yield* options.sink.saveState(point("step"), trainingStateNames(), progress)
               options.emit({ type: "saved", kind: "state", path: state })
             }
           }
+          if (sample && !sample.everyNEpochs && sample.everyNSteps && step % sample.everyNSteps === 0)
+            yield* sample.run(point("step"), stepPath)
         }
         if (options.stopRequested() && apply) {
           interrupted = true
@@ -326,8 +344,10 @@ export const runTrainingLoop = <E>(
       options.emit({ type: "epoch", epoch, averageLoss: averageLoss(), validationLoss: validation })
       progress = { ...progress, epoch: epoch + 1, batchInEpoch: 0 }
       const finished = epoch >= options.epochs || progress.step >= options.totalSteps
+      let epochPath: string | undefined
       if (!finished && options.saveEveryNEpochs && epoch % options.saveEveryNEpochs === 0) {
         const path = yield* options.sink.saveNetwork({ ...point("epoch"), epoch })
+        epochPath = path
         options.emit({ type: "saved", kind: "epoch", path })
         if (options.saveState) {
           const state = yield* options.sink.saveState(
@@ -344,6 +364,8 @@ export const runTrainingLoop = <E>(
             options.emit({ type: "removed", path: removed })
         }
       }
+      if (sample?.everyNEpochs && epoch % sample.everyNEpochs === 0 && !finished)
+        yield* sample.run({ ...point("epoch"), epoch }, epochPath)
       if (options.stopRequested()) {
         interrupted = !finished
         if (interrupted) {
@@ -358,6 +380,8 @@ export const runTrainingLoop = <E>(
     if (!interrupted) {
       finalPath = yield* options.sink.saveNetwork({ ...point("final"), epoch: progress.epoch - 1 })
       options.emit({ type: "saved", kind: "final", path: finalPath })
+      if (sample && (sample.everyNEpochs || sample.everyNSteps))
+        yield* sample.run({ ...point("final"), epoch: progress.epoch - 1 }, finalPath)
       if (options.saveState) {
         const state = yield* options.sink.saveState(point("final"), trainingStateNames(), progress)
         options.emit({ type: "saved", kind: "state", path: state })

@@ -64,7 +64,7 @@ export const architectureManifest = (architecture: SdArchitecture): ReadonlyMap<
 
 /**
  * A checkpoint of seeded weights for an architecture, as LDM single-file keys, with the architecture in its
- * metadata: norm scales 1, biases 0, matrices uniform in ±1/√fan_in from the Philox stream of `seed`.
+ * metadata: norm scales 1, biases uniform in ±0.1, matrices uniform in ±1/√fan_in from the Philox stream of `seed`.
  */
 export const syntheticCheckpoint = (
   architecture: SdArchitecture,
@@ -79,9 +79,13 @@ export const syntheticCheckpoint = (
       entry.shape.slice(1).reduce((a, b) => a * b, 1),
     )
     const u = uniformF32(count, seed, index)
+    // Biases are small but not zero: a zero final LayerNorm bias makes every prompt chunk's mean vanish, and
+    // A1111's emphasis divides by that mean.
     const values =
       entry.shape.length === 1
-        ? new Float32Array(count).fill(entry.key.endsWith(".weight") ? 1 : 0)
+        ? entry.key.endsWith(".weight")
+          ? new Float32Array(count).fill(1)
+          : Float32Array.from(u, (v) => (2 * v - 1) * 0.1)
         : Float32Array.from(u, (v) => (2 * v - 1) / Math.sqrt(fanIn))
     tensors[entry.key] = fromHostTensor(hostTensor("f32", entry.shape, values))
   })

@@ -201,7 +201,10 @@ describe("device memory", () => {
         expect(live.delete(buffer)).toBe(true)
       },
     }
-    const backend = makeKernelBackend(counting, Reference.referenceCapabilities, Effect.die("unused"))
+    // No idle programs kept: a program's slots go with its scope (the cache is tested on its own).
+    const backend = makeKernelBackend(counting, Reference.referenceCapabilities, Effect.die("unused"), {
+      cachedPrograms: 0,
+    })
     const w = T.state("w", [4])
     const graph = { outputs: { y: T.sum(T.mul(T.exp(w), T.input("x", [4]))) }, updates: { w: T.mul(w, 0.5) } }
     const x = { dtype: "f32" as const, shape: [4], data: Float32Array.from([1, 2, 3, 4]) }

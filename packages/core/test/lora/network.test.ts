@@ -158,3 +158,28 @@ test("a multiplier given as a graph input sets the strength at run time", () => 
   expect(Array.from(atHalf!)).toEqual(Array.from(expected!))
   expect(Array.from(atOne!)).not.toEqual(Array.from(expected!))
 })
+
+test("adapterWith(hook) changes each module's hidden state and delta; the plain adapter stays as it was", () => {
+  const network = LoraNetwork.create({ rank: 2, alpha: 1 })
+  const plain = build([network.adapter])
+  const feeds = { ...syntheticFeeds(plain.scope.manifest()), tokens, ...activeWeights(network, 3) }
+  const [base] = evaluateExact([build([]).out], feeds)
+  const [adapted] = evaluateExact([plain.out], feeds)
+  expect(Array.from(adapted!)).not.toEqual(Array.from(base!))
+  const seen: Array<number> = []
+  const silenced = build([
+    network.adapterWith((hidden, _lora, index) => {
+      seen.push(index)
+      return { hidden: T.mul(hidden, 0) }
+    }),
+  ])
+  expect(seen).toEqual(network.modules().map((_, i) => i))
+  const [off] = evaluateExact([silenced.out], feeds)
+  expect(Array.from(off!)).toEqual(Array.from(base!))
+  // A gain of 0 on every module but the first: only the first module's delta remains.
+  const first = network.modules()[0]!
+  const only = build([network.adapterWith((hidden, lora) => ({ hidden, gain: lora === first ? 1 : 0 }))])
+  const [kept] = evaluateExact([only.out], feeds)
+  expect(Array.from(kept!)).not.toEqual(Array.from(base!))
+  expect(Array.from(kept!)).not.toEqual(Array.from(adapted!))
+})

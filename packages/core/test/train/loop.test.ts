@@ -169,6 +169,29 @@ describe("runTrainingLoop", () => {
     expect(saved[0]!.weights["lora.up"]!.data).not.toEqual(initial["lora.up"]!.data)
   })
 
+  it("samples at first, at each epoch's end and at the end, handing over the file saved there", async () => {
+    const calls: Array<string> = []
+    const { result } = await run({
+      sample: {
+        everyNEpochs: 1,
+        atFirst: true,
+        run: (point, path) =>
+          Effect.map(point.read(["lora.up"]), (weights) => {
+            calls.push(
+              `${point.kind}:${point.epoch}:${point.step}:${path ?? "-"}:${weights["lora.up"] ? "w" : ""}`,
+            )
+          }),
+      },
+    })
+    expect(result._tag).toBe("Success")
+    expect(calls).toEqual([
+      "step:0:0:-:w",
+      "epoch:1:3:epoch-1:w",
+      "epoch:2:6:epoch-2:w",
+      "final:3:9:final-3:w",
+    ])
+  })
+
   it("stops with a resumable state, and the resumed run ends with the same bits as an uninterrupted one", async () => {
     const whole = await run({})
     const stopped = await run({ stopAfterStep: 4 })

@@ -5,7 +5,13 @@ import { Effect, type Layer, type Scope } from "effect"
 import { DatasetError, describeCause } from "../errors.js"
 import { writeFileAtomic } from "../io/atomicWrite.js"
 import { formatInfotext, type GenerationParameters, type LoraHash } from "../png/infotext.js"
-import { type AppliedLora, type DrawnImage, type Generator, openGenerator } from "./generator.js"
+import {
+  type AppliedLora,
+  type DrawnImage,
+  type GenerateError,
+  type Generator,
+  openGenerator,
+} from "./generator.js"
 import { encodePng, imageFileName, loraShortHash, modelShortHash, nextImageNumber } from "./imageFiles.js"
 
 /** What to draw, with A1111's names and defaults. */
@@ -19,7 +25,7 @@ export interface GenerateSettings {
   readonly scheduler?: string
   readonly steps?: number
   readonly cfgScale?: number
-  /** The first picture's seed; the batch uses seed, seed + 1, … (default: a random seed). */
+  /** The first picture's seed; the batch uses seed, seed + 1, … (default, or -1: a random seed). */
   readonly seed?: number
   /** "philox" (danlu's, the same on every backend) or "nv" (A1111's NV source). */
   readonly rng?: Sample.RngName
@@ -60,11 +66,12 @@ export interface ResolvedLora extends AppliedLora {
 export const resolveLoras = (
   prompt: string,
   loraDir: string | undefined,
-): Effect.Effect<{ readonly prompt: string; readonly loras: ReadonlyArray<ResolvedLora> }, unknown> =>
+): Effect.Effect<{ readonly prompt: string; readonly loras: ReadonlyArray<ResolvedLora> }, GenerateError> =>
   Effect.gen(function* () {
     const parsed = yield* Effect.try({
       try: () => Sample.extractLoras(prompt),
-      catch: (cause) => cause,
+      // extractLoras throws nothing else.
+      catch: (cause) => cause as Sample.LoraTagError,
     })
     const loras = yield* Effect.forEach(parsed.loras, (lora) =>
       Effect.gen(function* () {
@@ -116,19 +123,27 @@ export interface ResolvedSettings {
   readonly clipSkip?: number
 }
 
-export const resolveSettings = (settings: GenerateSettings): Effect.Effect<ResolvedSettings, unknown> =>
+export const resolveSettings = (settings: GenerateSettings): Effect.Effect<ResolvedSettings, GenerateError> =>
   Effect.gen(function* () {
     const sampler = yield* Effect.try({
       try: () => Sample.parseSamplerName(settings.sampler ?? "DPM++ 2M", settings.scheduler ?? "automatic"),
-      catch: (cause) => cause,
+      // parseSamplerName throws nothing else.
+      catch: (cause) => cause as Sample.SamplerNameError,
     })
     const steps = yield* positive("steps", settings.steps ?? 20, true)
     const width = yield* positive("width", settings.width ?? 512, true)
     const height = yield* positive("height", settings.height ?? 512, true)
     const batch = yield* positive("batch", settings.batch ?? 1, true)
     const cfgScale = settings.cfgScale ?? 7
-    const seed = settings.seed ?? Math.floor(Math.random() * 2 ** 32)
-    const seeds = yield* Effect.try({ try: () => Sample.batchSeeds(seed, batch), catch: (cause) => cause })
+    // A1111's -1 means a random seed, like leaving it out.
+    const seed =
+      settings.seed === undefined || settings.seed === -1
+        ? Math.floor(Math.random() * 2 ** 32)
+        : settings.seed
+    const seeds = yield* Effect.try({
+      try: () => Sample.batchSeeds(seed, batch),
+      catch: (cause) => new DatasetError({ message: describeCause(cause) }),
+    })
     const resolved: ResolvedSettings = {
       prompt: settings.prompt,
       negativePrompt: settings.negativePrompt ?? "",
@@ -185,7 +200,7 @@ export interface RenderedImage extends DrawnImage {
 export const renderImages = (
   generator: Generator,
   options: Omit<GenerateOptions, "model" | "outDir">,
-): Effect.Effect<ReadonlyArray<RenderedImage>, unknown> =>
+): Effect.Effect<ReadonlyArray<RenderedImage>, GenerateError> =>
   Effect.gen(function* () {
     const settings = yield* resolveSettings(options)
     const { prompt, loras } = yield* resolveLoras(settings.prompt, options.loraDir)
@@ -227,7 +242,7 @@ export const writeImageFile = (file: string, png: Uint8Array) =>
 export const generateWith = (
   generator: Generator,
   options: Omit<GenerateOptions, "model">,
-): Effect.Effect<ReadonlyArray<GeneratedImage>, unknown> =>
+): Effect.Effect<ReadonlyArray<GeneratedImage>, GenerateError> =>
   Effect.gen(function* () {
     const rendered = yield* renderImages(generator, options)
     const first = yield* Effect.promise(() => nextImageNumber(options.outDir))
@@ -245,7 +260,7 @@ export const generateWith = (
  */
 export const generateImages = (
   options: GenerateOptions,
-): Effect.Effect<ReadonlyArray<GeneratedImage>, unknown, Backend | Scope.Scope> =>
+): Effect.Effect<ReadonlyArray<GeneratedImage>, GenerateError, Backend | Scope.Scope> =>
   Effect.flatMap(openGenerator(options.model), (generator) => generateWith(generator, options))
 
 /** Promise form of {@link generateImages} on the given backend layer (e.g. backend-onnx's `layer`). */

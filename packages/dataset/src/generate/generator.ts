@@ -1,8 +1,13 @@
+import { stat } from "node:fs/promises"
 import { basename } from "node:path"
 import {
+  type ArchitectureError,
   architectureOf,
   Backend,
+  type BackendError,
+  type BaseWeightMismatch,
   CLIP_CONTEXT_LENGTH,
+  CLIP_END_OF_TEXT,
   chunkPrompt,
   clipTokenizer,
   type DeviceBuffer,
@@ -12,20 +17,22 @@ import {
   hostTensor,
   importLora,
   inspectLora,
+  type LoraFormatError,
   type Program,
+  PromptSyntaxError,
   readBaseWeight,
   Sample,
   type SdArchitecture,
   type TensorFile,
 } from "@danlu/core"
-import { ensureLoraMatchesBase } from "@danlu/core/io"
+import { ensureLoraMatchesBase, type ModelFileError, type ModelMismatch } from "@danlu/core/io"
 import { openModelFile } from "@danlu/core/node"
 import { Effect, Scope } from "effect"
-import { DatasetError } from "../errors.js"
+import { DatasetError, describeCause } from "../errors.js"
 import type { RawImage } from "../image/decode.js"
 import {
   type LoraSlotWeights,
-  loraSlotsAdapter,
+  loraSlotAdapters,
   loraSlotWeights,
   multiplierName,
   slotPrefix,
@@ -34,8 +41,8 @@ import {
   decoderGraph,
   decoderNames,
   denoiserGraph,
-  generateFamilies,
   loraTargetModules,
+  sdxlTextNames,
   textGraph,
   vaeFactor,
 } from "./sdGraphs.js"
@@ -70,15 +77,28 @@ export interface DrawnImage {
   readonly nonFinite: boolean
 }
 
+/** Everything drawing can fail with, each a tagged error with a one-line message. */
+export type GenerateError =
+  | DatasetError
+  | BackendError
+  | ModelFileError
+  | ArchitectureError
+  | BaseWeightMismatch
+  | ModelMismatch
+  | LoraFormatError
+  | PromptSyntaxError
+  | Sample.LoraTagError
+  | Sample.SamplerNameError
+
 /** A base model opened for drawing: compiles each program once per shape and keeps weights on the device. */
 export interface Generator {
   readonly modelPath: string
   readonly architecture: SdArchitecture
   /** Programs compiled so far (text encoder, denoiser and decoder shapes). */
   readonly compiles: () => number
-  readonly draw: (request: DrawRequest) => Effect.Effect<ReadonlyArray<DrawnImage>, unknown>
+  readonly draw: (request: DrawRequest) => Effect.Effect<ReadonlyArray<DrawnImage>, GenerateError>
   /** Seconds one denoiser evaluation takes for this request's shape, after its programs are compiled. */
-  readonly timeStep: (request: DrawRequest) => Effect.Effect<number, unknown>
+  readonly timeStep: (request: DrawRequest) => Effect.Effect<number, GenerateError>
 }
 
 const scalar = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
@@ -104,26 +124,26 @@ const toRgb = (pixels: Float32Array, offset: number, width: number, height: numb
  * closes; LoRA files are checked against the model's family (both named when they differ) and matched
  * to its layers, then fed as state buffers, so switching epoch files or weights never recompiles.
  */
-export const openGenerator = (modelPath: string): Effect.Effect<Generator, unknown, Backend | Scope.Scope> =>
+export const openGenerator = (
+  modelPath: string,
+): Effect.Effect<Generator, GenerateError, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const backend = yield* Backend
     const scope = yield* Effect.scope
     const file = yield* openModelFile(modelPath)
     const detected = yield* detectCheckpoint(file)
     const architecture = yield* architectureOf(file, detected)
-    if (!(generateFamilies as ReadonlyArray<string>).includes(architecture.family)) {
+    const short = architecture.text.find((config) => config.maxPositions !== CLIP_CONTEXT_LENGTH)
+    if (short) {
       return yield* new DatasetError({
-        message: `${basename(modelPath)} is ${architecture.family.toUpperCase()}; generate draws SD1 and SD2 models for now`,
+        message: `${basename(modelPath)}'s text encoder has ${short.maxPositions} positions; prompts need 77`,
         path: modelPath,
       })
     }
-    const textConfig = architecture.text[0]!
-    if (textConfig.maxPositions !== CLIP_CONTEXT_LENGTH) {
-      return yield* new DatasetError({
-        message: `${basename(modelPath)}'s text encoder has ${textConfig.maxPositions} positions; prompts need 77`,
-        path: modelPath,
-      })
-    }
+    const sdxl = architecture.family === "sdxl"
+    // sd-scripts' UNet module names for the family: the state names imported weights are stored under.
+    const naming = sdxl ? "ldm" : "diffusers"
+    const pooledWidth = architecture.text[1]?.projectionDim ?? 0
     const tokenizer = yield* clipTokenizer
     const factor = vaeFactor(architecture)
     const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Scope.provide(scope)(effect)
@@ -135,10 +155,18 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
     let compiles = 0
     let targets: ReturnType<typeof loraTargetModules> | undefined
 
+    // A file is known by its path, size and time: a LoRA rewritten in place (a training run's next save)
+    // is read again.
     const loadLora = (path: string) =>
       Effect.gen(function* () {
-        const seen = loras.get(path)
-        if (seen) return seen
+        const version = yield* Effect.tryPromise({
+          try: () => stat(path),
+          catch: (cause) =>
+            new DatasetError({ message: `cannot read ${path}: ${describeCause(cause)}`, path }),
+        })
+        const key = `${path}\u0000${version.size}\u0000${version.mtimeMs}`
+        const seen = loras.get(key)
+        if (seen) return { key, weights: seen }
         const loraFile: TensorFile = yield* inScope(openModelFile(path))
         const info = yield* inspectLora(loraFile)
         yield* ensureLoraMatchesBase(
@@ -146,14 +174,13 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
           { name: basename(modelPath), info: { family: architecture.family } },
         )
         targets ??= loraTargetModules(architecture)
-        const imported = yield* importLora(loraFile, targets, { unetNaming: "diffusers" })
+        const imported = yield* importLora(loraFile, targets, { unetNaming: naming })
         const weights = yield* Effect.try({
           try: () => loraSlotWeights(imported.modules),
-          catch: (cause) =>
-            new DatasetError({ message: `${basename(path)}: ${(cause as Error).message}`, path }),
+          catch: (cause) => new DatasetError({ message: `${basename(path)}: ${describeCause(cause)}`, path }),
         })
-        loras.set(path, weights)
-        return weights
+        loras.set(key, weights)
+        return { key, weights }
       })
 
     const program = (key: string, graph: () => Graph) =>
@@ -166,18 +193,19 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
         return made
       })
 
-    const statesFor = (made: Program, slots: ReadonlyArray<AppliedLora>) =>
+    /** States of a program run: base weights by name, slot i's LoRA weights from the file loaded as `slots[i]`. */
+    const statesFor = (made: Program, slots: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         const states: Record<string, DeviceBuffer> = {}
         for (const spec of made.states) {
           const slot = slots.findIndex((_, i) => spec.name.startsWith(slotPrefix(i)))
           if (slot >= 0) {
-            const path = slots[slot]!.path
+            const file = slots[slot]!
             const name = spec.name.slice(slotPrefix(slot).length)
-            const key = `${path}\u0000${name}`
+            const key = `${file}\u0000${name}`
             let buffer = loraBuffers.get(key)
             if (!buffer) {
-              buffer = yield* inScope(backend.upload(loras.get(path)!.states[name]!))
+              buffer = yield* inScope(backend.upload(loras.get(file)!.states[name]!))
               loraBuffers.set(key, buffer)
             }
             states[spec.name] = buffer
@@ -213,29 +241,71 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
             message: `width and height must be multiples of ${factor}, got ${request.width}x${request.height}`,
           })
         }
-        const slots = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
+        const loaded = yield* Effect.forEach(request.loras, (lora) => loadLora(lora.path))
+        const slots = loaded.map((lora) => lora.weights)
+        const files = loaded.map((lora) => lora.key)
         const layout = slots.map((s) => s.layout).join("|")
-        const adapter = slots.length === 0 ? undefined : () => loraSlotsAdapter(slots)
-        const pad = textConfig.layout === "openclip" ? "zero" : "end-of-text"
+        const adapters = () => loraSlotAdapters(slots, naming)
+        const tokenize = (text: string, pad: "zero" | "end-of-text") =>
+          Effect.try({
+            try: () => chunkPrompt(tokenizer, text, { pad }),
+            catch: (cause) =>
+              cause instanceof PromptSyntaxError
+                ? cause
+                : new DatasetError({ message: `cannot read the prompt: ${describeCause(cause)}` }),
+          })
+        // SDXL's extra inputs: bigG's tokens (zero padding) and EOS positions, and the size conditioning
+        // A1111 uses by default (original = target = the picture's size, crop 0, 0).
+        const sdxlInputs = (text: string) =>
+          Effect.gen(function* () {
+            const tokens = yield* tokenize(text, "zero")
+            const ids = Sample.promptConditioningInputs(tokens).prompt_tokens
+            const eos = Int32Array.from(tokens.chunks, (chunk) => chunk.ids.indexOf(CLIP_END_OF_TEXT))
+            const { height, width } = request
+            return {
+              [sdxlTextNames.tokensG]: ids,
+              [sdxlTextNames.eosG]: hostTensor("i32", [eos.length], eos),
+              [sdxlTextNames.sizes]: hostTensor(
+                "f32",
+                [1, 6],
+                Float32Array.of(height, width, 0, 0, height, width),
+              ),
+            }
+          })
         const encode = (text: string) =>
           Effect.gen(function* () {
-            const tokens = chunkPrompt(tokenizer, text, { pad })
+            const first = architecture.text[0]!.layout === "openclip" ? "zero" : "end-of-text"
+            const tokens = yield* tokenize(text, first)
             const chunks = tokens.chunks.length
             const made = yield* program(`text|${chunks}|${request.clipSkip ?? 0}|${layout}`, () =>
-              textGraph(architecture, chunks, request.clipSkip, adapter?.()),
+              textGraph(architecture, chunks, request.clipSkip, adapters()),
             )
-            const values = { ...Sample.promptConditioningInputs(tokens), ...multipliers(request.loras) }
-            const out = yield* made.run(inputsFor(made, values), yield* statesFor(made, request.loras))
-            return out[Sample.promptConditioningNames.conditioning]!
+            const values = {
+              ...Sample.promptConditioningInputs(tokens),
+              ...(sdxl ? yield* sdxlInputs(text) : {}),
+              ...multipliers(request.loras),
+            }
+            const out = yield* made.run(inputsFor(made, values), yield* statesFor(made, files))
+            return {
+              context: out[Sample.promptConditioningNames.conditioning]!,
+              vector: out[sdxlTextNames.vector],
+            }
           })
         const cond = yield* encode(request.prompt)
         const uncond = yield* encode(request.negativePrompt)
+        if (sdxl && request.negativePrompt === "") {
+          // A1111 zeroes SDXL's text embeddings for an empty negative prompt (`force_zero_embeddings`): the
+          // context and the pooled part of the vector; the size embeddings stay.
+          ;(uncond.context.data as Float32Array).fill(0)
+          ;(uncond.vector!.data as Float32Array).fill(0, 0, pooledWidth)
+        }
         const batch = request.seeds.length
         const tile = (t: HostTensor) => {
-          const [, length, width] = t.shape as [number, number, number]
-          const data = new Float32Array(batch * length * width)
-          for (let b = 0; b < batch; b++) data.set(t.data as Float32Array, b * length * width)
-          return hostTensor("f32", [batch, length, width], data)
+          const [, ...rest] = t.shape
+          const size = rest.reduce((a, b) => a * b, 1)
+          const data = new Float32Array(batch * size)
+          for (let b = 0; b < batch; b++) data.set(t.data as Float32Array, b * size)
+          return hostTensor("f32", [batch, ...rest], data)
         }
         const height = request.height / factor
         const width = request.width / factor
@@ -243,23 +313,26 @@ export const openGenerator = (modelPath: string): Effect.Effect<Generator, unkno
           batch,
           height,
           width,
-          condLength: cond.shape[1]!,
-          uncondLength: uncond.shape[1]!,
+          condLength: cond.context.shape[1]!,
+          uncondLength: uncond.context.shape[1]!,
         }
         const denoiser = yield* program(`unet|${JSON.stringify(shape)}|${layout}`, () =>
-          denoiserGraph(architecture, shape, adapter?.()),
+          denoiserGraph(architecture, shape, adapters()),
         )
         const names = Sample.denoiserNames
         const values: Record<string, HostTensor> = {
-          [names.cond]: tile(cond),
-          [names.uncond]: tile(uncond),
+          [names.cond]: tile(cond.context),
+          [names.uncond]: tile(uncond.context),
+          ...(cond.vector && uncond.vector
+            ? { [names.condVector]: tile(cond.vector), [names.uncondVector]: tile(uncond.vector) }
+            : {}),
           [names.cfgScale]: Sample.cfgScaleInput(request.cfgScale),
           ...multipliers(request.loras),
         }
         const fixed = Object.fromEntries(
           denoiser.inputs.flatMap((spec) => (spec.name in values ? [[spec.name, values[spec.name]!]] : [])),
         )
-        const denoise = Sample.programDenoiser(denoiser, fixed, yield* statesFor(denoiser, request.loras))
+        const denoise = Sample.programDenoiser(denoiser, fixed, yield* statesFor(denoiser, files))
         return { denoise, batch, height, width }
       })
 

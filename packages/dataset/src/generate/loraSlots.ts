@@ -2,14 +2,14 @@ import {
   type HostTensor,
   hostTensor,
   type LoraModuleWeights,
-  layerId,
+  LoraNetwork,
   loraDownName,
   loraUpName,
   type ModuleAdapter,
   type ModuleInfo,
   type Shape,
   T,
-  type Tensor,
+  type UNetLoraNaming,
 } from "@danlu/core"
 
 /** One LoRA file's modules, ready to be added to a model's layers at a multiplier fed at run time. */
@@ -59,40 +59,26 @@ export const multiplierName = (slot: number, part: "te" | "unet"): string => `lo
 const partOf = (component: string): "te" | "unet" => (component === "unet" ? "unet" : "te")
 
 /**
- * A model-build adapter adding every slot's LoRA to its layers: `y + up(down(x)) · m`, with `down` and `up`
- * as states named `lora<i>.<kohya key>` and m the slot's multiplier input for the layer's part. Weights and
- * multipliers both arrive at run time, so one program serves every file of a layout at every weight.
+ * The adapters for one graph build: per slot, a `LoraNetwork` over its text-encoder modules and one over its
+ * UNet modules, each with its multiplier as a scalar input and its states under the slot's prefix (the
+ * alpha is already in `up`, so the networks scale by 1). Weights and multipliers arrive at run time, so one
+ * program serves every file of a layout at every weight.
  */
-export const loraSlotsAdapter = (slots: ReadonlyArray<LoraSlotWeights>): ModuleAdapter => {
-  const byLayer = slots.map((slot) => new Map(slot.modules.map((m) => [layerId(m.module), m])))
-  // A model may be built twice in one graph (cond and uncond of different lengths): one node per name.
-  const nodes = new Map<string, Tensor>()
-  const node = (name: string, make: () => Tensor): Tensor => {
-    const seen = nodes.get(name)
-    if (seen) return seen
-    const made = make()
-    nodes.set(name, made)
-    return made
-  }
-  const multiplier = (slot: number, part: "te" | "unet"): Tensor =>
-    node(multiplierName(slot, part), () => T.input(multiplierName(slot, part), []))
-  return (module, x, y) => {
-    let out = y
-    byLayer.forEach((layers, slot) => {
-      const lora = layers.get(layerId(module))
-      if (!lora) return
-      const { down: downShape, up: upShape } = shapesOf(module, lora.rank)
-      const downName = `${slotPrefix(slot)}${loraDownName(lora.name)}`
-      const upName = `${slotPrefix(slot)}${loraUpName(lora.name)}`
-      const down = node(downName, () => T.state(downName, downShape))
-      const up = node(upName, () => T.state(upName, upShape))
-      const input = T.cast(x, "f32")
-      const delta =
-        module.kind === "linear"
-          ? T.matmul(T.matmul(input, T.transpose(down)), T.transpose(up))
-          : T.conv2d(T.conv2d(input, down, { stride: module.stride, padding: module.padding }), up)
-      out = T.add(out, T.cast(T.mul(delta, multiplier(slot, partOf(module.component))), y.dtype))
-    })
-    return out
-  }
-}
+export const loraSlotAdapters = (
+  slots: ReadonlyArray<LoraSlotWeights>,
+  unetNaming: UNetLoraNaming,
+): Array<ModuleAdapter> =>
+  slots.flatMap((slot, i) =>
+    (["te", "unet"] as const).flatMap((part) => {
+      const modules = slot.modules
+        .filter((m) => partOf(m.module.component) === part)
+        .map((m) => ({ ...m, alpha: m.rank }))
+      if (modules.length === 0) return []
+      const network = LoraNetwork.fromWeights(modules, {
+        prefix: slotPrefix(i),
+        multiplier: T.input(multiplierName(i, part), []),
+        unetNaming,
+      })
+      return [network.adapter]
+    }),
+  )

@@ -15,7 +15,7 @@ import { Effect } from "effect"
 import type { BucketAssignment } from "../buckets/assignBucket.js"
 import { type CropOrigin, cropOrigin } from "../buckets/crop.js"
 import { DatasetError, describeCause, describeImageFailure } from "../errors.js"
-import { type Rgb, white } from "../image/decode.js"
+import { openImage, type Rgb, white } from "../image/decode.js"
 import { writeFileAtomic } from "../io/atomicWrite.js"
 import { toBucket } from "../prepare/prepareImage.js"
 import { latentCacheKey } from "./latentKey.js"
@@ -42,6 +42,8 @@ export interface LatentRequest {
   readonly crop?: CropOrigin
   /** Also cache the latents of the mirrored image (kohya's `flip_aug`). */
   readonly flip?: boolean
+  /** Also cache the alpha channel as a loss mask at latent size (kohya's `alpha_mask`). */
+  readonly alphaMask?: boolean
   readonly background?: Rgb
 }
 
@@ -50,12 +52,55 @@ export interface CachedLatents {
   readonly path: string
   readonly latent: LatentTensor
   readonly flipped: LatentTensor | undefined
+  /** [1, h, w] at latent size in [0, 1], when asked for: the alpha channel, area-averaged as kohya does. */
+  readonly mask: LatentTensor | undefined
   /** How many times this call ran the VAE: 0 means everything came from the cache. */
   readonly encoded: number
 }
 
 const latentName = "latent"
 const flippedName = "latent_flipped"
+const maskName = "alpha_mask"
+
+/** The alpha channel of the bucket's crop (255 where the image has none), one byte per pixel. */
+const bucketAlpha = (bytes: Buffer, assignment: BucketAssignment, crop: CropOrigin) =>
+  openImage(bytes)
+    .ensureAlpha()
+    .extractChannel(3)
+    .resize(assignment.resized.width, assignment.resized.height, { fit: "fill", kernel: "lanczos3" })
+    .extract({
+      left: crop.left,
+      top: crop.top,
+      width: assignment.bucket.width,
+      height: assignment.bucket.height,
+    })
+    .raw({ depth: "uchar" })
+    .toBuffer()
+
+/**
+ * Alpha bytes [H, W] to the mask the loss is multiplied by: alpha / 255 averaged over each latent
+ * pixel's block (torch's `interpolate(mode="area")` at an integer factor, as kohya's masked loss does).
+ */
+export const alphaToLatentMask = (
+  alpha: Uint8Array,
+  width: number,
+  height: number,
+  latentWidth: number,
+  latentHeight: number,
+): LatentTensor => {
+  const fx = width / latentWidth
+  const fy = height / latentHeight
+  const out = new Float32Array(latentWidth * latentHeight)
+  for (let y = 0; y < latentHeight; y++) {
+    for (let x = 0; x < latentWidth; x++) {
+      let sum = 0
+      for (let dy = 0; dy < fy; dy++)
+        for (let dx = 0; dx < fx; dx++) sum += alpha[(y * fy + dy) * width + x * fx + dx]!
+      out[y * latentWidth + x] = sum / (255 * fx * fy)
+    }
+  }
+  return { shape: [1, latentHeight, latentWidth], data: out }
+}
 
 const readOptional = (path: string) =>
   readFile(path).then(
@@ -106,7 +151,7 @@ const latentFileBytes = (
 
 /**
  * VAE latents on disk, one safetensors file per (image content, VAE, bucket, scaled size, crop,
- * background), holding `latent` and, once asked for, `latent_flipped`. Because the file name is a
+ * background), holding `latent` and, once asked for, `latent_flipped` and `alpha_mask`. Because the file name is a
  * hash of all of these, editing an image or changing the VAE misses exactly the entries it affects;
  * {@link LatentCache.prune} removes what no longer matches.
  */
@@ -142,9 +187,11 @@ export const makeLatentCache = <E>(dir: string, encoder: LatentEncoder<E>): Late
       const cached = yield* readLatentFile(path, yield* Effect.promise(() => readOptional(path)))
       let latent = cached[latentName]
       let flipped = cached[flippedName]
+      let mask = cached[maskName]
       const wantFlip = request.flip === true
-      if (latent !== undefined && (flipped !== undefined || !wantFlip)) {
-        return { key, path, latent, flipped, encoded: 0 }
+      const wantMask = request.alphaMask === true
+      if (latent !== undefined && (flipped !== undefined || !wantFlip) && (mask !== undefined || !wantMask)) {
+        return { key, path, latent, flipped, mask, encoded: 0 }
       }
       const pixels = yield* Effect.tryPromise({
         try: async () => {
@@ -168,8 +215,27 @@ export const makeLatentCache = <E>(dir: string, encoder: LatentEncoder<E>): Late
         flipped = yield* encoder.encode(flipHorizontally(pixels))
         encoded++
       }
+      if (wantMask && mask === undefined) {
+        const alpha = yield* Effect.tryPromise({
+          try: () => bucketAlpha(bytes, assignment, crop),
+          catch: (cause) =>
+            new DatasetError({
+              message: `cannot read the alpha channel of ${source}: ${describeImageFailure(cause)}`,
+              path: source,
+            }),
+        })
+        const [, latentHeight, latentWidth] = latent.shape
+        mask = alphaToLatentMask(
+          alpha,
+          assignment.bucket.width,
+          assignment.bucket.height,
+          latentWidth!,
+          latentHeight!,
+        )
+      }
       const tensors: Record<string, LatentTensor> = { [latentName]: latent }
       if (flipped !== undefined) tensors[flippedName] = flipped
+      if (mask !== undefined) tensors[maskName] = mask
       const file = yield* latentFileBytes(path, tensors, {
         format: "danlu-latents/1",
         source: basename(source),
@@ -186,7 +252,7 @@ export const makeLatentCache = <E>(dir: string, encoder: LatentEncoder<E>): Late
             new DatasetError({ message: `cannot write ${path}: ${describeCause(cause)}`, path }),
         }),
       )
-      return { key, path, latent, flipped, encoded }
+      return { key, path, latent, flipped, mask, encoded }
     })
 
   const prune = (keep: ReadonlySet<string>): Effect.Effect<number, DatasetError> =>

@@ -8,16 +8,15 @@ import {
   type BatchShape,
   buildTrainingStep,
   buildValidationLoss,
-  type ClipTokenizer,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
-  conditioningValues,
   detectCheckpoint,
   type HostTensor,
   hostTensor,
   importLora,
   kohyaMetadata,
+  type LoraForwardHook,
   LoraNetwork,
   type LrGroup,
   loraDownName,
@@ -34,7 +33,6 @@ import {
   stepKey,
   T,
   type Tensor,
-  type TrainBatch,
   type TrainConfig,
   type TrainEvent,
   type TrainResult,
@@ -48,15 +46,35 @@ import {
 import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
 import { Effect, Scope } from "effect"
 import type { Sizing } from "../buckets/sizing.js"
+import type { CaptionOptions } from "../captions/captionPipeline.js"
+import { processCaption } from "../captions/captionPipeline.js"
+import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
-import { loadTrainingData, type TrainingData } from "./trainingData.js"
+import { createRng } from "../random/rng.js"
+import { batchInputs } from "./batchInputs.js"
+import { datasetsMetadata } from "./datasetsMetadata.js"
+import { loraDropout } from "./loraDropout.js"
+import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
+import {
+  foldersAsDataset,
+  loadTrainingData,
+  subsetFolder,
+  type TrainingData,
+  type TrainingDatasetSpec,
+  type TrainingSubset,
+} from "./trainingData.js"
+import { trainingSamples } from "./trainingSamples.js"
 
 /** What the caller of {@link train} hears besides the loop's own events. */
 export type TrainRunEvent =
   | TrainEvent
+  | { readonly type: "sample"; readonly path: string }
   | { readonly type: "model"; readonly path: string; readonly family: string; readonly prediction: string }
   | { readonly type: "latents"; readonly done: number; readonly total: number; readonly encoded: boolean }
+  /** With `cache_text_encoder_outputs`: the distinct captions encoded before the first step. */
+  | { readonly type: "captions"; readonly encoded: number }
   | {
       readonly type: "dataset"
       readonly images: number
@@ -141,7 +159,56 @@ const vaeEncoder = (
     return encoder
   })
 
-const sizingOf = (config: TrainConfig): Sizing =>
+/** The caption pipeline's options from a subset's (or the run's) kohya options. */
+const captionOptionsOf = (options: {
+  readonly shuffleCaption: boolean
+  readonly keepTokens: number
+  readonly keepTokensSeparator: string
+  readonly captionDropoutRate: number
+  readonly captionDropoutEveryNEpochs: number
+  readonly captionTagDropoutRate: number
+  readonly captionSeparator: string
+  readonly secondarySeparator?: string | undefined
+  readonly captionPrefix?: string | undefined
+  readonly captionSuffix?: string | undefined
+}): CaptionOptions => ({
+  shuffle: options.shuffleCaption,
+  keepTokens: options.keepTokens,
+  keepTokensSeparator: options.keepTokensSeparator,
+  captionDropoutRate: options.captionDropoutRate,
+  captionDropoutEveryNEpochs: options.captionDropoutEveryNEpochs,
+  tagDropoutRate: options.captionTagDropoutRate,
+  separator: options.captionSeparator,
+  ...(options.secondarySeparator === undefined ? {} : { secondarySeparator: options.secondarySeparator }),
+  ...(options.captionPrefix === undefined ? {} : { prefix: options.captionPrefix }),
+  ...(options.captionSuffix === undefined ? {} : { suffix: options.captionSuffix }),
+})
+
+/** One `[[datasets]]` of kohya's dataset_config as the batch source reads it. */
+const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
+  Effect.gen(function* () {
+    const subsets: Array<TrainingSubset> = []
+    for (const subset of blueprint.subsets) {
+      subsets.push({
+        concept: yield* subsetFolder(subset),
+        captionExtension: subset.captionExtension,
+        caption: captionOptionsOf(subset),
+        flipAug: subset.flipAug,
+        alphaMask: subset.alphaMask,
+        validationSplit: subset.validationSplit,
+      })
+    }
+    return { sizing: sizingOf(blueprint), batchSize: blueprint.batchSize, subsets }
+  })
+
+const sizingOf = (config: {
+  readonly enableBucket: boolean
+  readonly resolution: TrainConfig["resolution"]
+  readonly minBucketReso: number
+  readonly maxBucketReso: number
+  readonly bucketResoSteps: number
+  readonly bucketNoUpscale: boolean
+}): Sizing =>
   config.enableBucket
     ? {
         mode: "buckets",
@@ -171,31 +238,6 @@ const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>):
 
 const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
 
-const batchInputs = (
-  architecture: SdArchitecture,
-  tokenizer: ClipTokenizer,
-  batch: TrainBatch,
-): Record<string, HostTensor> => {
-  const [c, h, w] = batch.latentShape
-  const n = batch.samples.length
-  const latents = new Float32Array(n * c * h * w)
-  for (const [i, s] of batch.samples.entries()) latents.set(s.latent, i * c * h * w)
-  return {
-    latents: hostTensor("f32", [n, c, h, w], latents),
-    [stepInputNames.lossWeights]: hostTensor(
-      "f32",
-      [n],
-      Float32Array.from(batch.samples, (s) => s.lossWeight),
-    ),
-    ...conditioningValues(
-      tokenizer,
-      architecture,
-      batch.samples.map((s) => s.caption),
-      batch.samples.map((s) => s.size),
-    ),
-  }
-}
-
 /**
  * Trains a LoRA as sd-scripts' `train_network.py` does, on the backend in the Effect context: the base model,
  * the kohya folders, the latent cache, one step program per bucket shape, files and states at kohya's save
@@ -204,21 +246,50 @@ const batchInputs = (
 export const train = (
   config: TrainConfig,
   hooks: TrainRunHooks,
+  dataset?: DatasetConfig,
 ): Effect.Effect<TrainResult, unknown, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const modelPath = config.pretrainedModelNameOrPath
     if (!modelPath) return yield* fail("no base model: set pretrained_model_name_or_path")
-    if (!config.trainDataDir) return yield* fail("no training images: set train_data_dir")
+    if (!config.trainDataDir && !dataset)
+      return yield* fail("no training images: set train_data_dir or dataset_config")
     if (!config.outputDir) return yield* fail("no output folder: set output_dir")
     const outputName = config.outputName ?? "last"
     const seed = config.seed ?? 42
+    const augmented = dataset ? dataset.datasets.flatMap((d) => d.subsets) : [config]
+    if (config.cacheTextEncoderOutputs) {
+      if (!config.networkTrainUnetOnly)
+        return yield* fail("cache_text_encoder_outputs needs network_train_unet_only (a frozen text encoder)")
+      const varying = [
+        ["shuffle_caption", (o: (typeof augmented)[number]) => o.shuffleCaption],
+        ["caption_dropout_rate", (o: (typeof augmented)[number]) => o.captionDropoutRate > 0],
+        ["caption_tag_dropout_rate", (o: (typeof augmented)[number]) => o.captionTagDropoutRate > 0],
+        [
+          "caption_dropout_every_n_epochs",
+          (o: (typeof augmented)[number]) => o.captionDropoutEveryNEpochs > 0,
+        ],
+      ] as const
+      const used = varying.filter(([, on]) => augmented.some(on)).map(([name]) => name)
+      if (used.length > 0)
+        return yield* fail(
+          `cache_text_encoder_outputs cannot be used with ${used.join(", ")}: the captions change every step`,
+        )
+    }
+    for (const option of ["randomCrop", "colorAug"] as const) {
+      if (augmented.some((options) => options[option]))
+        return yield* fail(
+          `${option === "randomCrop" ? "random_crop" : "color_aug"} cannot be used: danlu always caches latents, and when caching latents, either color_aug or random_crop cannot be used (kohya's rule)`,
+        )
+    }
 
     const file = yield* openModelFile(modelPath)
     const detected = yield* detectCheckpoint(file)
-    const architecture = yield* architectureOf(file, {
+    const read = yield* architectureOf(file, {
       family: detected.family,
       prediction: config.vParameterization ? "v" : detected.prediction,
     })
+    // v_parameterization decides the target whatever the file declares, as in sd-scripts.
+    const architecture: SdArchitecture = config.vParameterization ? { ...read, prediction: "v" } : read
     hooks.emit({
       type: "model",
       path: modelPath,
@@ -226,15 +297,17 @@ export const train = (
       prediction: architecture.prediction,
     })
     const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
-    const sides = config.enableBucket
-      ? [config.bucketResoSteps]
-      : [config.resolution.width, config.resolution.height]
-    if (sides.some((side) => side % multiple !== 0)) {
-      return yield* fail(
-        config.enableBucket
-          ? `bucket_reso_steps = ${config.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
-          : `resolution ${config.resolution.width},${config.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
-      )
+    for (const sizes of dataset ? dataset.datasets : [config]) {
+      const sides = sizes.enableBucket
+        ? [sizes.bucketResoSteps]
+        : [sizes.resolution.width, sizes.resolution.height]
+      if (sides.some((side) => side % multiple !== 0)) {
+        return yield* fail(
+          sizes.enableBucket
+            ? `bucket_reso_steps = ${sizes.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
+            : `resolution ${sizes.resolution.width},${sizes.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
+        )
+      }
     }
     const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
 
@@ -251,37 +324,38 @@ export const train = (
       try: () => mkdir(config.outputDir!, { recursive: true }),
       catch: (cause) => fail(`cannot create ${config.outputDir}: ${describeCause(cause)}`),
     })
+    const datasets = dataset
+      ? yield* Effect.forEach(dataset.datasets, datasetSpec)
+      : [
+          yield* foldersAsDataset({
+            trainDataDir: config.trainDataDir!,
+            regDataDir: config.regDataDir,
+            sizing: sizingOf(config),
+            batchSize: config.trainBatchSize,
+            captionExtension: config.captionExtension,
+            caption: captionOptionsOf(config),
+            flipAug: config.flipAug,
+            alphaMask: config.alphaMask,
+            validationSplit: config.validationSplit,
+          }),
+        ]
     const data: TrainingData<unknown> = yield* loadTrainingData({
-      trainDataDir: config.trainDataDir,
-      regDataDir: config.regDataDir,
-      captionExtension: config.captionExtension,
-      sizing: sizingOf(config),
-      batchSize: config.trainBatchSize,
+      datasets,
       seed,
-      flipAug: config.flipAug,
-      caption: {
-        shuffle: config.shuffleCaption,
-        keepTokens: config.keepTokens,
-        keepTokensSeparator: config.keepTokensSeparator,
-        captionDropoutRate: config.captionDropoutRate,
-        captionDropoutEveryNEpochs: config.captionDropoutEveryNEpochs,
-        tagDropoutRate: config.captionTagDropoutRate,
-        separator: config.captionSeparator,
-        ...(config.secondarySeparator === undefined ? {} : { secondarySeparator: config.secondarySeparator }),
-        ...(config.captionPrefix === undefined ? {} : { prefix: config.captionPrefix }),
-        ...(config.captionSuffix === undefined ? {} : { suffix: config.captionSuffix }),
-      },
       priorLossWeight: config.priorLossWeight,
       cacheDir: join(config.outputDir, ".danlu-cache", "latents"),
       encoder,
-      validationSplit: config.validationSplit,
       onLatent: (done, total, encoded) => hooks.emit({ type: "latents", done, total, encoded }),
     })
+    if (config.maskedLoss && !data.masked)
+      return yield* fail(
+        "masked_loss needs a mask: set alpha_mask (danlu takes the mask from each image's alpha channel)",
+      )
     hooks.emit({
       type: "dataset",
       images: data.images.length,
       regImages: data.regularizationImages.length,
-      buckets: Object.keys(data.bucketInfo.buckets).length,
+      buckets: data.datasets.reduce((sum, d) => sum + Object.keys(d.bucketInfo.buckets).length, 0),
       batchesPerEpoch: data.batchesPerEpoch,
     })
 
@@ -304,16 +378,39 @@ export const train = (
           : ["unet", "te", "te1", "te2"],
     })
     const tokenizer = yield* clipTokenizer
-    const buildModel = (shape: BatchShape) => {
-      const scope = WeightScope.root({ adapters: [network.adapter] })
+    const textCache = config.cacheTextEncoderOutputs
+      ? yield* cacheTextEncoderOutputs(
+          architecture,
+          tokenizer,
+          config.clipSkip,
+          [
+            ...[...data.images, ...data.regularizationImages].map((image) =>
+              processCaption(image.caption, image.subset.caption, 1, createRng(seed)),
+            ),
+            // Validation batches keep each image's caption as it is.
+            ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
+          ],
+          readWeight,
+        )
+      : undefined
+    if (textCache) hooks.emit({ type: "captions", encoded: textCache.outputs.size })
+    const dropout = loraDropout({
+      network: config.networkDropout,
+      rank: config.networkArgs.rankDropout,
+      module: config.networkArgs.moduleDropout,
+    })
+    const buildModel = (shape: BatchShape, hook?: LoraForwardHook) => {
+      const scope = WeightScope.root({ adapters: [hook ? network.adapterWith(hook) : network.adapter] })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
-      const conditioning = textConditioning(
-        scope,
-        architecture,
-        conditioningInputs(architecture, shape.batch),
-        config.clipSkip,
-        { gradientCheckpointing: config.gradientCheckpointing },
-      )
+      const conditioning = textCache
+        ? cachedConditioning(architecture, textCache, shape.batch)
+        : textConditioning(
+            scope,
+            architecture,
+            conditioningInputs(architecture, shape.batch),
+            config.clipSkip,
+            { gradientCheckpointing: config.gradientCheckpointing },
+          )
       const denoise = conditionedUNet(scope, architecture, conditioning, {
         gradientCheckpointing: config.gradientCheckpointing,
       })
@@ -371,10 +468,19 @@ export const train = (
       zeroTerminalSnr: config.zeroTerminalSnr,
       maxGradNorm: config.maxGradNorm,
       gradientAccumulationSteps: accumulation,
+      maskedLoss: data.masked,
     }
     let stepInitial: Record<string, HostTensor> = {}
+    /** The dropout hook of a step graph, laid out by a first build that only notes the hidden shapes. */
+    const dropoutFor = (shape: BatchShape) => {
+      if (!dropout) return undefined
+      const recorder = dropout.record()
+      const pass = buildModel(shape, recorder.hook)
+      pass.denoise(pass.latents, T.input("t", [shape.batch]))
+      return dropout.hook(recorder.layout())
+    }
     const stepGraph = (shape: BatchShape) => {
-      const { latents, denoise } = buildModel(shape)
+      const { latents, denoise } = buildModel(shape, dropoutFor(shape))
       const step = buildTrainingStep({
         latents,
         denoise,
@@ -406,7 +512,6 @@ export const train = (
     const optimizerInitial = optimizer.initialState(
       [...loraTensors.entries()].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     )
-    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
 
     const startedAt = Math.floor(Date.now() / 1000)
     const sessionId = Math.floor(Math.random() * 2 ** 31)
@@ -414,6 +519,38 @@ export const train = (
       try: () => stat(modelPath),
       catch: () => fail(`cannot stat ${modelPath}`),
     })
+    const identity = runIdentity(
+      config,
+      seed,
+      { name: modelPath.split(/[\\/]/).pop() ?? modelPath, size: modelStat.size },
+      data,
+    )
+    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
+    if (resume && config.resume) {
+      const mismatch = resumeMismatch(config.resume, identity, resume.metadata)
+      if (mismatch) return yield* fail(mismatch)
+    }
+    // kohya writes the data options as top-level keys for train_data_dir, and per dataset in ss_datasets.
+    const foldersMetadata: Record<string, string> = {
+      ss_batch_size_per_device: String(config.trainBatchSize),
+      ss_resolution: `(${config.resolution.width}, ${config.resolution.height})`,
+      ss_enable_bucket: String(config.enableBucket),
+      ss_min_bucket_reso: String(config.minBucketReso),
+      ss_max_bucket_reso: String(config.maxBucketReso),
+      ss_bucket_no_upscale: String(config.bucketNoUpscale),
+      ss_shuffle_caption: String(config.shuffleCaption),
+      ss_keep_tokens: String(config.keepTokens),
+      ss_caption_dropout_rate: String(config.captionDropoutRate),
+      ss_caption_dropout_every_n_epochs: String(config.captionDropoutEveryNEpochs),
+      ss_caption_tag_dropout_rate: String(config.captionTagDropoutRate),
+      ss_flip_aug: String(config.flipAug),
+      ss_color_aug: String(config.colorAug),
+      ss_random_crop: String(config.randomCrop),
+      ss_tag_frequency: JSON.stringify(data.tagFrequency),
+      ss_dataset_dirs: JSON.stringify(data.datasetDirs),
+      ss_reg_dataset_dirs: JSON.stringify(data.regDatasetDirs),
+      ss_bucket_info: JSON.stringify(data.bucketInfo),
+    }
     const baseMetadata: Record<string, string> = {
       ss_session_id: String(sessionId),
       ss_training_started_at: String(startedAt),
@@ -436,7 +573,6 @@ export const train = (
       ss_mixed_precision: config.mixedPrecision,
       ss_full_fp16: String(config.fullFp16),
       ss_sd_model_name: modelPath.split(/[\\/]/).pop() ?? modelPath,
-      ss_resolution: `(${config.resolution.width}, ${config.resolution.height})`,
       ss_clip_skip: String(config.clipSkip ?? "None"),
       ss_max_token_length: String(config.maxTokenLength ?? "None"),
       ss_cache_latents: "True",
@@ -455,24 +591,28 @@ export const train = (
       ss_huber_c: String(config.huberC),
       ss_debiased_estimation: String(config.debiasedEstimationLoss),
       ss_ip_noise_gamma: String(config.ipNoiseGamma ?? "None"),
-      ss_enable_bucket: String(config.enableBucket),
-      ss_min_bucket_reso: String(config.minBucketReso),
-      ss_max_bucket_reso: String(config.maxBucketReso),
-      ss_bucket_no_upscale: String(config.bucketNoUpscale),
-      ss_shuffle_caption: String(config.shuffleCaption),
-      ss_keep_tokens: String(config.keepTokens),
-      ss_caption_dropout_rate: String(config.captionDropoutRate),
-      ss_caption_dropout_every_n_epochs: String(config.captionDropoutEveryNEpochs),
-      ss_caption_tag_dropout_rate: String(config.captionTagDropoutRate),
-      ss_flip_aug: String(config.flipAug),
-      ss_color_aug: String(config.colorAug),
-      ss_random_crop: String(config.randomCrop),
       ss_prior_loss_weight: String(config.priorLossWeight),
-      ss_tag_frequency: JSON.stringify(data.tagFrequency),
-      ss_dataset_dirs: JSON.stringify(data.datasetDirs),
-      ss_reg_dataset_dirs: JSON.stringify(data.regDatasetDirs),
-      ss_bucket_info: JSON.stringify(data.bucketInfo),
       ss_sd_model_hash: String(modelStat.size),
+      ss_masked_loss: String(config.maskedLoss),
+      ss_network_dropout: String(config.networkDropout ?? "None"),
+      ss_network_args: JSON.stringify(
+        Object.fromEntries(
+          (
+            [
+              ["conv_dim", config.networkArgs.convDim],
+              [
+                "conv_alpha",
+                config.networkArgs.convDim === undefined ? undefined : (config.networkArgs.convAlpha ?? 1),
+              ],
+              ["rank_dropout", config.networkArgs.rankDropout],
+              ["module_dropout", config.networkArgs.moduleDropout],
+            ] as const
+          )
+            .filter(([, value]) => value !== undefined)
+            .map(([key, value]) => [key, String(value)]),
+        ),
+      ),
+      ...(dataset ? datasetsMetadata(dataset, data) : foldersMetadata),
     }
     const validationLosses: Array<{ epoch: number; loss: number }> = []
     const metadata = (point: SavePoint): Record<string, string> => ({
@@ -504,13 +644,30 @@ export const train = (
       networkStates: [...loraTensors.keys()],
       modules: (weights) => network.moduleWeights(weights),
       metadata,
+      stateMetadata: { [runIdentityKey]: JSON.stringify(identity) },
     })
+    const currentNetwork = kohyaTrainSink({
+      outputDir: join(config.outputDir, "sample", ".lora"),
+      outputName: `${outputName}-current`,
+      savePrecision: "F32",
+      networkStates: [...loraTensors.keys()],
+      modules: (weights) => network.moduleWeights(weights),
+      metadata,
+    })
+    const sample = yield* trainingSamples(
+      config,
+      config.outputDir,
+      outputName,
+      (point) => currentNetwork.saveNetwork({ ...point, kind: "final" }),
+      (path) => hooks.emit({ type: "sample", path }),
+    )
     const trainingStates = new Set([...loraTensors.keys()])
     const result = yield* runTrainingLoop({
+      sample,
       data,
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,
-      batchInputs: (batch) => batchInputs(architecture, tokenizer, batch),
+      batchInputs: (batch) => batchInputs(architecture, tokenizer, data.masked, batch, textCache),
       stepInputs: ({ microStep, optimizerStep, apply }) => ({
         [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(seed, microStep)),
         [stepInputNames.step]: scalarTensor(optimizerStep),

@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises"
+import { basename, dirname } from "node:path"
 import type { BatchSource, TrainBatch, TrainSample } from "@danlu/core"
 import { Effect } from "effect"
 import type { BucketAssignment } from "../buckets/assignBucket.js"
@@ -11,28 +13,43 @@ import { tagFrequency } from "../captions/tagFrequency.js"
 import { inspectImage } from "../check/inspectImage.js"
 import { DatasetError, describeCause } from "../errors.js"
 import { type Concept, scanTrainingFolder } from "../folders/trainingFolder.js"
+import { scanFolder } from "../image/listImages.js"
 import { type LatentEncoder, type LatentTensor, makeLatentCache } from "../latent/latentCache.js"
 import { createRng, shuffled } from "../random/rng.js"
 
-export interface TrainingDataOptions<E> {
-  /** kohya's `train_data_dir`: folders named `<repeats>_<name>` (or the guide's `<repeats>-<name>`). */
-  readonly trainDataDir: string
-  /** kohya's `reg_data_dir`. */
-  readonly regDataDir?: string | undefined
+/**
+ * One folder of images with its own options: a `<repeats>_<name>` folder of `train_data_dir` (or
+ * `reg_data_dir`) with the run's options, or a `[[datasets.subsets]]` of kohya's dataset_config.
+ */
+export interface TrainingSubset {
+  /** The folder, its repeats, whether it holds regularisation images; `name` is the fallback caption. */
+  readonly concept: Concept
   readonly captionExtension: string
-  readonly sizing: Sizing
-  readonly batchSize: number
-  readonly seed: number
+  readonly caption: CaptionOptions
   /** kohya's `flip_aug`: each sample is mirrored with probability ½ (both latents are cached). */
   readonly flipAug: boolean
-  readonly caption: CaptionOptions
+  /** kohya's `alpha_mask`: the loss is weighted by the image's alpha channel. */
+  readonly alphaMask: boolean
+  /** Share of the subset's images held out for the validation loss (0 = none). */
+  readonly validationSplit: number
+}
+
+/** One `[[datasets]]` (or the whole of `train_data_dir`): its size options, its batch size, its subsets. */
+export interface TrainingDatasetSpec {
+  readonly sizing: Sizing
+  readonly batchSize: number
+  readonly subsets: ReadonlyArray<TrainingSubset>
+}
+
+export interface TrainingDataOptions<E> {
+  /** kohya's datasets: each has its own buckets and batch size; their batches are shuffled together. */
+  readonly datasets: ReadonlyArray<TrainingDatasetSpec>
+  readonly seed: number
   /** kohya's `prior_loss_weight` for regularisation images. */
   readonly priorLossWeight: number
   /** Where encoded latents are kept between runs. */
   readonly cacheDir: string
   readonly encoder: LatentEncoder<E>
-  /** Share of the training images held out for the validation loss (0 = none). */
-  readonly validationSplit?: number
   /** Called after each image's latents are ready (cached or encoded). */
   readonly onLatent?: (done: number, total: number, encoded: boolean) => void
 }
@@ -41,12 +58,38 @@ export interface TrainingDataOptions<E> {
 export interface TrainingImage {
   readonly path: string
   readonly concept: Concept
+  readonly subset: TrainingSubset
+  /** Index of its dataset in {@link TrainingDataOptions.datasets}. */
+  readonly dataset: number
   readonly caption: string
   readonly assignment: BucketAssignment
   readonly crop: { readonly left: number; readonly top: number }
   readonly original: Size
   readonly latent: LatentTensor
   readonly flipped: LatentTensor | undefined
+  /** [1, h, w] loss mask from the alpha channel, with the subset's `alphaMask`. */
+  readonly mask: LatentTensor | undefined
+}
+
+type DirsInfo = Readonly<Record<string, { readonly n_repeats: number; readonly img_count: number }>>
+
+/** kohya's `bucket_info`: bucket sizes and how many samples (with repeats) each holds. */
+export interface BucketInfo {
+  readonly buckets: Readonly<
+    Record<string, { readonly resolution: readonly [number, number]; readonly count: number }>
+  >
+  readonly mean_img_ar_error: number
+}
+
+/** What kohya writes about one dataset (an entry of `ss_datasets`). */
+export interface DatasetSummary {
+  /** Images × repeats per epoch (`num_train_images`). */
+  readonly trainImageCount: number
+  readonly regImageCount: number
+  readonly tagFrequency: Readonly<Record<string, Readonly<Record<string, number>>>>
+  readonly bucketInfo: BucketInfo
+  /** Per subset, in order: its image count. */
+  readonly subsetImageCounts: ReadonlyArray<number>
 }
 
 /** What the run trains on, plus what kohya writes into the LoRA's metadata about it. */
@@ -54,24 +97,21 @@ export interface TrainingData<E> extends BatchSource<E> {
   readonly images: ReadonlyArray<TrainingImage>
   readonly regularizationImages: ReadonlyArray<TrainingImage>
   readonly validationImages: ReadonlyArray<TrainingImage>
-  /** `ss_tag_frequency`: per concept folder, tag → count. */
+  /** `ss_tag_frequency`: per folder, tag → count (the first dataset's entry wins, as kohya merges). */
   readonly tagFrequency: Readonly<Record<string, Readonly<Record<string, number>>>>
-  /** `ss_dataset_dirs`: per concept folder, its image count and repeats. */
-  readonly datasetDirs: Readonly<Record<string, { readonly n_repeats: number; readonly img_count: number }>>
+  /** `ss_dataset_dirs`: per training folder, its image count and repeats. */
+  readonly datasetDirs: DirsInfo
   /** `ss_reg_dataset_dirs`, likewise for regularisation folders. */
-  readonly regDatasetDirs: Readonly<
-    Record<string, { readonly n_repeats: number; readonly img_count: number }>
-  >
-  /** `ss_bucket_info`: bucket sizes and how many samples (with repeats) each holds. */
-  readonly bucketInfo: {
-    readonly buckets: Readonly<
-      Record<string, { readonly resolution: readonly [number, number]; readonly count: number }>
-    >
-    readonly mean_img_ar_error: number
-  }
-  /** Images × repeats per epoch (kohya's `num_train_images`). */
+  readonly regDatasetDirs: DirsInfo
+  /** `ss_bucket_info` of the first dataset. */
+  readonly bucketInfo: BucketInfo
+  /** Per dataset, what `ss_datasets` says about it. */
+  readonly datasets: ReadonlyArray<DatasetSummary>
+  /** Images × repeats per epoch (kohya's `num_train_images`), all datasets. */
   readonly trainImageCount: number
   readonly regImageCount: number
+  /** Some subset weights the loss with its alpha channel: every sample then has a mask. */
+  readonly masked: boolean
 }
 
 const failure = (path: string, what: string) => (cause: unknown) =>
@@ -99,36 +139,167 @@ const captionOf = (path: string, concept: Concept, extension: string) =>
 
 const sizeKey = (size: Size) => `${size.width}x${size.height}`
 
+/** A [1, h, w] mask mirrored left to right, as kohya flips the alpha mask with the image. */
+const mirrorMask = (mask: LatentTensor): Float32Array => {
+  const [, height, width] = mask.shape as [number, number, number]
+  const out = new Float32Array(mask.data.length)
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) out[y * width + x] = mask.data[y * width + width - 1 - x]!
+  return out
+}
+
+// Streams of the run's seed; 4 is planEpoch's per-sample stream, which the caption pipeline keeps using.
+const streamSample = 4
+const streamDatasetOrder = 5
+const streamValidation = 0x76616c
+
+/** The seed of dataset `index`'s epoch plan: the run's own for the first, so one dataset plans as before. */
+const datasetSeed = (seed: number, index: number) =>
+  index === 0 ? seed : createRng(seed, streamDatasetOrder, index).nextUint32()
+
+const bucketInfoOf = (
+  entries: ReadonlyArray<{ readonly bucket: Size; readonly repeats: number }>,
+  images: ReadonlyArray<TrainingImage>,
+): BucketInfo => {
+  const counts = new Map<string, { resolution: readonly [number, number]; count: number }>()
+  for (const entry of entries) {
+    const key = sizeKey(entry.bucket)
+    const seen = counts.get(key) ?? {
+      resolution: [entry.bucket.width, entry.bucket.height] as const,
+      count: 0,
+    }
+    counts.set(key, { ...seen, count: seen.count + entry.repeats })
+  }
+  const ordered = [...counts.values()].sort(
+    (a, b) => a.resolution[0] - b.resolution[0] || a.resolution[1] - b.resolution[1],
+  )
+  return {
+    buckets: Object.fromEntries(ordered.map((b, i) => [String(i), b])),
+    mean_img_ar_error:
+      images.length === 0
+        ? 0
+        : images.reduce((sum, image) => sum + Math.abs(image.assignment.aspectError), 0) / images.length,
+  }
+}
+
 /**
- * Scans kohya-style training (and regularisation) folders, assigns buckets, encodes every image's latents
- * through the cache, and serves the run's batches: kohya's epoch plan (repeats, buckets, seeded shuffle,
- * flips) with the caption pipeline applied per sample from a key of (seed, epoch, batch, slot).
+ * The run's options as one dataset over kohya's folders: each `<repeats>_<name>` folder of
+ * `trainDataDir` (and of `regDataDir`) a subset with the same caption, flip, mask and split options.
  */
-export const loadTrainingData = <E>(
-  options: TrainingDataOptions<E>,
-): Effect.Effect<TrainingData<E | DatasetError>, E | DatasetError> =>
+export const foldersAsDataset = (options: {
+  readonly trainDataDir: string
+  readonly regDataDir?: string | undefined
+  readonly sizing: Sizing
+  readonly batchSize: number
+  readonly captionExtension: string
+  readonly caption: CaptionOptions
+  readonly flipAug: boolean
+  readonly alphaMask: boolean
+  readonly validationSplit: number
+}): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
   Effect.gen(function* () {
-    if (!Number.isInteger(options.batchSize) || options.batchSize < 1)
-      return yield* new DatasetError({
-        message: `the batch size must be a whole number ≥ 1, got ${options.batchSize}`,
-      })
     const folder = yield* scanTrainingFolder(
       options.trainDataDir,
       options.regDataDir === undefined ? {} : { regularizationRoot: options.regDataDir },
     )
-    const trainConcepts = folder.concepts.filter((c) => !c.isRegularization)
-    if (trainConcepts.every((c) => c.images.length === 0)) {
+    if (folder.concepts.filter((c) => !c.isRegularization).every((c) => c.images.length === 0)) {
       return yield* new DatasetError({
         message: `${options.trainDataDir} has no images in <repeats>_<name> folders (e.g. ${options.trainDataDir}/10_mychar/)`,
         path: options.trainDataDir,
       })
     }
-    const assigner = makeAssigner(options.sizing)
+    return {
+      sizing: options.sizing,
+      batchSize: options.batchSize,
+      subsets: folder.concepts.map((concept) => ({
+        concept,
+        captionExtension: options.captionExtension,
+        caption: options.caption,
+        flipAug: options.flipAug,
+        alphaMask: options.alphaMask,
+        validationSplit: options.validationSplit,
+      })),
+    }
+  })
+
+/**
+ * kohya's `[[datasets.subsets]]` folder as a concept: its images (directly inside, as kohya reads
+ * them), its repeats, and `class_tokens` as the caption of images without a caption file.
+ */
+export const subsetFolder = (subset: {
+  readonly imageDir: string
+  readonly numRepeats: number
+  readonly classTokens?: string | undefined
+  readonly isReg: boolean
+}): Effect.Effect<Concept, DatasetError> =>
+  Effect.gen(function* () {
+    const path = subset.imageDir
+    const info = yield* Effect.tryPromise({
+      try: () => stat(path),
+      catch: (cause) =>
+        new DatasetError({
+          message:
+            (cause as NodeJS.ErrnoException).code === "ENOENT"
+              ? `dataset_config image_dir ${path} does not exist; check the path`
+              : `dataset_config image_dir ${path} cannot be read: ${describeCause(cause)}`,
+          path,
+        }),
+    })
+    if (!info.isDirectory())
+      return yield* new DatasetError({
+        message: `dataset_config image_dir ${path} is a file, not a folder`,
+        path,
+      })
+    const listing = yield* scanFolder(path, { recursive: true })
+    const inFolder = (file: string) => dirname(file) === path
+    return {
+      path,
+      folderName: basename(path),
+      name: subset.classTokens ?? "",
+      repeats: subset.numRepeats,
+      separator: "_",
+      isRegularization: subset.isReg,
+      images: listing.images.filter(inFolder),
+      unsupportedImages: listing.unsupportedImages.filter(inFolder),
+      nestedImages: listing.images.filter((file) => !inFolder(file)),
+      otherFiles: listing.otherFiles.filter(inFolder),
+    }
+  })
+
+/**
+ * Assigns buckets to every image of every dataset, encodes their latents (and alpha masks) through the
+ * cache, and serves the run's batches as kohya does: each dataset's epoch plan (repeats, buckets, seeded
+ * shuffle, flips) with its own batch size, the batches of all datasets shuffled together, and each
+ * sample's caption pipeline applied from a key of (seed, epoch, batch, slot).
+ */
+export const loadTrainingData = <E>(
+  options: TrainingDataOptions<E>,
+): Effect.Effect<TrainingData<E | DatasetError>, E | DatasetError> =>
+  Effect.gen(function* () {
+    if (options.datasets.length === 0) return yield* new DatasetError({ message: "no dataset to train on" })
+    for (const spec of options.datasets) {
+      if (!Number.isInteger(spec.batchSize) || spec.batchSize < 1)
+        return yield* new DatasetError({
+          message: `the batch size must be a whole number ≥ 1, got ${spec.batchSize}`,
+        })
+    }
+    const trainingSubsets = options.datasets
+      .flatMap((d) => d.subsets)
+      .filter((s) => !s.concept.isRegularization)
+    if (trainingSubsets.every((s) => s.concept.images.length === 0)) {
+      const dirs = trainingSubsets.map((s) => s.concept.path).join(", ")
+      return yield* new DatasetError({ message: `no training images in ${dirs || "the datasets"}` })
+    }
     const cache = makeLatentCache(options.cacheDir, options.encoder)
-    const all = folder.concepts.flatMap((concept) => concept.images.map((path) => ({ path, concept })))
+    const all = options.datasets.flatMap((spec, dataset) => {
+      const assigner = makeAssigner(spec.sizing)
+      return spec.subsets.flatMap((subset) =>
+        subset.concept.images.map((path) => ({ path, subset, dataset, assigner })),
+      )
+    })
     const images: Array<TrainingImage> = []
     let done = 0
-    for (const { path, concept } of all) {
+    for (const { path, subset, dataset, assigner } of all) {
       const inspection = yield* Effect.tryPromise({
         try: () => inspectImage(path),
         catch: failure(path, "cannot read"),
@@ -152,74 +323,117 @@ export const loadTrainingData = <E>(
         })
       }
       const crop = cropOrigin(assignment.resized, assignment.bucket)
-      const caption = yield* captionOf(path, concept, options.captionExtension)
-      const cached = yield* cache.get({ source: path, assignment, crop, flip: options.flipAug })
+      const caption = yield* captionOf(path, subset.concept, subset.captionExtension)
+      const cached = yield* cache.get({
+        source: path,
+        assignment,
+        crop,
+        flip: subset.flipAug,
+        alphaMask: subset.alphaMask,
+      })
       done++
       options.onLatent?.(done, all.length, cached.encoded > 0)
       images.push({
         path,
-        concept,
+        concept: subset.concept,
+        subset,
+        dataset,
         caption,
         assignment,
         crop,
         original,
         latent: cached.latent,
         flipped: cached.flipped,
+        mask: subset.alphaMask ? cached.mask : undefined,
       })
     }
 
-    const split = options.validationSplit ?? 0
-    if (split < 0 || split >= 1)
-      return yield* new DatasetError({ message: `the validation split must be in [0, 1), got ${split}` })
+    const heldOut = new Set<TrainingImage>()
+    for (const [datasetIndex, spec] of options.datasets.entries()) {
+      for (const [subsetIndex, subset] of spec.subsets.entries()) {
+        const split = subset.validationSplit
+        if (split < 0 || split >= 1)
+          return yield* new DatasetError({ message: `the validation split must be in [0, 1), got ${split}` })
+        if (subset.concept.isRegularization || split === 0) continue
+        const own = images.filter((image) => image.subset === subset)
+        const rng =
+          datasetIndex === 0 && subsetIndex === 0
+            ? createRng(options.seed, streamValidation)
+            : createRng(options.seed, streamValidation, datasetIndex, subsetIndex)
+        for (const image of shuffled(own, rng).slice(0, Math.floor(own.length * split))) heldOut.add(image)
+      }
+    }
     const training = images.filter((image) => !image.concept.isRegularization)
-    const heldOutCount = Math.floor(training.length * split)
-    const heldOut = new Set(shuffled(training, createRng(options.seed, 0x76616c)).slice(0, heldOutCount))
     const trainImages = training.filter((image) => !heldOut.has(image))
     const validationImages = training.filter((image) => heldOut.has(image))
     const regImages = images.filter((image) => image.concept.isRegularization)
 
-    const trainRepeats = trainImages.reduce((sum, image) => sum + image.concept.repeats, 0)
-    const reg = balanceRegularization(
-      trainRepeats,
-      regImages.map((image) => ({ image, repeats: image.concept.repeats })),
-    ).filter((r) => r.repeats > 0)
-    const entries = [
-      ...trainImages.map((image) => ({
-        item: { image, lossWeight: 1 },
-        bucket: image.assignment.bucket,
-        repeats: image.concept.repeats,
-      })),
-      ...reg.map((r) => ({
-        item: { image: r.image, lossWeight: options.priorLossWeight },
-        bucket: r.image.assignment.bucket,
-        repeats: r.repeats,
-      })),
-    ]
+    type Item = { readonly image: TrainingImage; readonly lossWeight: number }
+    const perDataset = options.datasets.map((spec, index) => {
+      const own = (list: ReadonlyArray<TrainingImage>) => list.filter((image) => image.dataset === index)
+      const trainRepeats = own(trainImages).reduce((sum, image) => sum + image.concept.repeats, 0)
+      const reg = balanceRegularization(
+        trainRepeats,
+        own(regImages).map((image) => ({ image, repeats: image.concept.repeats })),
+      ).filter((r) => r.repeats > 0)
+      const entries = [
+        ...own(trainImages).map((image) => ({
+          item: { image, lossWeight: 1 } as Item,
+          bucket: image.assignment.bucket,
+          repeats: image.concept.repeats,
+        })),
+        ...reg.map((r) => ({
+          item: { image: r.image, lossWeight: options.priorLossWeight } as Item,
+          bucket: r.image.assignment.bucket,
+          repeats: r.repeats,
+        })),
+      ]
+      return {
+        spec,
+        entries,
+        trainRepeats,
+        regRepeats: reg.reduce((sum, r) => sum + r.repeats, 0),
+        flip: spec.subsets.some((subset) => subset.flipAug),
+        seed: datasetSeed(options.seed, index),
+      }
+    })
+    const masked = options.datasets.some((spec) => spec.subsets.some((subset) => subset.alphaMask))
 
     const sampleOf = (
       image: TrainingImage,
       lossWeight: number,
       caption: string,
       flip: boolean,
-    ): TrainSample => ({
-      latent: flip && image.flipped ? image.flipped.data : image.latent.data,
-      caption,
-      lossWeight,
-      size: { originalSize: image.original, crop: image.crop, targetSize: image.assignment.bucket },
-    })
+    ): TrainSample => {
+      const flipped = flip && image.flipped !== undefined
+      return {
+        latent: flipped ? image.flipped!.data : image.latent.data,
+        caption,
+        lossWeight,
+        size: { originalSize: image.original, crop: image.crop, targetSize: image.assignment.bucket },
+        ...(image.mask === undefined ? {} : { mask: flipped ? mirrorMask(image.mask) : image.mask.data }),
+      }
+    }
     const latentShapeOf = (image: TrainingImage) =>
       image.latent.shape as unknown as readonly [number, number, number]
 
-    const plans = new Map<number, ReturnType<typeof planEpoch<(typeof entries)[number]["item"]>>>()
-    const planOf = (epoch: number) => {
+    type Planned = { readonly bucket: Size; readonly items: ReadonlyArray<{ item: Item; flip: boolean }> }
+    const plans = new Map<number, ReadonlyArray<Planned>>()
+    const planOf = (epoch: number): ReadonlyArray<Planned> => {
       let plan = plans.get(epoch)
       if (plan === undefined) {
-        plan = planEpoch(entries, {
-          batchSize: options.batchSize,
-          seed: options.seed,
-          epoch,
-          flip: options.flipAug,
-        })
+        const batches: Array<Planned> = perDataset.flatMap((d) =>
+          planEpoch(d.entries, { batchSize: d.spec.batchSize, seed: d.seed, epoch, flip: d.flip }).map(
+            (b) => ({
+              bucket: b.bucket,
+              items: b.samples.map((s) => ({ item: s.item, flip: s.flip })),
+            }),
+          ),
+        )
+        plan =
+          perDataset.length === 1
+            ? batches
+            : shuffled(batches, createRng(options.seed, epoch, streamDatasetOrder))
         plans.clear()
         plans.set(epoch, plan)
       }
@@ -227,28 +441,24 @@ export const loadTrainingData = <E>(
     }
     const first = planOf(1)
     const shapeKeys = new Map<string, { latentShape: readonly [number, number, number]; batch: number }>()
-    for (const planned of first) {
-      const latentShape = latentShapeOf(planned.samples[0]!.item.image)
-      shapeKeys.set(`${latentShape.join("x")}:${planned.samples.length}`, {
-        latentShape,
-        batch: planned.samples.length,
-      })
-    }
+    const addShape = (latentShape: readonly [number, number, number], batch: number) =>
+      shapeKeys.set(`${latentShape.join("x")}:${batch}`, { latentShape, batch })
+    for (const planned of first) addShape(latentShapeOf(planned.items[0]!.item.image), planned.items.length)
 
     const batch = (epoch: number, index: number): Effect.Effect<TrainBatch, DatasetError> =>
       Effect.suspend(() => {
-        const plan = planOf(epoch)
-        const planned = plan[index]
+        const planned = planOf(epoch)[index]
         if (planned === undefined)
           return Effect.fail(new DatasetError({ message: `epoch ${epoch} has no batch ${index}` }))
-        const samples = planned.samples.map((sample) => {
-          const { image, lossWeight } = sample.item
-          const caption = processCaption(image.caption, options.caption, epoch, createRng(...sample.key))
-          return sampleOf(image, lossWeight, caption, sample.flip)
+        const samples = planned.items.map(({ item, flip }, slot) => {
+          const { image, lossWeight } = item
+          const rng = createRng(options.seed, epoch, streamSample, index, slot)
+          const caption = processCaption(image.caption, image.subset.caption, epoch, rng)
+          return sampleOf(image, lossWeight, caption, flip && image.subset.flipAug)
         })
         return Effect.succeed({
           bucket: planned.bucket,
-          latentShape: latentShapeOf(planned.samples[0]!.item.image),
+          latentShape: latentShapeOf(planned.items[0]!.item.image),
           samples,
         })
       })
@@ -256,12 +466,13 @@ export const loadTrainingData = <E>(
     const validationBatches: Array<TrainBatch> = []
     const byBucket = new Map<string, Array<TrainingImage>>()
     for (const image of validationImages) {
-      const key = sizeKey(image.assignment.bucket)
+      const key = `${image.dataset}:${sizeKey(image.assignment.bucket)}`
       byBucket.set(key, [...(byBucket.get(key) ?? []), image])
     }
     for (const group of byBucket.values()) {
-      for (let start = 0; start < group.length; start += options.batchSize) {
-        const slice = group.slice(start, start + options.batchSize)
+      const size = options.datasets[group[0]!.dataset]!.batchSize
+      for (let start = 0; start < group.length; start += size) {
+        const slice = group.slice(start, start + size)
         validationBatches.push({
           bucket: slice[0]!.assignment.bucket,
           latentShape: latentShapeOf(slice[0]!),
@@ -269,43 +480,44 @@ export const loadTrainingData = <E>(
         })
       }
     }
-    for (const b of validationBatches)
-      shapeKeys.set(`${b.latentShape.join("x")}:${b.samples.length}`, {
-        latentShape: b.latentShape,
-        batch: b.samples.length,
-      })
+    for (const b of validationBatches) addShape(b.latentShape, b.samples.length)
 
-    const bucketCounts = new Map<string, { resolution: readonly [number, number]; count: number }>()
-    for (const entry of entries) {
-      const key = sizeKey(entry.bucket)
-      const seen = bucketCounts.get(key) ?? {
-        resolution: [entry.bucket.width, entry.bucket.height] as const,
-        count: 0,
+    const summaries: Array<DatasetSummary> = perDataset.map((d, index) => {
+      const tagFrequencyOf: Record<string, Record<string, number>> = {}
+      for (const subset of d.spec.subsets) {
+        const captions = images.filter((image) => image.subset === subset).map((image) => image.caption)
+        tagFrequencyOf[subset.concept.folderName] = Object.fromEntries(
+          tagFrequency(captions).map((t) => [t.tag, t.count]),
+        )
       }
-      bucketCounts.set(key, { ...seen, count: seen.count + entry.repeats })
-    }
-    const ordered = [...bucketCounts.values()].sort(
-      (a, b) => a.resolution[0] - b.resolution[0] || a.resolution[1] - b.resolution[1],
-    )
-    const meanArError =
-      images.length === 0
-        ? 0
-        : images.reduce((sum, image) => sum + Math.abs(image.assignment.aspectError), 0) / images.length
-
-    const frequency: Record<string, Record<string, number>> = {}
+      return {
+        trainImageCount: d.trainRepeats,
+        regImageCount: d.regRepeats,
+        tagFrequency: tagFrequencyOf,
+        bucketInfo: bucketInfoOf(
+          d.entries,
+          images.filter((image) => image.dataset === index),
+        ),
+        subsetImageCounts: d.spec.subsets.map((subset) => subset.concept.images.length),
+      }
+    })
+    const frequency: Record<string, Readonly<Record<string, number>>> = {}
+    for (const summary of summaries)
+      for (const [dir, tags] of Object.entries(summary.tagFrequency)) frequency[dir] ??= tags
     const dirs: Record<string, { n_repeats: number; img_count: number }> = {}
     const regDirs: Record<string, { n_repeats: number; img_count: number }> = {}
-    for (const concept of folder.concepts) {
-      const captions = images.filter((image) => image.concept === concept).map((image) => image.caption)
-      frequency[concept.folderName] = Object.fromEntries(tagFrequency(captions).map((t) => [t.tag, t.count]))
-      const entry = { n_repeats: concept.repeats, img_count: concept.images.length }
-      if (concept.isRegularization) regDirs[concept.folderName] = entry
-      else dirs[concept.folderName] = entry
+    for (const spec of options.datasets) {
+      for (const { concept } of spec.subsets) {
+        const target = concept.isRegularization ? regDirs : dirs
+        let name = concept.folderName
+        for (let n = 2; name in target; n++) name = `${concept.folderName} (${n})`
+        target[name] = { n_repeats: concept.repeats, img_count: concept.images.length }
+      }
     }
 
     return {
       batchesPerEpoch: first.length,
-      batchSize: options.batchSize,
+      batchSize: Math.max(...options.datasets.map((d) => d.batchSize)),
       shapes: [...shapeKeys.values()],
       batch,
       validation: validationBatches,
@@ -315,11 +527,10 @@ export const loadTrainingData = <E>(
       tagFrequency: frequency,
       datasetDirs: dirs,
       regDatasetDirs: regDirs,
-      bucketInfo: {
-        buckets: Object.fromEntries(ordered.map((b, i) => [String(i), b])),
-        mean_img_ar_error: meanArError,
-      },
-      trainImageCount: trainRepeats,
-      regImageCount: reg.reduce((sum, r) => sum + r.repeats, 0),
+      bucketInfo: summaries[0]!.bucketInfo,
+      datasets: summaries,
+      trainImageCount: summaries.reduce((sum, d) => sum + d.trainImageCount, 0),
+      regImageCount: summaries.reduce((sum, d) => sum + d.regImageCount, 0),
+      masked,
     }
   })

@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
+import type { ModelFileError } from "@danlu/core/io"
 import { openModelFile } from "@danlu/core/node"
 import { Effect } from "effect"
 import type { ValidationLossPoint } from "../diagnose/verdict.js"
@@ -27,7 +28,10 @@ const metadataOf = (path: string) => Effect.scoped(Effect.map(openModelFile(path
  * The files of run `name` in `dir` by kohya's names, in epoch order. The final file's epoch is its
  * `ss_epoch` metadata, else one past the last epoch file.
  */
-export const findEpochFiles = (dir: string, name: string): Effect.Effect<ReadonlyArray<EpochFile>, unknown> =>
+export const findEpochFiles = (
+  dir: string,
+  name: string,
+): Effect.Effect<ReadonlyArray<EpochFile>, DatasetError | ModelFileError> =>
   Effect.gen(function* () {
     const names = yield* Effect.tryPromise({
       try: () => readdir(dir),
@@ -69,7 +73,7 @@ export const findEpochFiles = (dir: string, name: string): Effect.Effect<Readonl
 /** The validation-loss curve stored in a LoRA file's metadata, or an empty one. */
 export const readValidationLoss = (
   path: string,
-): Effect.Effect<ReadonlyArray<ValidationLossPoint>, unknown> =>
+): Effect.Effect<ReadonlyArray<ValidationLossPoint>, ModelFileError> =>
   Effect.map(metadataOf(path), (metadata) => {
     const text = metadata[validationLossKey]
     if (text === undefined) return []

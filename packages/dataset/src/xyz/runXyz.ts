@@ -19,7 +19,7 @@ import {
   resolveSettings,
   writeImageFile,
 } from "../generate/generateImages.js"
-import { openGenerator } from "../generate/generator.js"
+import { type GenerateError, openGenerator } from "../generate/generator.js"
 import { loraShortHash, modelShortHash } from "../generate/imageFiles.js"
 import { drawGrid, type GridMark } from "../grid/drawGrid.js"
 import { type GridIndex, type GridIndexCell, writeGridIndex } from "../grid/gridIndex.js"
@@ -51,7 +51,7 @@ export interface XyzOptions {
   readonly scheduler?: string
   readonly steps?: number
   readonly cfgScale?: number
-  /** Default 1: a fixed seed, so an interrupted grid resumes. */
+  /** Default 1: a fixed seed, so an interrupted grid resumes; -1 picks one at random for the whole grid. */
   readonly seed?: number
   readonly rng?: Sample.RngName
   readonly width?: number
@@ -207,11 +207,10 @@ const cellNote = (cell: CellDiagnosis): string => {
  * the diagnosis (broken, effect strength, memorisation, validation loss, verdicts, a recommended epoch and
  * weight, marked on the grids), `index.json` and `index.html`.
  */
-export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, unknown, Backend | Scope.Scope> =>
+export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateError, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const epochs = yield* findEpochFiles(options.loraDir, options.name)
-    // Weight 0 is the reference every effect is measured against, so it is always drawn.
-    const weights = [...new Set([0, ...(options.weights ?? defaultWeights)])]
+    const weights = options.weights ?? defaultWeights
     const outDir = options.outDir ?? join(options.loraDir, `xyz-${options.name}`)
     const context = { epochs, weights, prompt: options.prompt }
     const specs = [
@@ -224,7 +223,8 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, unknown, B
     if (repeated) return yield* new DatasetError({ message: `the ${repeated} axis is used twice` })
     const [xAxis, yAxis, zAxis] = yield* Effect.try({
       try: () => specs.map((spec) => (spec ? resolveAxis(spec, context) : undefined)),
-      catch: (cause) => cause,
+      // resolveAxis throws only DatasetError.
+      catch: (cause) => cause as DatasetError,
     })
     const x = xAxis!
     const y = yAxis!
@@ -236,7 +236,8 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, unknown, B
       sampler: options.sampler ?? "DPM++ 2M",
       steps: options.steps ?? 20,
       cfgScale: options.cfgScale ?? 7,
-      seed: options.seed ?? 1,
+      // -1 draws one random seed for the whole grid (which then cannot resume).
+      seed: options.seed === -1 ? Math.floor(Math.random() * 2 ** 32) : (options.seed ?? 1),
       epoch: epochs.at(-1)!,
       weight: Math.max(...weights),
     }
@@ -456,5 +457,5 @@ export const runXyzPromise = (
   backend: Layer.Layer<Backend, unknown>,
 ): Promise<XyzResult> =>
   Effect.runPromise(
-    runXyz(options).pipe(Effect.scoped, Effect.provide(backend)) as Effect.Effect<XyzResult, unknown>,
+    runXyz(options).pipe(Effect.scoped, Effect.provide(backend)) as Effect.Effect<XyzResult, GenerateError>,
   )

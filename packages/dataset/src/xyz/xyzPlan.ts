@@ -101,7 +101,9 @@ export const resolveAxis = (
       }
     }
     case "weights": {
-      const weights = values.length === 0 ? context.weights : numbers(spec.type, values, false)
+      // Weight 0 is the reference every effect is measured against, so it is always drawn.
+      const given = values.length === 0 ? context.weights : numbers(spec.type, values, false)
+      const weights = [...new Set([0, ...given])]
       return {
         type: spec.type,
         title,

@@ -77,6 +77,8 @@ export interface KohyaTrainSinkOptions {
   readonly modules: (weights: Readonly<Record<string, HostTensor<"f32">>>) => ReadonlyArray<LoraModuleWeights>
   /** The file's metadata at a save point (`ss_*`, `modelspec.*`); hashes are added here. */
   readonly metadata: (point: SavePoint) => Record<string, string>
+  /** Written into every resumable state beside the progress (what identifies the run, say). */
+  readonly stateMetadata?: Readonly<Record<string, string>>
 }
 
 /** Writes the network at a save point as a kohya LoRA file; returns the path. */
@@ -119,7 +121,14 @@ const writeState = (
     )
     yield* writeFileAtomic(
       join(folder, stateFile),
-      (sink) => writeSafetensors(sink, tensorsInMemory(tensors, { [progressKey]: JSON.stringify(progress) })),
+      (sink) =>
+        writeSafetensors(
+          sink,
+          tensorsInMemory(tensors, {
+            ...options.stateMetadata,
+            [progressKey]: JSON.stringify(progress),
+          }),
+        ),
       { existing: "replace" },
     )
     const kohya = JSON.stringify({
@@ -167,7 +176,12 @@ export const kohyaTrainSink = (
 export const readTrainState = (
   folder: string,
 ): Effect.Effect<
-  { readonly progress: TrainProgress; readonly states: Record<string, HostTensor> },
+  {
+    readonly progress: TrainProgress
+    readonly states: Record<string, HostTensor>
+    /** The state file's metadata (the sink's `stateMetadata` and the progress). */
+    readonly metadata: Readonly<Record<string, string>>
+  },
   FileAccessError | CheckpointFormatError
 > =>
   Effect.gen(function* () {
@@ -187,5 +201,5 @@ export const readTrainState = (
       })
     const states: Record<string, HostTensor> = {}
     for (const info of file.tensors) states[info.name] = toHostTensor(yield* file.read(info.name))
-    return { progress: JSON.parse(progressText) as TrainProgress, states }
+    return { progress: JSON.parse(progressText) as TrainProgress, states, metadata: file.metadata }
   })
