@@ -1,15 +1,16 @@
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { demo } from "./commands/demo.js"
+import { run as runCommand } from "./commands/run.js"
 import { withFlagHint } from "./flagHints.js"
 import { stepCommands } from "./steps.js"
 import { expandKohyaLists } from "./train/flags.js"
 import { version } from "./version.js"
 
-/** The root `danlu` command: the pipeline's steps, and `demo`, which walks them on bundled data. */
+/** The root `danlu` command: the pipeline's steps, `run` (all of them from one config) and `demo`. */
 export const danlu = Command.make("danlu").pipe(
   Command.withDescription("丹炉 — train Stable Diffusion LoRAs on any backend."),
-  Command.withSubcommands([...stepCommands, demo]),
+  Command.withSubcommands([...stepCommands, runCommand, demo]),
 )
 
 const run = Command.runWith(danlu, { version })

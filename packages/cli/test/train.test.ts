@@ -201,6 +201,9 @@ describe("danlu train", () => {
       ...baseArgs(join(root, "x")).filter((a, i, all) => a !== data && all[i + 1] !== data),
     ])
     expect(missing.error?.message).toMatch(/train_data_dir/)
+    const skip = await runCli([...baseArgs(join(root, "z")), "--max_train_steps", "1", "--clip_skip", "3"])
+    expect(skip.error?._tag).toBe("ShapeError")
+    expect(skip.error?.message).toMatch(/clip skip 3/)
     const warmup = await runCli([
       ...baseArgs(join(root, "y")),
       "--max_train_steps",

@@ -1,4 +1,5 @@
 import { Data, Effect, type Scope } from "effect"
+import { asBackendError } from "../backend/asBackendError.js"
 import { Backend, type DeviceBuffer, type Program } from "../backend/Backend.js"
 import type { BackendError } from "../errors.js"
 import type { Graph, TensorSpec } from "../graph/graph.js"
@@ -178,7 +179,12 @@ export const runTrainingLoop = <E>(
         const seen = cache.get(key)
         if (seen) return seen
         const started = now()
-        const program = yield* backend.compile(graph(shape))
+        // Recording the model throws a typed ShapeError (e.g. a clip skip the text encoder cannot give).
+        const built = yield* Effect.try({
+          try: () => graph(shape),
+          catch: (cause) => asBackendError(cause, backend.name, "building the training graph"),
+        })
+        const program = yield* backend.compile(built)
         options.emit({ type: "compile", shape: key, seconds: now() - started })
         yield* ensureStates(program)
         cache.set(key, program)

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import {
   accumulatorName,
   architectureOf,
+  asBackendError,
   Backend,
   type BatchShape,
   buildTrainingStep,
@@ -416,8 +417,15 @@ export const train = (
       })
       return { scope, latents, denoise }
     }
-    const probe = buildModel(data.shapes[0]!)
-    probe.denoise(probe.latents, T.input("t", [data.shapes[0]!.batch]))
+    // Recording the model throws a typed ShapeError for what it cannot build (e.g. clip_skip beyond the layers).
+    const probe = yield* Effect.try({
+      try: () => {
+        const built = buildModel(data.shapes[0]!)
+        built.denoise(built.latents, T.input("t", [data.shapes[0]!.batch]))
+        return built
+      },
+      catch: (cause) => asBackendError(cause, "danlu", "building the model"),
+    })
     const modules = network.modules()
     if (modules.length === 0)
       return yield* fail(
