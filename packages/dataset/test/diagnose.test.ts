@@ -267,6 +267,16 @@ describe("judgeGrid", () => {
     ])
   })
 
+  it("without a validation loss, prefers the epoch where the LoRA shows most among equally good ones", () => {
+    const cells = [
+      cell(2, 0.5, { effect: 0.05 }),
+      cell(2, 1),
+      cell(8, 0.5, { effect: 0.3 }),
+      cell(8, 1, { effect: 0.4 }),
+    ]
+    expect(judgeGrid(cells).recommendation).toMatchObject({ epoch: 8, good: true })
+  })
+
   it("breaks ties by validation loss, and steers away from epochs where it has risen", () => {
     const cells = [cell(6, 0.6), cell(6, 0.8), cell(8, 0.6), cell(8, 0.8)]
     expect(judgeGrid(cells).recommendation?.epoch).toBe(6)

@@ -145,7 +145,8 @@ const validationNotes = (
 
 /**
  * Judges every (epoch, weight) from its cells and picks the balance point the guide asks for: the epoch
- * good at the most weights (ties: lower validation loss when known, else the earlier epoch) at the
+ * good at the most weights (ties: lower validation loss when known, then the stronger effect, then the
+ * earlier epoch) at the
  * middle of its good weights (the lower middle: a higher weight is not better). When nothing is good,
  * recommends the least bad setting and the guide's remedies for the failure that dominates.
  */
@@ -192,11 +193,17 @@ export const judgeGrid = (
     const epochs = [...new Set(good.map((s) => s.epoch))]
     const score = (epoch: number) => good.filter((s) => s.epoch === epoch).length
     const inPreferredRange = (epoch: number) => (overFitFrom === undefined || epoch < overFitFrom ? 1 : 0)
+    // Nothing copies or breaks in these epochs, so the one where the LoRA shows most has learned most.
+    const effect = (epoch: number) => {
+      const values = good.filter((s) => s.epoch === epoch).map((s) => s.medianEffect ?? 0)
+      return values.reduce((sum, v) => sum + v, 0) / values.length
+    }
     const epoch = epochs.sort(
       (a, b) =>
         inPreferredRange(b) - inPreferredRange(a) ||
         score(b) - score(a) ||
         (lossAt.get(a) ?? 0) - (lossAt.get(b) ?? 0) ||
+        effect(b) - effect(a) ||
         a - b,
     )[0]!
     const weights = good.filter((s) => s.epoch === epoch).map((s) => s.weight)
