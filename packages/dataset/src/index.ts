@@ -114,7 +114,7 @@ export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
 export { datasetsMetadata } from "./train/datasetsMetadata.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
-export { type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
+export { sizingOf, type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
 export {
   type BucketInfo,
   type DatasetSummary,

@@ -9,7 +9,7 @@ import {
   totalTrainSteps,
 } from "@danlu/core"
 import { inspectModelPath } from "@danlu/core/node"
-import { checkDataset } from "@danlu/dataset"
+import { checkDataset, sizingOf } from "@danlu/dataset"
 import { Console, Effect, Exit } from "effect"
 import { Argument, Command } from "effect/cli"
 import { readTrainConfigFile } from "../train/configFile.js"
@@ -118,16 +118,7 @@ const checkData = (config: TrainConfig, facts: CheckFacts) =>
     }
     const report = yield* checkDataset(dir, {
       ...(config.regDataDir === undefined ? {} : { regularizationRoot: config.regDataDir }),
-      sizing: config.enableBucket
-        ? {
-            mode: "buckets",
-            resolution: config.resolution,
-            minSide: config.minBucketReso,
-            maxSide: config.maxBucketReso,
-            step: config.bucketResoSteps,
-            noUpscale: config.bucketNoUpscale,
-          }
-        : { mode: "fixed", size: config.resolution },
+      sizing: sizingOf(config),
       batchSize: config.trainBatchSize,
       captionExtension: config.captionExtension,
     })

@@ -202,7 +202,8 @@ const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDataset
     return { sizing: sizingOf(blueprint), batchSize: blueprint.batchSize, subsets }
   })
 
-const sizingOf = (config: {
+/** kohya's bucket options (or one fixed size) as the dataset's sizing. */
+export const sizingOf = (config: {
   readonly enableBucket: boolean
   readonly resolution: TrainConfig["resolution"]
   readonly minBucketReso: number
