@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, writeFile } from "node:fs/promises"
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { openModelFile } from "@danlu/core/node"
@@ -88,6 +88,53 @@ describe("danlu train", () => {
     expect(metadata.ss_num_epochs).toBe("4")
     expect(metadata.ss_network_dim).toBe("4")
     expect(result.output).toContain("trained: ")
+  }, 240_000)
+
+  it("the trained LoRA's effect in the grid grows with its weight", async () => {
+    const out = join(root, "learns")
+    const grid = join(root, "learns-grid")
+    const result = await runCli([
+      "xyz",
+      "--model",
+      model,
+      "--lora-dir",
+      out,
+      "--name",
+      "sks",
+      "--prompt",
+      "sks, red square, grey background",
+      "--x",
+      "weights",
+      "--x-values",
+      "0,0.4,0.8",
+      "--y",
+      "seeds",
+      "--y-values",
+      "1,2",
+      "--steps",
+      "8",
+      "--width",
+      "32",
+      "--height",
+      "32",
+      "--out",
+      grid,
+      "--backend",
+      "onnxruntime",
+    ])
+    expect(result.error).toBeUndefined()
+    const index = JSON.parse(await readFile(join(grid, "index.json"), "utf8")) as {
+      sheets: ReadonlyArray<{
+        cells: ReadonlyArray<{ measures?: { weight?: number; effect?: number | null } }>
+      }>
+    }
+    const effects = (weight: number) =>
+      index.sheets[0]!.cells.filter((cell) => cell.measures?.weight === weight).map(
+        (cell) => cell.measures?.effect ?? 0,
+      )
+    const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / values.length
+    expect(mean(effects(0.4))).toBeGreaterThan(0)
+    expect(mean(effects(0.8))).toBeGreaterThan(mean(effects(0.4)))
   }, 240_000)
 
   it("reads kohya's TOML config file, command-line flags overriding it", async () => {
