@@ -102,3 +102,16 @@ describe("checkTrainConfig", () => {
     expect(levels).toEqual(["error", "warning"])
   })
 })
+
+describe("precision options", () => {
+  it("says that mixed precision has no effect yet instead of ignoring it", () => {
+    const problems = checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16", fullBf16: true }))
+    expect(problems.filter((p) => p.key === "mixed_precision" || p.key === "full_bf16")).toEqual([
+      expect.objectContaining({
+        level: "warning",
+        key: "mixed_precision",
+        message: expect.stringMatching(/no effect yet/),
+      }),
+    ])
+  })
+})
