@@ -83,3 +83,27 @@ it("the memory and optimisation knobs change how ONNX Runtime runs, not what it 
     d.every((x) => x < 1e-5),
   )
 })
+
+it("graphs of one shape share a session until a holder releases it", async () => {
+  const shared = await withLayer(
+    layerConfig({}),
+    Effect.scoped(
+      Effect.gen(function* () {
+        const backend = yield* Backend
+        const first = yield* Effect.scoped(backend.compile(scaled(2)))
+        const cached = yield* backend.compile(scaled(2))
+        const other = yield* backend.compile(scaled(3))
+        yield* cached.release!
+        const fresh = yield* backend.compile(scaled(2))
+        const out = yield* fresh.run({ x: hostTensor("f32", [3], Float32Array.of(1, 2, 3)) })
+        return {
+          cached: cached.analyzed === first.analyzed,
+          other: other.analyzed === first.analyzed,
+          fresh: fresh.analyzed === first.analyzed,
+          out: Array.from(out.y!.data),
+        }
+      }),
+    ),
+  )
+  expect(shared).toEqual({ cached: true, other: false, fresh: false, out: [2, 4, 6] })
+})
