@@ -58,6 +58,38 @@ export const drawFlags = {
   ),
 }
 
+/** What the shared draw flags say, as `generateImages`/`runXyz` settings (A1111's names). */
+export const drawSettings = (options: {
+  readonly model: string
+  readonly negative: string
+  readonly sampler: string
+  readonly scheduler: string
+  readonly steps: number
+  readonly cfg: number
+  readonly seed: Option.Option<number>
+  readonly width: number
+  readonly height: number
+  readonly clipSkip: Option.Option<number>
+  readonly rng: Sample.RngName
+}) => {
+  const seed = Option.getOrUndefined(options.seed)
+  const clipSkip = Option.getOrUndefined(options.clipSkip)
+  return {
+    model: options.model,
+    negativePrompt: options.negative,
+    sampler: options.sampler,
+    scheduler: options.scheduler,
+    steps: options.steps,
+    cfgScale: options.cfg,
+    rng: options.rng,
+    width: options.width,
+    height: options.height,
+    version: `danlu ${version}`,
+    ...(seed === undefined ? {} : { seed }),
+    ...(clipSkip === undefined ? {} : { clipSkip }),
+  }
+}
+
 export const generate = Command.make(
   "generate",
   {
@@ -75,27 +107,14 @@ export const generate = Command.make(
   (options) =>
     Effect.gen(function* () {
       const backend = yield* chooseBackend(options.backend)
-      const seed = Option.getOrUndefined(options.seed)
-      const clipSkip = Option.getOrUndefined(options.clipSkip)
       const loraDir = Option.getOrUndefined(options.loraDir)
       const started = Date.now()
       const images = yield* generateImages({
-        model: options.model,
+        ...drawSettings(options),
         prompt: options.prompt,
-        negativePrompt: options.negative,
-        sampler: options.sampler,
-        scheduler: options.scheduler,
-        steps: options.steps,
-        cfgScale: options.cfg,
-        rng: options.rng,
-        width: options.width,
-        height: options.height,
         batch: options.batch,
         outDir: options.out,
-        version: `danlu ${version}`,
         onProgress: stepProgress("generate"),
-        ...(seed === undefined ? {} : { seed }),
-        ...(clipSkip === undefined ? {} : { clipSkip }),
         ...(loraDir === undefined ? {} : { loraDir }),
       }).pipe(Effect.scoped, Effect.provide(backend))
       for (const image of images) {

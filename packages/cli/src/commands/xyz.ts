@@ -3,8 +3,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { chooseBackend } from "../backends/chooseBackend.js"
 import { UserError } from "../userError.js"
-import { version } from "../version.js"
-import { drawFlags, stepProgress } from "./generate.js"
+import { drawFlags, drawSettings, stepProgress } from "./generate.js"
 
 const list = (text: string): Array<string> =>
   text
@@ -100,36 +99,23 @@ export const xyz = Command.make(
       const weights = Option.map(options.weights, (text) => list(text).map(Number))
       if (Option.isSome(weights) && weights.value.some((w) => !Number.isFinite(w)))
         return yield* new UserError({ message: `--weights takes numbers, e.g. 0.3,0.6,0.8` })
-      const seed = Option.getOrUndefined(options.seed)
-      const clipSkip = Option.getOrUndefined(options.clipSkip)
       const out = Option.getOrUndefined(options.out)
       const trainDataDir = Option.getOrUndefined(options.trainDataDir)
       const backend = yield* chooseBackend(options.backend)
       const started = Date.now()
       const result = yield* runXyz({
-        model: options.model,
+        ...drawSettings(options),
         loraDir: options.loraDir,
         name: options.name,
         prompt: options.prompt,
-        negativePrompt: options.negative,
-        sampler: options.sampler,
-        scheduler: options.scheduler,
-        steps: options.steps,
-        cfgScale: options.cfg,
-        rng: options.rng,
-        width: options.width,
-        height: options.height,
         x: axisOf(options.xType, options.xValues, "epochs")!,
         y: axisOf(options.yType, options.yValues, "weights")!,
         dryRun: options.dryRun,
-        version: `danlu ${version}`,
         // Off a terminal, one line per cell is enough; a bar shows the steps of the cell being drawn.
         ...(process.stderr.isTTY ? { onProgress: stepProgress("cell") } : {}),
         onCell: ({ done, total, file }) => process.stderr.write(`cell ${done}/${total}: ${file}\n`),
         ...(zAxis === undefined ? {} : { z: zAxis }),
         ...(Option.isSome(weights) ? { weights: weights.value } : {}),
-        ...(seed === undefined ? {} : { seed }),
-        ...(clipSkip === undefined ? {} : { clipSkip }),
         ...(out === undefined ? {} : { outDir: out }),
         ...(trainDataDir === undefined ? {} : { trainDataDir }),
       }).pipe(Effect.scoped, Effect.provide(backend))
