@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises"
 import {
   type ConfigProblem,
   checkTrainConfig,
@@ -12,17 +11,10 @@ import { inspectModelPath } from "@danlu/core/node"
 import { checkDataset, sizingOf } from "@danlu/dataset"
 import { Console, Effect, Exit } from "effect"
 import { Argument, Command } from "effect/cli"
+import { exists } from "../fileExists.js"
 import { readTrainConfigFile } from "../train/configFile.js"
 import { UserError } from "../userError.js"
 import { switchFlag } from "./switchFlag.js"
-
-const exists = (path: string) =>
-  Effect.promise(() =>
-    stat(path).then(
-      () => true,
-      () => false,
-    ),
-  )
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`
 

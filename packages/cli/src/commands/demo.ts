@@ -1,10 +1,11 @@
-import { copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises"
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { bundledBaseModelPath } from "../demo/bundledBaseModel.js"
 import { demoImages, renderDemoImage } from "../demo/demoImages.js"
 import { demoTagger } from "../demo/demoTagger.js"
+import { exists } from "../fileExists.js"
 import { stepCommands } from "../steps.js"
 import { UserError } from "../userError.js"
 import { version } from "../version.js"
@@ -66,14 +67,6 @@ const writing = (path: string, run: () => Promise<unknown>) =>
       return new UserError({ message: `cannot write ${path}: ${reason}; choose another --out` })
     },
   })
-
-const exists = (path: string) =>
-  Effect.promise(() =>
-    stat(path).then(
-      () => true,
-      () => false,
-    ),
-  )
 
 /** Makes the demo folder, refusing to touch a non-empty folder that the demo did not make. */
 const prepareFolder = (out: string, force: boolean) =>

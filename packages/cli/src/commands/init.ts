@@ -1,18 +1,11 @@
-import { copyFile, mkdir, rename, stat, writeFile } from "node:fs/promises"
+import { copyFile, mkdir, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { exists } from "../fileExists.js"
 import { type LrScaling, type PresetName, presetNames, presetToml } from "../train/presets.js"
 import { UserError } from "../userError.js"
 import { switchFlag } from "./switchFlag.js"
-
-const exists = (path: string) =>
-  Effect.promise(() =>
-    stat(path).then(
-      () => true,
-      () => false,
-    ),
-  )
 
 const fileStep = (path: string, run: () => Promise<unknown>) =>
   Effect.tryPromise({

@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { resolveTrainConfig } from "@danlu/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { exists } from "../fileExists.js"
 import { stepCommands } from "../steps.js"
 import { readTrainConfigFile } from "../train/configFile.js"
 import { UserError } from "../userError.js"
@@ -12,14 +13,6 @@ const steps = Command.runWith(Command.make("danlu").pipe(Command.withSubcommands
 
 const runStepNames = ["model", "dataset", "tag", "check", "train", "xyz"] as const
 type RunStep = (typeof runStepNames)[number]
-
-const exists = (path: string) =>
-  Effect.promise(() =>
-    stat(path).then(
-      () => true,
-      () => false,
-    ),
-  )
 
 /** The newest resumable state of a run (`<name>-stepNNNNNNNN-state`, `<name>-NNNNNN-state`, `<name>-state`). */
 const latestState = (outputDir: string, outputName: string) =>
