@@ -6,11 +6,14 @@ import sharp from "sharp"
 import { writeFileAtomic } from "../io/atomicWrite.js"
 import { eventFileName, scalarEvent, tfRecord, versionEvent } from "./tensorboard.js"
 
-/** A run's log folder as kohya names it: `<logging_dir>/<log_prefix><YYYYMMDDhhmmss>`. */
-export const logFolderName = (prefix: string, date: Date): string => {
+/** Local time as kohya writes it into names: `YYYYMMDDhhmmss`. */
+export const compactTimestamp = (date: Date): string => {
   const pad = (n: number) => String(n).padStart(2, "0")
-  return `${prefix}${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`
+  return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`
 }
+
+/** A run's log folder as kohya names it: `<logging_dir>/<log_prefix><YYYYMMDDhhmmss>`. */
+export const logFolderName = (prefix: string, date: Date): string => `${prefix}${compactTimestamp(date)}`
 
 export interface TrainLogs {
   readonly folder: string

@@ -12,11 +12,7 @@ import { Effect, type Scope } from "effect"
 import { DatasetError, describeCause } from "../errors.js"
 import { renderImages, writeImageFile } from "../generate/generateImages.js"
 import { openGenerator } from "../generate/generator.js"
-
-const timestamp = (date: Date) => {
-  const pad = (n: number) => String(n).padStart(2, "0")
-  return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`
-}
+import { compactTimestamp } from "./trainLogs.js"
 
 /** kohya's sample file name: `<output_name>_<e000002 | 000500>_<NN>_<YYYYmmddHHMMSS>_<seed>.png`. */
 export const sampleFileName = (
@@ -30,7 +26,7 @@ export const sampleFileName = (
     point.kind === "epoch" || point.kind === "final"
       ? `e${String(point.epoch).padStart(6, "0")}`
       : String(point.step).padStart(6, "0")
-  return `${outputName}_${position}_${String(index).padStart(2, "0")}_${timestamp(date)}_${seed}.png`
+  return `${outputName}_${position}_${String(index).padStart(2, "0")}_${compactTimestamp(date)}_${seed}.png`
 }
 
 const fail = (message: string, path?: string) =>
