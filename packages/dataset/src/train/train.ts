@@ -12,6 +12,7 @@ import {
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
+  type DeviceBuffer,
   detectCheckpoint,
   type HostTensor,
   hostTensor,
@@ -110,6 +111,7 @@ const vaeEncoder = (
       string,
       { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }
     >()
+    const uploaded = new Map<string, DeviceBuffer>()
     let encodes = 0
     const programFor = (shape: readonly [number, number, number]) =>
       Effect.gen(function* () {
@@ -122,18 +124,20 @@ const vaeEncoder = (
         const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
         const latent = vaeLatent(architecture.vae, posterior, noise)
         const program = yield* Scope.provide(scope)(backend.compile({ outputs: { latent }, updates: {} }))
-        const states: Record<
-          string,
-          Awaited<ReturnType<typeof backend.upload>> extends never ? never : unknown
-        > = {}
+        // The VAE weights are read and uploaded once, whatever the number of image sizes.
+        const states: Record<string, DeviceBuffer> = {}
         for (const spec of program.states) {
-          const value = yield* readWeight(spec.name, spec.shape)
-          states[spec.name] = yield* Scope.provide(scope)(backend.upload(value))
+          let buffer = uploaded.get(spec.name)
+          if (buffer === undefined) {
+            buffer = yield* Scope.provide(scope)(backend.upload(yield* readWeight(spec.name, spec.shape)))
+            uploaded.set(spec.name, buffer)
+          }
+          states[spec.name] = buffer
         }
         const entry = {
           run: (pixels: HostTensor, noiseKey: HostTensor) =>
             Effect.map(
-              program.run({ image: pixels, noise_key: noiseKey }, states as never),
+              program.run({ image: pixels, noise_key: noiseKey }, states),
               (out) => out.latent!.data as Float32Array,
             ),
         }
