@@ -1,12 +1,10 @@
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { openModelFile } from "@danlu/core/node"
-import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { metadataOf, writeCheckpoint, writeSquares } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
@@ -45,9 +43,6 @@ const baseArgs = (out: string) => [
   "--backend",
   "onnx",
 ]
-
-const metadataOf = (path: string) =>
-  Effect.runPromise(Effect.scoped(Effect.map(openModelFile(path), (file) => file.metadata)))
 
 describe("danlu train", () => {
   it("learns: the held-out loss falls across epochs; writes kohya's files, logs and the loss curve", async () => {

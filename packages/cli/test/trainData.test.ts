@@ -8,7 +8,7 @@ import { type TrainRunEvent, train } from "@danlu/dataset"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { writeCheckpoint, writeCutouts, writeSquares } from "./trainFixtures.js"
+import { metadataOf, writeCheckpoint, writeCutouts, writeSquares } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
@@ -23,9 +23,6 @@ beforeAll(async () => {
   await writeCutouts(join(root, "transparent", "1_cut"), 2, 0)
   await writeCutouts(join(root, "opaque", "1_cut"), 2, 255)
 })
-
-const metadataOf = (path: string) =>
-  Effect.runPromise(Effect.scoped(Effect.map(openModelFile(path), (file) => file.metadata)))
 
 const config = (overrides: Partial<TrainConfig>): TrainConfig =>
   resolveTrainConfig({

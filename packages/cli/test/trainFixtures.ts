@@ -7,7 +7,7 @@ import {
   tinyArchitecture,
   writeSafetensors,
 } from "@danlu/core"
-import { writeFileAtomic } from "@danlu/core/node"
+import { openModelFile, writeFileAtomic } from "@danlu/core/node"
 import { Effect } from "effect"
 import sharp from "sharp"
 
@@ -111,3 +111,20 @@ export const writeCutouts = async (folder: string, count: number, alpha: number)
   }
   return folder
 }
+
+/** A model file's metadata. */
+export const metadataOf = (path: string) =>
+  Effect.runPromise(Effect.scoped(Effect.map(openModelFile(path), (file) => file.metadata)))
+
+/** Every tensor of a file as bytes, by name: equal files hold equal bits. */
+export const tensorBytes = (path: string) =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const file = yield* openModelFile(path)
+        const out: Record<string, Uint8Array> = {}
+        for (const info of file.tensors) out[info.name] = (yield* file.read(info.name)).bytes
+        return out
+      }),
+    ),
+  )

@@ -3,11 +3,9 @@ import { mkdtemp, readdir } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { openModelFile } from "@danlu/core/node"
-import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
 
 const cliRoot = join(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -43,19 +41,6 @@ const args = (out: string) => [
   "--backend", "onnx",
 ]
 
-/** Every tensor of a file as bytes, by name: equal files hold equal bits. */
-const tensorBytes = (path: string) =>
-  Effect.runPromise(
-    Effect.scoped(
-      Effect.gen(function* () {
-        const file = yield* openModelFile(path)
-        const out: Record<string, Array<number>> = {}
-        for (const info of file.tensors) out[info.name] = Array.from((yield* file.read(info.name)).bytes)
-        return out
-      }),
-    ),
-  )
-
 /** `danlu …` in a child process running the TypeScript sources, as a user's terminal would run it. */
 const spawnCli = (argv: ReadonlyArray<string>) => {
   const child = spawn(
@@ -88,7 +73,7 @@ const spawnCli = (argv: ReadonlyArray<string>) => {
 const stepState = (name: string) => Number(/-step(\d+)-state$/.exec(name)?.[1] ?? -1)
 
 describe("danlu train, interrupted", () => {
-  let uninterrupted: Record<string, Array<number>> = {}
+  let uninterrupted: Record<string, Uint8Array> = {}
 
   beforeAll(async () => {
     const out = join(root, "whole")

@@ -8,7 +8,7 @@ import { train } from "@danlu/dataset"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
@@ -60,19 +60,6 @@ const args = (out: string) => [
   "--backend",
   "onnx",
 ]
-
-/** Every tensor of a LoRA file as bytes, by name. */
-const tensorsOf = (path: string) =>
-  Effect.runPromise(
-    Effect.scoped(
-      Effect.gen(function* () {
-        const file = yield* openModelFile(path)
-        const out: Record<string, Uint8Array> = {}
-        for (const info of file.tensors) out[info.name] = (yield* file.read(info.name)).bytes
-        return out
-      }),
-    ),
-  )
 
 describe("danlu train --resume", () => {
   it("a run stopped mid-epoch and resumed from its state ends bit-identical to an uninterrupted one (caption shuffling and LoRA dropouts included); another run's state is refused", async () => {
@@ -129,8 +116,8 @@ describe("danlu train --resume", () => {
     const resumed = await runCli([...args(parts), "--resume", stopped.statePath!])
     expect(resumed.error).toBeUndefined()
     const [expected, actual] = [
-      await tensorsOf(join(whole, "sks.safetensors")),
-      await tensorsOf(join(parts, "sks.safetensors")),
+      await tensorBytes(join(whole, "sks.safetensors")),
+      await tensorBytes(join(parts, "sks.safetensors")),
     ]
     expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort())
     for (const name of Object.keys(expected)) expect(actual[name], name).toEqual(expected[name])
