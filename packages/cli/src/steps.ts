@@ -1,3 +1,4 @@
+import { Command } from "effect/cli"
 import { backends } from "./commands/backends.js"
 import { bench } from "./commands/bench.js"
 import { config } from "./commands/config.js"
@@ -9,6 +10,7 @@ import { tag } from "./commands/tag.js"
 import { tags } from "./commands/tags.js"
 import { trainCommand } from "./commands/train.js"
 import { xyz } from "./commands/xyz.js"
+import { version } from "./version.js"
 
 /**
  * One sub-command per step of the guide, in its order: backend → base model → dataset → tagging →
@@ -27,3 +29,8 @@ export const stepCommands = [
   xyz,
   bench,
 ] as const
+
+/** Runs one step command as `danlu <args>` would, for commands that walk several steps (`run`, `demo`). */
+export const runStep = Command.runWith(Command.make("danlu").pipe(Command.withSubcommands(stepCommands)), {
+  version,
+})

@@ -6,9 +6,8 @@ import { bundledBaseModelPath } from "../demo/bundledBaseModel.js"
 import { demoImages, renderDemoImage } from "../demo/demoImages.js"
 import { demoTagger } from "../demo/demoTagger.js"
 import { exists } from "../fileExists.js"
-import { stepCommands } from "../steps.js"
+import { runStep } from "../steps.js"
 import { UserError } from "../userError.js"
-import { version } from "../version.js"
 import { switchFlag } from "./switchFlag.js"
 
 const marker = ".danlu-demo"
@@ -46,8 +45,6 @@ const trainingConfig = (paths: {
     'backend = "onnx"',
     "",
   ].join("\n")
-
-const steps = Command.runWith(Command.make("danlu").pipe(Command.withSubcommands(stepCommands)), { version })
 
 const reasons: Readonly<Record<string, string>> = {
   EACCES: "permission denied",
@@ -90,7 +87,7 @@ const prepareFolder = (out: string, force: boolean) =>
 const step = (title: string, args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     yield* Console.log(`\n━━ ${title}\n$ danlu ${args.join(" ")}\n`)
-    yield* steps(args)
+    yield* runStep(args)
   })
 
 export const demo = Command.make(

@@ -4,12 +4,9 @@ import { resolveTrainConfig } from "@danlu/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { exists } from "../fileExists.js"
-import { stepCommands } from "../steps.js"
+import { runStep } from "../steps.js"
 import { readTrainConfigFile } from "../train/configFile.js"
 import { UserError } from "../userError.js"
-import { version } from "../version.js"
-
-const steps = Command.runWith(Command.make("danlu").pipe(Command.withSubcommands(stepCommands)), { version })
 
 const runStepNames = ["model", "dataset", "tag", "check", "train", "xyz"] as const
 type RunStep = (typeof runStepNames)[number]
@@ -88,7 +85,7 @@ export const run = Command.make(
             return
           }
           yield* Console.log(`\n━━ ${title}\n$ danlu ${args.join(" ")}\n`)
-          yield* steps(args)
+          yield* runStep(args)
         })
       if (config.pretrainedModelNameOrPath)
         yield* step("model", "2 底模 base model", ["model", "inspect", config.pretrainedModelNameOrPath])
