@@ -4,7 +4,7 @@ import { demo } from "./commands/demo.js"
 import { run as runCommand } from "./commands/run.js"
 import { withFlagHint } from "./flagHints.js"
 import { stepCommands } from "./steps.js"
-import { expandKohyaLists } from "./train/flags.js"
+import { expandKohyaLists, keepLastFlagValues } from "./train/flags.js"
 import { version } from "./version.js"
 
 /** The root `danlu` command: the pipeline's steps, `run` (all of them from one config) and `demo`. */
@@ -17,4 +17,6 @@ const run = Command.runWith(danlu, { version })
 
 /** Runs `danlu` on an argument list (without `node` and the script path); errors name the flag that fixes them. */
 export const runDanlu = (args: ReadonlyArray<string>) =>
-  run(args[0] === "train" ? expandKohyaLists(args) : args).pipe(Effect.mapError(withFlagHint))
+  run(args[0] === "train" ? expandKohyaLists(keepLastFlagValues(args)) : args).pipe(
+    Effect.mapError(withFlagHint),
+  )

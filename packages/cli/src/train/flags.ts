@@ -136,6 +136,28 @@ export const expandKohyaLists = (args: ReadonlyArray<string>): ReadonlyArray<str
   return out
 }
 
+/**
+ * Given twice, a kohya option keeps its last value, as argparse does (`$COMMON --learning_rate 1e-4`
+ * overrides the rate in `$COMMON`); effect/cli would keep the first. A flag and the values after it
+ * form one group, and only the last group of each name stays. Run it before `expandKohyaLists`.
+ */
+export const keepLastFlagValues = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = args.indexOf("--")
+  const head = end === -1 ? args : args.slice(0, end)
+  const groups: Array<{ readonly name: string | undefined; readonly tokens: Array<string> }> = []
+  for (const arg of head) {
+    if (arg.startsWith("--")) groups.push({ name: arg.slice(2).split("=")[0], tokens: [arg] })
+    else if (arg.startsWith("-") && !/^-[\d.]/.test(arg)) groups.push({ name: arg, tokens: [arg] })
+    else if (groups.length === 0) groups.push({ name: undefined, tokens: [arg] })
+    else groups[groups.length - 1]?.tokens.push(arg)
+  }
+  const last = new Map(groups.map((group, index) => [group.name, index]))
+  const kept = groups.flatMap((group, index) =>
+    group.name === undefined || last.get(group.name) === index ? group.tokens : [],
+  )
+  return end === -1 ? kept : [...kept, ...args.slice(end)]
+}
+
 /** Everything `danlu train` needs from its flags and files. */
 export interface TrainSetup {
   readonly config: TrainConfig

@@ -3,7 +3,13 @@ import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { describe, expect, it, vi } from "vitest"
-import { expandKohyaLists, resolveTrainFlags, type TrainSetup, trainFlags } from "../../src/train/flags.js"
+import {
+  expandKohyaLists,
+  keepLastFlagValues,
+  resolveTrainFlags,
+  type TrainSetup,
+  trainFlags,
+} from "../../src/train/flags.js"
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/train/${name}`, import.meta.url))
 
@@ -19,7 +25,7 @@ const parseTrain = async (args: ReadonlyArray<string>) => {
   const errors = vi.spyOn(console, "error").mockImplementation(() => {})
   try {
     const exit = await Effect.runPromise(
-      Command.runWith(train, { version: "0" })(expandKohyaLists(args)).pipe(
+      Command.runWith(train, { version: "0" })(expandKohyaLists(keepLastFlagValues(args))).pipe(
         Effect.provide(NodeServices.layer),
         Effect.exit,
       ),
@@ -70,7 +76,55 @@ describe("expandKohyaLists", () => {
   })
 })
 
+describe("keepLastFlagValues", () => {
+  it("keeps each flag's last group of values, as argparse does", () => {
+    expect(
+      keepLastFlagValues([
+        "train",
+        "--learning_rate",
+        "1e-3",
+        "--optimizer_args",
+        "a=1",
+        "b=2",
+        "--learning_rate=1e-4",
+        "--optimizer_args",
+        "c=3",
+        "--cache_latents",
+        "--",
+        "--learning_rate",
+        "9",
+      ]),
+    ).toEqual([
+      "train",
+      "--learning_rate=1e-4",
+      "--optimizer_args",
+      "c=3",
+      "--cache_latents",
+      "--",
+      "--learning_rate",
+      "9",
+    ])
+  })
+})
+
 describe("danlu train flags", () => {
+  it("takes a repeated option's last value, as kohya does", async () => {
+    const { setup, error } = await parseTrain([
+      "--network_dim",
+      "8",
+      "--optimizer_args",
+      "weight_decay=0.1",
+      "betas=0.9,0.99",
+      "--network_dim",
+      "32",
+      "--optimizer_args",
+      "weight_decay=0.2",
+    ])
+    expect(error).toBeUndefined()
+    expect(setup?.config.networkDim).toBe(32)
+    expect(setup?.config.optimizerArgs).toEqual({ weight_decay: 0.2 })
+  })
+
   it("reads kohya's option names and value forms", async () => {
     const { setup, error } = await parseTrain([
       "--pretrained_model_name_or_path",
