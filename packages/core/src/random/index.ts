@@ -12,3 +12,4 @@ export {
   uniformFromUint32,
   type Word64,
 } from "./philox.js"
+export { SeedSequence, type SeedSequenceOptions } from "./seedSequence.js"

@@ -68,7 +68,7 @@ const mulHigh = (a: number, b: number): number => {
  * Writes the four output words of one block into `out[at..at+3]`. Kept allocation-free because fills
  * call it once per four elements.
  */
-const philoxInto = (
+export const philoxInto = (
   out: Uint32Array,
   at: number,
   c0: number,

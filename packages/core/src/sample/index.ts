@@ -1,3 +1,12 @@
+export {
+  BrownianTree,
+  type BrownianTreeNoiseOptions,
+  type BrownianTreeOptions,
+  brownianTreeNoise,
+  dpmppSdeNoiseSigmas,
+  pythonRound,
+  type SeededNormals,
+} from "./brownianTree.js"
 export { type DdimOptions, sampleDdim } from "./ddim.js"
 export {
   type DenoiserGraph,

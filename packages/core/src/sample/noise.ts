@@ -1,4 +1,5 @@
 import { normalF32 } from "../random/philox.js"
+import { brownianTreeNoise, dpmppSdeNoiseSigmas } from "./brownianTree.js"
 import type { NoiseSampler } from "./kSamplers.js"
 import { nvRandn } from "./nvRandom.js"
 
@@ -32,57 +33,6 @@ class NoiseStream {
   ) {}
   next(n: number): Float32Array {
     return draw[this.rng](this.seed, this.offset++, n)
-  }
-}
-
-/**
- * A picture's Brownian motion W over sigma, drawn lazily from its stream where the sampler asks: a point
- * beyond the known ones extends the path by an independent increment, a point between two known ones is
- * drawn from the Brownian bridge between them. The noise for a step from a to b is (W(b) − W(a))/sqrt|b − a|,
- * standard normal, and steps that share a stretch of sigma share its randomness — the property DPM++ SDE
- * relies on (k-diffusion's `BrownianTreeNoiseSampler`, which A1111 uses with the picture's seed; torchsde's
- * tree draws other numbers, so DPM++ SDE pictures do not match A1111's bit for bit).
- */
-class BrownianPath {
-  private readonly points: Array<{ readonly at: number; readonly w: Float64Array }> = []
-  constructor(
-    private readonly stream: NoiseStream,
-    private readonly size: number,
-  ) {}
-
-  private valueAt(at: number): Float64Array {
-    const points = this.points
-    const found = points.find((p) => p.at === at)
-    if (found) return found.w
-    const w = new Float64Array(this.size)
-    if (points.length > 0) {
-      const z = this.stream.next(this.size)
-      const above = points.findIndex((p) => p.at > at)
-      if (above === 0 || above === -1) {
-        const end = above === 0 ? points[0]! : points[points.length - 1]!
-        const scale = Math.sqrt(Math.abs(at - end.at))
-        for (let j = 0; j < w.length; j++) w[j] = end.w[j]! + scale * z[j]!
-      } else {
-        const left = points[above - 1]!
-        const right = points[above]!
-        const span = right.at - left.at
-        const fraction = (at - left.at) / span
-        const scale = Math.sqrt(((at - left.at) * (right.at - at)) / span)
-        for (let j = 0; j < w.length; j++) {
-          w[j] = left.w[j]! + fraction * (right.w[j]! - left.w[j]!) + scale * z[j]!
-        }
-      }
-    }
-    points.push({ at, w })
-    points.sort((p, q) => p.at - q.at)
-    return w
-  }
-
-  increment(from: number, to: number, out: Float32Array, at: number): void {
-    const a = this.valueAt(from)
-    const b = this.valueAt(to)
-    const scale = 1 / Math.sqrt(Math.abs(to - from))
-    for (let j = 0; j < this.size; j++) out[at + j] = (b[j]! - a[j]!) * scale
   }
 }
 
@@ -136,14 +86,23 @@ export class ImageNoise {
     return () => this.stack(streams)
   }
 
-  /** Noise for DPM++ SDE: one Brownian path per picture over its generator (see `BrownianPath`). */
-  brownian(): NoiseSampler {
-    const paths = this.afterInitial().map((stream) => new BrownianPath(stream, this.options.size))
-    return (sigma, sigmaNext) => {
-      const out = new Float32Array(paths.length * this.options.size)
-      for (const [k, path] of paths.entries()) path.increment(sigma, sigmaNext, out, k * this.options.size)
-      return out
-    }
+  /**
+   * Noise for DPM++ SDE walking `sigmas`: A1111's Brownian trees, one per picture seeded with its seed
+   * (`brownianTreeNoise`), each node's noise the first draw of this source's generator for the node's seed,
+   * asked at the float32 sigmas k-diffusion asks at (`dpmppSdeNoiseSigmas`).
+   * With "nv" these are A1111's numbers for its default "GPU" and its "NV" sources. Independent of the
+   * initial noise and of the eta noise seed delta, as in A1111.
+   */
+  brownian(sigmas: ArrayLike<number>): NoiseSampler {
+    const rng = draw[this.options.rng]
+    const noise = brownianTreeNoise({
+      seeds: this.options.seeds,
+      size: this.options.size,
+      sigmas,
+      randn: (seed, n) => rng(seed, 0, n),
+    })
+    const asKDiffusion = dpmppSdeNoiseSigmas(sigmas)
+    return (sigma, sigmaNext) => noise(asKDiffusion(sigma), asKDiffusion(sigmaNext))
   }
 
   private afterInitial(): ReadonlyArray<NoiseStream> {

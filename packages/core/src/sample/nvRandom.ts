@@ -1,4 +1,4 @@
-import { philoxBlock, splitSeed, type Word64 } from "../random/philox.js"
+import { philoxInto, splitSeed, type Word64 } from "../random/philox.js"
 
 /**
  * A1111's "NV" random source (`modules/rng_philox.py`): its CPU re-implementation of `torch.randn` on an
@@ -24,10 +24,11 @@ export const nvRandn = (seed: number | bigint | Word64, offset: number, n: numbe
   }
   const [lo, hi] = typeof seed === "object" ? seed : splitSeed(seed)
   const out = new Float32Array(n)
+  const block = new Uint32Array(4)
   for (let i = 0; i < n; i++) {
-    const [w0, w1] = philoxBlock([offset, 0, i, 0], [lo, hi])
-    const u = w0 * TWO_POW32_INV + TWO_POW32_INV / 2
-    const v = w1 * TWO_POW32_INV_2PI + TWO_POW32_INV_2PI / 2
+    philoxInto(block, 0, offset, 0, i, 0, lo, hi)
+    const u = block[0]! * TWO_POW32_INV + TWO_POW32_INV / 2
+    const v = block[1]! * TWO_POW32_INV_2PI + TWO_POW32_INV_2PI / 2
     out[i] = Math.sqrt(-2 * Math.log(u)) * Math.sin(v)
   }
   return out

@@ -32,7 +32,7 @@ export interface SampleOptions<E, R> {
 /**
  * txt2img sampling as A1111 runs it: the initial noise is each picture's first draw; k-diffusion samplers
  * start from noise · sigmas[0] on the sampler's schedule, DDIM from the plain noise on its timesteps;
- * Euler a continues each picture's generator and DPM++ SDE walks a Brownian path over it. Returns the
+ * Euler a continues each picture's generator and DPM++ SDE draws from its Brownian trees. Returns the
  * final latents [B, C, H, W] (decode them with the VAE after dividing by its scale factor).
  */
 export const sample = <E, R>(options: SampleOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
@@ -75,6 +75,6 @@ export const sample = <E, R>(options: SampleOptions<E, R>): Effect.Effect<Float3
       case "DPM++ 2M":
         return sampleDpmpp2m(run)
       case "DPM++ SDE":
-        return sampleDpmppSde({ ...run, noise: options.noise.brownian() })
+        return sampleDpmppSde({ ...run, noise: options.noise.brownian(sigmas) })
     }
   })

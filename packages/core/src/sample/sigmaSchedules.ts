@@ -1,20 +1,42 @@
-import { type DiscreteSchedule, tToSigma } from "./discreteSchedule.js"
+import type { DiscreteSchedule } from "./discreteSchedule.js"
 
 /**
  * The sigma sequences k-diffusion samplers walk, each ending in 0 (`append_zero`), computed as torch
  * computes them in float32 (values rounded to float32, held as f64 numbers).
  */
 
-/** torch.linspace: the first half counts up from `start`, the second half down from `end`. */
+/**
+ * torch.linspace in float32 as CUDA computes it: the step (end − start)/(n − 1) in float32; the first half
+ * counts up from `start`, the second half down from `end`, each value one fused multiply-add (start +
+ * step·i) rounded once.
+ */
 const linspace = (start: number, end: number, n: number): Float64Array => {
   const out = new Float64Array(n)
+  const from = Math.fround(start)
+  const to = Math.fround(end)
   if (n === 1) {
-    out[0] = start
+    out[0] = from
     return out
   }
-  const step = (end - start) / (n - 1)
+  const step = Math.fround((to - from) / (n - 1))
   const half = Math.floor(n / 2)
-  for (let i = 0; i < n; i++) out[i] = i < half ? start + i * step : end - (n - 1 - i) * step
+  for (let i = 0; i < n; i++) out[i] = Math.fround(i < half ? from + step * i : to - step * (n - 1 - i))
+  return out
+}
+
+/**
+ * torch.linspace in float32 as the CPU computes it with AVX2 kernels: blocks of 16 values as two vectors of
+ * 8, each vector's first value as above and the rest first + step·j rounded twice; the tail as above.
+ * (torch 1.13 on x86; it gives every value torch gives there for 3 to 50 steps.)
+ */
+const cpuLinspace = (start: number, end: number, n: number): Float64Array => {
+  const out = linspace(start, end, n)
+  const step = n > 1 ? Math.fround((Math.fround(end) - Math.fround(start)) / (n - 1)) : 0
+  for (let block = 0; block + 16 <= n; block += 16) {
+    for (const first of [block, block + 8]) {
+      for (let j = 1; j < 8; j++) out[first + j] = Math.fround(out[first]! + Math.fround(step * j))
+    }
+  }
   return out
 }
 
@@ -35,25 +57,33 @@ const withZero = (values: ArrayLike<number>): Float64Array => {
  */
 export const uniformSigmas = (schedule: DiscreteSchedule, steps: number): Float64Array => {
   checkSteps(steps)
-  const t = linspace(schedule.sigmas.length - 1, 0, steps)
-  return withZero(t.map((value) => tToSigma(schedule, Math.fround(value))))
+  const logSigmas = schedule.logSigmas
+  const f32 = Math.fround
+  // `t_to_sigma` on float32 tensors: every op rounded to float32.
+  return withZero(
+    linspace(schedule.sigmas.length - 1, 0, steps).map((t) => {
+      const low = Math.floor(t)
+      const w = t - low
+      return Math.exp(f32(f32(f32(1 - w) * logSigmas[low]!) + f32(w * logSigmas[Math.ceil(t)]!)))
+    }),
+  )
 }
 
 /** k-diffusion `get_sigmas_karras` (Karras et al. 2022, eq. 5): evenly spaced in sigma^(1/rho). */
 export const karrasSigmas = (steps: number, sigmaMin: number, sigmaMax: number, rho = 7): Float64Array => {
   checkSteps(steps)
+  const f32 = Math.fround
+  // sigma^(1/rho) in float64 (Python floats), the ramp (on the CPU) and the power on float32 tensors.
   const minInvRho = sigmaMin ** (1 / rho)
-  const maxInvRho = sigmaMax ** (1 / rho)
-  const ramp = linspace(0, 1, steps)
-  return withZero(ramp.map((r) => (maxInvRho + Math.fround(r) * (minInvRho - maxInvRho)) ** rho))
+  const maxInvRho = f32(sigmaMax ** (1 / rho))
+  const span = f32(minInvRho - sigmaMax ** (1 / rho))
+  return withZero(cpuLinspace(0, 1, steps).map((r) => f32(maxInvRho + f32(r * span)) ** rho))
 }
 
 /** k-diffusion `get_sigmas_exponential`: evenly spaced in log sigma. */
 export const exponentialSigmas = (steps: number, sigmaMin: number, sigmaMax: number): Float64Array => {
   checkSteps(steps)
-  return withZero(
-    linspace(Math.log(sigmaMax), Math.log(sigmaMin), steps).map((l) => Math.exp(Math.fround(l))),
-  )
+  return withZero(cpuLinspace(Math.log(sigmaMax), Math.log(sigmaMin), steps).map((l) => Math.exp(l)))
 }
 
 /**
