@@ -151,6 +151,9 @@ def run_case(k, name, sigmas, seeds, shape):
         return noise
 
     final = k.sampling.sample_dpmpp_sde(model, x, sigmas, noise_sampler=recorded, disable=True)
+    # Upwards in sigma too (k-diffusion flips the sign), which no sampler here asks.
+    low, high = sigmas[-3], sigmas[1]
+    ascending = {"sigma": float(low), "sigmaNext": float(high), "values": short(sampler(low, high))}
 
     replay = iter(q["values"] for q in queries)
     reference_model, _ = golden_samplers.make_denoiser(batch * size)
@@ -166,6 +169,7 @@ def run_case(k, name, sigmas, seeds, shape):
         "shape": list(shape),
         "sigmas": [float(s) for s in sigmas],
         "queries": queries,
+        "ascending": ascending,
         "final": short(final),
         "reference": [float(v) for v in reference],
     }

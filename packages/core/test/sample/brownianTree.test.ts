@@ -94,7 +94,7 @@ describe("DPM++ SDE noise as A1111 draws it (NV / GPU source)", () => {
 
     it(`${c.name}: the trees' noise at k-diffusion's float32 sigmas`, () => {
       const noise = Sample.brownianTreeNoise({ seeds: c.seeds, size, sigmas: c.sigmas, randn: nvFirstDraw })
-      for (const query of c.queries) {
+      for (const query of [...c.queries, c.ascending]) {
         expectClose(noise(query.sigma, query.sigmaNext), query.values, 1e-6)
       }
     })
