@@ -4,7 +4,6 @@ export {
   type BrownianTreeOptions,
   brownianTreeNoise,
   dpmppSdeNoiseSigmas,
-  pythonRound,
   type SeededNormals,
 } from "./brownianTree.js"
 export { type DdimOptions, sampleDdim } from "./ddim.js"
