@@ -11,8 +11,9 @@ import type { NoiseSampler } from "./kSamplers.js"
  * (tol 1e-6, Python's `round(x, 6)`), node seeds from NumPy's SeedSequence(entropy = the picture's seed,
  * spawn_key = (node key, depth), pool_size = 24), no Lévy area, and the float32 arithmetic of its tensor ops
  * (each op rounded to float32; Python floats enter an op as float32). Which nodes are cached only changes
- * the speed, never a value: a query in a fresh stretch of time draws ~25 nodes' noise, so the cache keeps
- * the 100 most recently used nodes (torchsde keeps the last 45 computed).
+ * the speed, never a value: a query in a fresh stretch of time draws ~25 nodes' noise (a 20-step run about
+ * 660 draws of a picture's size), so the cache keeps the 100 most recently used nodes (torchsde keeps the
+ * last 45 computed).
  */
 
 /** The first `n` standard normals of a generator seeded with `seed` (torchsde's `_randn`). */
@@ -139,14 +140,16 @@ export class BrownianTree {
     return [node.left, node.right, midway]
   }
 
-  /** A node's increment from its parent's: the Brownian bridge at the parent's midway. */
+  /**
+   * A node's increment from its parent's: the Brownian bridge at the parent's midway. One draw of the
+   * parent's noise gives both children (torchsde draws it again for each), so both are cached.
+   */
   private valueOf(node: Interval): Float32Array {
     const parent = node.parent
     if (!parent) return this.rootW
     const cached = this.cache.get(node)
     if (cached) {
-      this.cache.delete(node)
-      this.cache.set(node, cached)
+      this.remember(node, cached)
       return cached
     }
     const w = this.valueOf(parent)
@@ -158,14 +161,22 @@ export class BrownianTree {
     const reciprocal32 = f32(reciprocal)
     const std = f32(Math.sqrt(leftDiff * rightDiff * reciprocal))
     const noise = this.options.randn(parent.wSeed, w.length)
-    const out = new Float32Array(w.length)
+    const left = new Float32Array(w.length)
+    const right = new Float32Array(w.length)
     for (let j = 0; j < w.length; j++) {
-      const leftW = f32(f32(f32(leftDiff32 * w[j]!) * reciprocal32) + f32(std * noise[j]!))
-      out[j] = node.isLeft ? leftW : f32(w[j]! - leftW)
+      left[j] = f32(f32(f32(leftDiff32 * w[j]!) * reciprocal32) + f32(std * noise[j]!))
+      right[j] = f32(w[j]! - left[j]!)
     }
+    const [value, sibling] = node.isLeft ? [left, right] : [right, left]
+    this.remember(node.isLeft ? parent.right! : parent.left!, sibling)
+    this.remember(node, value)
+    return value
+  }
+
+  private remember(node: Interval, value: Float32Array): void {
+    this.cache.delete(node)
     if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!)
-    this.cache.set(node, out)
-    return out
+    this.cache.set(node, value)
   }
 }
 
