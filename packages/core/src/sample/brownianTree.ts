@@ -3,7 +3,7 @@ import type { NoiseSampler } from "./kSamplers.js"
 
 /**
  * The noise A1111's DPM++ SDE samplers draw: k-diffusion's `BrownianTreeNoiseSampler` (one
- * `torchsde.BrownianTree` per picture, seeded with the picture's seed) over torchsde 0.2.6's
+ * `torchsde.BrownianTree` per picture, seeded with the picture's seed) over torchsde's (0.2.4 to 0.2.6 agree)
  * `BrownianInterval`, with torchsde's `_randn` replaced by A1111's `randn_local` (`modules/
  * sd_samplers_common.py`): a node's noise is the first draw of A1111's generator seeded with the node's seed.
  *
