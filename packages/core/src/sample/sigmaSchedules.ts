@@ -53,7 +53,8 @@ const withZero = (values: ArrayLike<number>): Float64Array => {
 
 /**
  * k-diffusion `DiscreteSchedule.get_sigmas(n)` — A1111's "Uniform", and its "Automatic" for Euler, Euler a
- * and Heun: n timesteps evenly spaced from 999 down to 0 (float32 `linspace`), mapped to sigma.
+ * and Heun: n timesteps evenly spaced from 999 down to 0 (float32 `linspace`), mapped to sigma. A1111
+ * builds these on the GPU (the Karras and exponential ones on the CPU), so the linspace is CUDA's.
  */
 export const uniformSigmas = (schedule: DiscreteSchedule, steps: number): Float64Array => {
   checkSteps(steps)
