@@ -38,4 +38,5 @@ export {
   type TrainingStep,
   type TrainingStepSpec,
 } from "./trainingStep.js"
+export { trainProgressEvent } from "./trainProgress.js"
 export { buildValidationLoss, VALIDATION_TIMESTEPS, type ValidationLossSpec } from "./validationLoss.js"
