@@ -23,7 +23,7 @@ const backendNames: Readonly<Record<TrainConfig["backend"], string>> = {
 }
 
 /** Loads the run's backend; a missing native module or device is one line naming the alternatives. */
-const backendLayer = (name: TrainConfig["backend"]) =>
+export const backendLayer = (name: TrainConfig["backend"]) =>
   Effect.gen(function* () {
     const entry = backendEntries.find((e) => e.name === backendNames[name])
     if (!entry) return yield* new UserError({ message: `unknown backend ${name}` })

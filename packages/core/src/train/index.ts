@@ -29,6 +29,7 @@ export {
   type StepOptions,
 } from "./stepOptions.js"
 export * from "./syntheticCheckpoint.js"
+export * from "./trainEstimate.js"
 export {
   accumulatorName,
   buildTrainingStep,
