@@ -14,11 +14,9 @@ import { Argument, Command, Flag } from "effect/cli"
 import { exists } from "../fileExists.js"
 import { showProgress } from "../progress/showProgress.js"
 import { readTrainConfigFile } from "../train/configFile.js"
-import { estimateRun, type RunEstimate } from "../train/estimateRun.js"
+import { estimateRun, memorySize, type RunEstimate } from "../train/estimateRun.js"
 import { UserError } from "../userError.js"
 import { switchFlag } from "./switchFlag.js"
-
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`
 
 /** What `config check` learned besides the problems: the data's steps and the model. */
 interface CheckFacts {
@@ -237,7 +235,7 @@ export const configCheck = Command.make(
         for (const line of estimate?.lines ?? []) yield* Console.log(line)
         const summary = [
           facts.family &&
-            `model ${facts.family}${facts.parameters ? `, ${(facts.parameters / 1e6).toFixed(0)} M parameters (${gib(facts.weightBytes ?? 0)} of f32 weights)` : ""}`,
+            `model ${facts.family}${facts.parameters ? `, ${(facts.parameters / 1e6).toFixed(0)} M parameters (${memorySize(facts.weightBytes ?? 0)} of f32 weights)` : ""}`,
           facts.images !== undefined && `${facts.images} images`,
           facts.stepsPerEpoch !== undefined && `${facts.stepsPerEpoch} steps per epoch`,
           facts.totalSteps !== undefined && `${facts.totalSteps} steps in all`,

@@ -2,6 +2,7 @@ import { freemem, totalmem } from "node:os"
 import {
   architectureOf,
   type ConfigProblem,
+  DeviceOutOfMemory,
   detectCheckpoint,
   estimateTraining,
   type MeasuredStep,
@@ -124,10 +125,25 @@ export const estimateRun = (config: TrainConfig, modelPath: string, options: Run
 
     const exit = yield* Effect.exit(measureStep(config, options.bucket))
     if (Exit.isFailure(exit)) {
+      const cause = Cause.squash(exit.cause)
+      // Running out of memory is the measurement's answer, not its failure.
+      if (cause instanceof DeviceOutOfMemory) {
+        problems.push({
+          level: "error",
+          key: "train_batch_size",
+          message: `a step at ${options.bucket.width}×${options.bucket.height}, batch ${config.trainBatchSize} does not fit: ${cause.message}`,
+        })
+        return {
+          estimate: { ...before, fits: "no" },
+          measured: undefined,
+          lines,
+          problems,
+        } satisfies RunEstimate
+      }
       problems.push({
         level: "warning",
         key: "backend",
-        message: `could not measure a training step on ${config.backend}: ${messageOf(Cause.squash(exit.cause))}`,
+        message: `could not measure a training step on ${config.backend}: ${messageOf(cause)}`,
       })
       return { estimate: before, measured: undefined, lines, problems } satisfies RunEstimate
     }
