@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { layer as onnx } from "@danlu/backend-onnx"
-import { Backend, mergeLora } from "@danlu/core"
+import { Backend, mergeLora, type ProgressEvent, withProgress } from "@danlu/core"
 import { backendRequired } from "@danlu/core/testing"
 import {
   decodeImageRgb,
@@ -80,6 +80,7 @@ const settings = {
 describe("generate", () => {
   it("writes A1111-named PNGs whose parameters parse back, the same seed giving the same picture", async () => {
     const out = join(dir, "plain")
+    const progress: Array<ProgressEvent> = []
     const files = await run(
       Effect.gen(function* () {
         const generator = yield* openGenerator(model)
@@ -88,12 +89,17 @@ describe("generate", () => {
           batch: 2,
           outDir: out,
           version: "danlu test",
-        })
+        }).pipe(withProgress((event) => progress.push(event)))
         const again = yield* generateWith(generator, { ...settings, seed: 12, outDir: out })
         return { first, again }
       }),
     )
     expect((await readdir(out)).sort()).toEqual(["00000-11.png", "00001-12.png", "00002-12.png"])
+    // The batch is drawn in one sampler run: one update per step up to the total, timed from the first.
+    expect(progress.map((e) => (e.type === "progress" ? [e.task, e.unit, e.done, e.total] : e))).toEqual(
+      [1, 2, 3].map((step) => ["generate", "step", step, 3]),
+    )
+    expect(progress.map((e) => e.type === "progress" && e.rate !== undefined)).toEqual([false, true, true])
     const png = new Uint8Array(await readFile(join(out, "00000-11.png")))
     const text = readPngText(png).find((entry) => entry.keyword === "parameters")!.text
     const parsed = readGenerationParameters(text)

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
+import { memorySize } from "../src/train/estimateRun.js"
 import { runCli } from "./runCli.js"
 import { writeCheckpoint, writeSquares } from "./trainFixtures.js"
 
@@ -24,6 +25,8 @@ const project = async (name: string, preset: string) => {
   const toml = (await readFile(path, "utf8"))
     .replace(/^resolution = .*$/m, 'resolution = "64,64"')
     .replace(/^enable_bucket = true$/m, "enable_bucket = false")
+    // The micro model has one text layer: no layer to skip to.
+    .replace(/^clip_skip = \d+$/m, "clip_skip = 1")
   await writeFile(path, toml)
   return { dir, path }
 }
@@ -54,6 +57,28 @@ describe("danlu init", () => {
   })
 })
 
+interface Estimated {
+  readonly parameters: number
+  readonly totalSteps: number
+  readonly buckets: number
+  readonly problems: ReadonlyArray<{ level: string; key: string; message: string }>
+  readonly estimate: {
+    readonly baseWeightBytes: number
+    readonly networkBytes: number
+    readonly staticBytes: number
+    readonly peakBytes: number
+    readonly totalSeconds: number | null
+    readonly fits: string
+    readonly measured: {
+      readonly shape: string
+      readonly compileSeconds: number
+      readonly warmupSeconds: number
+      readonly stepSeconds: number
+      readonly peakBytes: number
+    } | null
+  }
+}
+
 describe("danlu config check", () => {
   it("passes a preset pointed at a real model and images, with the step arithmetic", async () => {
     const { path } = await project("ok", "character")
@@ -62,6 +87,72 @@ describe("danlu config check", () => {
     // 4 images × 10 repeats / batch 2 = 20 steps per epoch, 10 epochs.
     expect(result.output).toMatch(
       /✓ .*config\.toml: model SD 1\.x.*4 images, 20 steps per epoch, 200 steps in all/,
+    )
+    // One line per finding of the estimate, from the model's size and a short run on the backend.
+    expect(result.output).toMatch(/^memory: .* before activations: base weights .* \(f32\), LoRA/m)
+    expect(result.output).toMatch(/^measured on \w+: compiling the step for 2×4×32×32 took .*peak memory/m)
+    expect(result.output).toMatch(
+      /^time: about .* for 200 steps \(200 × .* \+ 1 bucket shape × .* compiling\)$/m,
+    )
+    expect(result.output).toMatch(/^fits: peak [\d.]+ [MG]iB of [\d.]+ GiB \([\d.]+ GiB free\)$/m)
+  })
+
+  it("estimates memory and time in JSON: the total from the measured parts, the static bytes from the model", async () => {
+    const { path } = await project("estimate", "character")
+    const result = await runCli(["config", "check", path, "--json"])
+    expect(result.error).toBeUndefined()
+    const report = JSON.parse(result.output) as Estimated
+    const { estimate } = report
+    const measured = estimate.measured!
+    expect(measured.shape).toBe("2×4×32×32")
+    for (const part of [measured.compileSeconds, measured.warmupSeconds, measured.stepSeconds])
+      expect(part).toBeGreaterThan(0)
+    expect(report.buckets).toBe(1)
+    expect(estimate.totalSeconds).toBeCloseTo(
+      report.totalSteps * measured.stepSeconds + report.buckets * measured.compileSeconds,
+      9,
+    )
+    expect(estimate.baseWeightBytes).toBe(report.parameters * 4)
+    expect(estimate.staticBytes).toBe(estimate.baseWeightBytes + estimate.networkBytes)
+    expect(estimate.peakBytes).toBe(Math.max(measured.peakBytes, estimate.staticBytes))
+    expect(measured.peakBytes).toBeGreaterThan(estimate.staticBytes)
+    expect(estimate.fits).not.toBe("no")
+  })
+
+  it("says a run won't fit: the weights alone without measuring, or the measured peak", async () => {
+    const { path } = await project("no-fit", "character")
+    const tiny = await runCli(["config", "check", path, "--json", "--memory", "0.0000001"])
+    expect(tiny.error?.message).toMatch(/1 problem to fix before training/)
+    const refused = JSON.parse(tiny.output) as Estimated
+    expect(refused.estimate).toMatchObject({ fits: "no", measured: null })
+    expect(refused.problems).toContainEqual({
+      level: "error",
+      key: "pretrained_model_name_or_path",
+      message: `the weights alone need ${memorySize(refused.estimate.staticBytes)}, more than the 1 KiB (--memory) there is: train on a machine with more memory`,
+    })
+    // Above the weights (10 MB) but below any process's resident memory.
+    const small = await runCli(["config", "check", path, "--memory", "0.05"])
+    expect(small.error?.message).toMatch(/1 problem to fix before training/)
+    expect(small.output).toMatch(
+      /^error: train_batch_size: a step peaks at [\d.]+ [MG]iB, more than the 51 MiB \(--memory\) there is: lower train_batch_size/m,
+    )
+    expect(small.output).toMatch(/^measured on /m)
+  })
+
+  it("--no-measure gives the static estimate alone", async () => {
+    const { path } = await project("no-measure", "character")
+    const result = await runCli(["config", "check", path, "--json", "--no-measure"])
+    const report = JSON.parse(result.output) as Estimated
+    expect(report.estimate).toMatchObject({ measured: null, totalSeconds: null })
+    expect(report.estimate.peakBytes).toBe(report.estimate.staticBytes)
+  })
+
+  it("refuses a clip_skip the model's text encoder cannot give, as training would", async () => {
+    const { path } = await project("clip-skip", "character")
+    await writeFile(path, `${await readFile(path, "utf8")}`.replace(/^clip_skip = 1$/m, "clip_skip = 2"))
+    const result = await runCli(["config", "check", path, "--no-measure"])
+    expect(result.output).toMatch(
+      /^error: clip_skip: this model cannot be trained with this config: clip skip 2 must be 1 … 1$/m,
     )
   })
 
@@ -84,7 +175,7 @@ describe("danlu config check", () => {
     const { dir, path } = await project("captions", "style")
     const toml = await readFile(path, "utf8")
     await writeFile(path, toml.replace('caption_extension = ".txt"', 'caption_extension = ".caption"'))
-    const result = await runCli(["config", "check", path])
+    const result = await runCli(["config", "check", path, "--no-measure"])
     expect(result.error).toBeUndefined()
     expect(result.output).toMatch(
       /warning: caption_extension: 4 images have no \.caption caption.*have \.txt captions/,

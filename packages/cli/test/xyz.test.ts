@@ -65,6 +65,7 @@ const inDir = (args: ReadonlyArray<string>) =>
 
 describe("xyz", () => {
   it("draws epochs × weights once, grids and indexes them, reads them; a second run draws nothing", async () => {
+    const progress: Array<string> = []
     const result = await runXyzPromise(
       {
         model,
@@ -77,9 +78,13 @@ describe("xyz", () => {
         width: 16,
         height: 16,
         trainDataDir: join(dir, "train"),
+        onCell: ({ done, total, file }) => progress.push(`cell ${done}/${total} ${file.endsWith(".png")}`),
+        onProgress: ({ step, steps }) => progress.push(`step ${step}/${steps}`),
       },
       onnx,
     )
+    // Each picture's sampler steps, then its cell; the count ends at the total.
+    expect(progress).toEqual([1, 2, 3].flatMap((cell) => ["step 1/2", "step 2/2", `cell ${cell}/3 true`]))
     // 2 epoch files × weights 0 and 0.8; the weight-0 cells of both epochs are one picture of the base model.
     expect(result).toMatchObject({ cells: 4, pictures: 3, drawn: 3, skipped: 0 })
     const out = join(run, "xyz-my-lora")

@@ -1,3 +1,12 @@
+// The progress service, for the packages above dataset (the tagger) that report into it.
+export {
+  Progress,
+  type ProgressEvent,
+  type ProgressShape,
+  type ProgressUpdate,
+  progressCounter,
+  withProgress,
+} from "@danlu/core"
 export {
   type BucketAssigner,
   type BucketAssignment,
@@ -114,7 +123,7 @@ export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
 export { datasetsMetadata } from "./train/datasetsMetadata.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
-export { sizingOf, type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
+export { sizingOf, type TrainRunHooks, train } from "./train/train.js"
 export {
   type BucketInfo,
   type DatasetSummary,
@@ -134,6 +143,7 @@ export {
   type TrainLogs,
   writeLossCurve,
 } from "./train/trainLogs.js"
+export type { TrainRunEvent } from "./train/trainRunEvents.js"
 export * from "./xyz/epochFiles.js"
 export * from "./xyz/runXyz.js"
 export * from "./xyz/xyzPlan.js"

@@ -1,3 +1,4 @@
+import { type ProgressEvent, withProgress } from "@danlu/core"
 import { Effect } from "effect"
 import { type CheckOptions, checkDataset as checkDatasetEffect } from "./check/checkDataset.js"
 import {
@@ -27,8 +28,20 @@ export const readImageRgb = (source: ImageSource, options: { readonly background
 
 export const readImageRgba = (source: ImageSource) => Effect.runPromise(readImageRgbaEffect(source))
 
-export const checkDataset = (root: string, options: CheckOptions = {}) =>
-  Effect.runPromise(checkDatasetEffect(root, options))
+/** Hears how many images of `total` are done; the Effect forms report to the `Progress` service instead. */
+export type CountProgress = (done: number, total: number) => void
 
-export const prepareDataset = (root: string, options: PrepareOptions) =>
-  Effect.runPromise(prepareDatasetEffect(root, options))
+const counting = (task: string, onProgress: CountProgress | undefined) =>
+  withProgress((event: ProgressEvent) => {
+    if (event.type === "progress" && event.task === task) onProgress?.(event.done, event.total)
+  })
+
+export const checkDataset = (
+  root: string,
+  options: CheckOptions & { readonly onProgress?: CountProgress } = {},
+) => Effect.runPromise(checkDatasetEffect(root, options).pipe(counting("check", options.onProgress)))
+
+export const prepareDataset = (
+  root: string,
+  options: PrepareOptions & { readonly onProgress?: CountProgress },
+) => Effect.runPromise(prepareDatasetEffect(root, options).pipe(counting("prepare", options.onProgress)))

@@ -1,7 +1,7 @@
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { checkDataset, formatCheckReport } from "../src/index.js"
+import { checkDataset, formatCheckReport, type ProgressEvent, promise, withProgress } from "../src/index.js"
 import { gradient, mixedDataset, noUpscale, snapshot, tempDir, writeFileIn } from "./fixtures.js"
 
 describe("checkDataset on a mixed folder", async () => {
@@ -80,6 +80,21 @@ describe("checkDataset on a mixed folder", async () => {
     expect(text).toMatch(/10_cat\s+10\s+10\s+100\s+50/)
     expect(text).toContain("cannot decode (2)")
     expect(text).toContain("512×512")
+  })
+
+  it("reports each image read into Progress, and to the Promise API's onProgress", async () => {
+    const events: Array<ProgressEvent> = []
+    await Effect.runPromise(checkDataset(root).pipe(withProgress((e) => events.push(e))))
+    const files = report.images.length + report.problems.decodeFailures.length
+    expect(events.map((e) => (e.type === "progress" ? [e.task, e.unit, e.done, e.total] : e))).toEqual(
+      Array.from({ length: files + 1 }, (_, done) => ["check", "image", done, files]),
+    )
+    const details = events.slice(1).map((e) => (e.type === "progress" ? e.detail : undefined))
+    expect(new Set(details).size).toBe(files)
+    expect(details).toContain("corrupt.png")
+    const counts: Array<[number, number]> = []
+    await promise.checkDataset(root, { onProgress: (done, total) => counts.push([done, total]) })
+    expect(counts).toEqual(Array.from({ length: files + 1 }, (_, done) => [done, files]))
   })
 
   it("says to point at the parent when given a concept folder", async () => {

@@ -3,7 +3,13 @@ import { join } from "node:path"
 import { Effect, Fiber } from "effect"
 import sharp from "sharp"
 import { describe, expect, it } from "vitest"
-import { manifestName, prepareDataset, temporarySuffix } from "../src/index.js"
+import {
+  manifestName,
+  type ProgressEvent,
+  prepareDataset,
+  temporarySuffix,
+  withProgress,
+} from "../src/index.js"
 import { gradient, mixedDataset, noUpscale, snapshot, tempDir, writeFileIn } from "./fixtures.js"
 
 const filesUnder = async (root: string) =>
@@ -18,15 +24,14 @@ describe("prepareDataset", () => {
     await mixedDataset(root)
     const before = await snapshot(root)
     const out = join(await tempDir(), "prepared")
-    const progress: Array<number> = []
+    const progress: Array<ProgressEvent> = []
     const result = await Effect.runPromise(
       prepareDataset(root, {
         out,
         sizing: { mode: "fixed", size: { width: 512, height: 512 } },
         format: "png",
         upscale: true,
-        onProgress: (done) => progress.push(done),
-      }),
+      }).pipe(withProgress((event) => progress.push(event))),
     )
     expect(await snapshot(root)).toEqual(before)
     expect(result.images).toHaveLength(11)
@@ -41,7 +46,10 @@ describe("prepareDataset", () => {
       "10_cat/near.jpg",
       "10_cat/rotated.jpg",
     ])
-    expect(progress.at(-1)).toBe(13)
+    // One update per image after the start, counting up to every image (written or skipped).
+    expect(progress.map((e) => (e.type === "progress" ? [e.task, e.unit, e.done, e.total] : e))).toEqual(
+      Array.from({ length: 14 }, (_, done) => ["prepare", "image", done, 13]),
+    )
     const files = await filesUnder(out)
     expect(files).toContain("10_cat/a.png")
     expect(files).toContain("10_cat/a.txt")
@@ -141,13 +149,11 @@ describe("prepareDataset", () => {
       started = resolve
     })
     const fiber = Effect.runFork(
-      prepareDataset(root, {
-        out,
-        concurrency: 3,
-        onProgress: (done) => {
-          if (done === 2) started()
-        },
-      }),
+      prepareDataset(root, { out, concurrency: 3 }).pipe(
+        withProgress((event) => {
+          if (event.type === "progress" && event.done === 2) started()
+        }),
+      ),
     )
     await firstDone
     await Effect.runPromise(Fiber.interrupt(fiber))

@@ -1,5 +1,5 @@
 import { join } from "node:path"
-import { clipTokenizer, tinyArchitecture } from "@danlu/core"
+import { clipTokenizer, type ProgressEvent, tinyArchitecture, withProgress } from "@danlu/core"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { LatentEncoder } from "../src/index.js"
@@ -45,7 +45,11 @@ const subset = async (
   ...options,
 })
 
-const load = (root: string, datasets: ReadonlyArray<TrainingDatasetSpec>) =>
+const load = (
+  root: string,
+  datasets: ReadonlyArray<TrainingDatasetSpec>,
+  onProgress: (event: ProgressEvent) => void = () => {},
+) =>
   Effect.runPromise(
     loadTrainingData({
       datasets,
@@ -53,10 +57,28 @@ const load = (root: string, datasets: ReadonlyArray<TrainingDatasetSpec>) =>
       priorLossWeight: 1,
       cacheDir: join(root, "cache"),
       encoder: pooling,
-    }),
+    }).pipe(withProgress(onProgress)),
   )
 
 describe("loadTrainingData", () => {
+  it("reports each image's latents as the 'latents' task: encoded the first time, cached the next", async () => {
+    const root = await tempDir()
+    for (const name of ["a", "b", "c"])
+      await writeFileIn(root, `2_x/${name}.png`, await gradient(32, 32, name.charCodeAt(0)).png().toBuffer())
+    const spec = async () => [
+      { sizing: fixed32, batchSize: 1, subsets: [await subset(join(root, "2_x"), 2)] },
+    ]
+    const runs: Array<Array<ProgressEvent>> = [[], []]
+    for (const events of runs) await load(root, await spec(), (e) => events.push(e))
+    for (const [run, events] of runs.entries()) {
+      expect(events.map((e) => (e.type === "progress" ? [e.task, e.unit, e.done, e.total] : e))).toEqual(
+        [0, 1, 2, 3].map((done) => ["latents", "image", done, 3]),
+      )
+      const encoded = events.slice(1).map((e) => (e.type === "progress" ? e.fields?.encoded : undefined))
+      expect(encoded).toEqual([run === 0, run === 0, run === 0])
+    }
+  })
+
   it("serves SDXL's size conditioning per sample: original size, centre-crop origin, bucket", async () => {
     const root = await tempDir()
     await writeFileIn(root, "wide/a.png", await gradient(48, 32, 1).png().toBuffer())

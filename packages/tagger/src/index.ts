@@ -59,12 +59,12 @@ export {
   wd14Input,
   writeBgrFloat,
 } from "./preprocess/wd14Input.js"
+export type { TagProgress } from "./promise.js"
 export * as promise from "./promise.js"
 export { loadTagLabels } from "./tagging/loadTagLabels.js"
 export {
   type TagFolderOptions,
   type TagFolderReport,
-  type TagProgress,
   tagFolder,
 } from "./tagging/tagFolder.js"
 export {

@@ -1,3 +1,4 @@
+import { type ProgressEvent, withProgress } from "@danlu/dataset"
 import { Effect, Exit, Scope } from "effect"
 import { undoCaptionChanges } from "./captions/captionBackup.js"
 import { type CaptionFolderOptions, readCaptionedImages } from "./editing/captionedImages.js"
@@ -18,8 +19,32 @@ import { selectTags, type TagSelection } from "./tags/selectTags.js"
  * (`TaggerInputError`, `TaggerModelError`, …), each with a one-line `message`.
  */
 
-/** Auto-tags a folder; see {@link tagFolderEffect}. */
-export const tagFolder = (options: TagFolderOptions) => Effect.runPromise(tagFolderEffect(options))
+export interface TagProgress {
+  readonly done: number
+  readonly total: number
+  /** The image just finished. */
+  readonly image: string
+}
+
+/**
+ * Auto-tags a folder; see {@link tagFolderEffect}. `onProgress` hears each image done (the Effect form
+ * reports to the `Progress` service instead).
+ */
+export const tagFolder = (
+  options: TagFolderOptions & { readonly onProgress?: (progress: TagProgress) => void },
+) =>
+  Effect.runPromise(
+    tagFolderEffect(options).pipe(
+      withProgress((event: ProgressEvent) => {
+        if (event.type === "progress" && event.task === "tag" && event.done > 0)
+          options.onProgress?.({
+            done: event.done,
+            total: event.total,
+            image: String(event.fields?.image ?? ""),
+          })
+      }),
+    ),
+  )
 
 export interface PromiseTagger {
   readonly size: number

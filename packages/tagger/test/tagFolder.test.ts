@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
+import { type ProgressEvent, withProgress } from "@danlu/dataset"
 import { Effect, Fiber } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
@@ -142,6 +143,28 @@ describe("tagFolder", () => {
     expect(seen).toEqual([1, 2, 3])
   })
 
+  it("reports into the Progress service: the start, then one update per image up to the total", async () => {
+    const dir = await dataset({ "a.png": "red", "b.png": "blue", "c.png": "white" })
+    const events: Array<ProgressEvent> = []
+    await Effect.runPromise(
+      tagFolder({ folder: dir, ...tagger, batchSize: 2 }).pipe(withProgress((e) => events.push(e))),
+    )
+    const updates = events.filter((e) => e.type === "progress")
+    expect(updates.map((e) => [e.task, e.unit, e.done, e.total])).toEqual([
+      ["tag", "image", 0, 3],
+      ["tag", "image", 1, 3],
+      ["tag", "image", 2, 3],
+      ["tag", "image", 3, 3],
+    ])
+    expect(
+      updates
+        .slice(1)
+        .map((e) => e.detail)
+        .sort(),
+    ).toEqual(["a.png", "b.png", "c.png"])
+    expect(events).toHaveLength(updates.length)
+  })
+
   it("rejects out-of-range thresholds and counts in one line", async () => {
     const dir = await dataset({ "a.png": "red" })
     await expect(run(dir, { generalThreshold: 35 })).rejects.toMatchObject({
@@ -180,13 +203,14 @@ describe("tagFolder", () => {
       existing: "overwrite",
       batchSize: 1,
       decodeConcurrency: 1,
-      onProgress: ({ done }) => {
-        if (done === 2 && fiber !== undefined && !interrupted) {
+    }).pipe(
+      withProgress((event) => {
+        if (event.type === "progress" && event.done === 2 && fiber !== undefined && !interrupted) {
           interrupted = true
           Effect.runFork(Fiber.interrupt(fiber))
         }
-      },
-    })
+      }),
+    )
     fiber = Effect.runFork(program)
     const exit = await Effect.runPromise(Fiber.await(fiber))
     expect(exit._tag).toBe("Failure")

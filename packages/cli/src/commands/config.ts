@@ -9,14 +9,14 @@ import {
 } from "@danlu/core"
 import { inspectModelPath } from "@danlu/core/node"
 import { checkDataset, sizingOf } from "@danlu/dataset"
-import { Console, Effect, Exit } from "effect"
-import { Argument, Command } from "effect/cli"
+import { Console, Effect, Exit, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { exists } from "../fileExists.js"
+import { showProgress } from "../progress/showProgress.js"
 import { readTrainConfigFile } from "../train/configFile.js"
+import { estimateRun, memorySize, type RunEstimate } from "../train/estimateRun.js"
 import { UserError } from "../userError.js"
 import { switchFlag } from "./switchFlag.js"
-
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`
 
 /** What `config check` learned besides the problems: the data's steps and the model. */
 interface CheckFacts {
@@ -25,8 +25,11 @@ interface CheckFacts {
   images?: number
   family?: string
   parameters?: number
-  /** Frozen weights in f32 plus activations scale with these; a measured step is `danlu bench`'s job. */
+  /** The base model's weights in f32. */
   weightBytes?: number
+  /** Buckets of the data (each compiles its own step program) and the largest, which is measured. */
+  buckets?: number
+  largestBucket?: { readonly width: number; readonly height: number }
 }
 
 /** The model checks: the file exists and is a trainable base, and a `network_weights` LoRA matches it. */
@@ -91,7 +94,7 @@ const checkModel = (config: TrainConfig, facts: CheckFacts) =>
   })
 
 /** The data checks, through `danlu dataset check`'s report: errors for what training cannot read. */
-const checkData = (config: TrainConfig, facts: CheckFacts) =>
+const checkData = (config: TrainConfig, facts: CheckFacts, json: boolean) =>
   Effect.gen(function* () {
     const problems: Array<ConfigProblem> = []
     const dir = config.trainDataDir
@@ -113,9 +116,15 @@ const checkData = (config: TrainConfig, facts: CheckFacts) =>
       sizing: sizingOf(config),
       batchSize: config.trainBatchSize,
       captionExtension: config.captionExtension,
-    })
+    }).pipe(showProgress({ json }))
     facts.images = report.totals.images
     facts.stepsPerEpoch = report.totals.stepsPerEpoch
+    if (report.buckets.length > 0) {
+      facts.buckets = report.buckets.length
+      facts.largestBucket = report.buckets
+        .map((bin) => bin.bucket)
+        .reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a))
+    }
     if (report.totals.images === 0)
       problems.push({
         level: "error",
@@ -150,16 +159,24 @@ export const configCheck = Command.make(
   "check",
   {
     file: Argument.String("config").pipe(Argument.withDescription("a kohya / 秋叶 training TOML")),
-    json: switchFlag("json", "print the problems and the step arithmetic as JSON"),
+    json: switchFlag("json", "print the problems, the step arithmetic and the estimate as JSON"),
+    noMeasure: switchFlag(
+      "no-measure",
+      "estimate memory from the model's size only, without compiling and timing a short run on the backend",
+    ),
+    memory: Flag.Finite("memory").pipe(
+      Flag.withDescription("GiB to check the run against instead of this machine's memory, e.g. 16"),
+      Flag.optional,
+    ),
   },
-  ({ file, json }) =>
+  ({ file, json, noMeasure, memory }) =>
     Effect.gen(function* () {
       const { options, ignored } = yield* readTrainConfigFile(file)
       const config = resolveTrainConfig(options)
       const facts: CheckFacts = {}
       const problems: Array<ConfigProblem> = [
         ...(yield* checkModel(config, facts)),
-        ...(yield* checkData(config, facts)),
+        ...(yield* checkData(config, facts, json)),
       ]
       problems.push(
         ...checkTrainConfig(
@@ -169,16 +186,56 @@ export const configCheck = Command.make(
       )
       const total = totalTrainSteps(config, facts.stepsPerEpoch)
       if (total !== undefined) facts.totalSteps = total
+      // Memory and time only for a run that could start: a broken config is fixed first.
+      let estimate: RunEstimate | undefined
+      const modelPath = config.pretrainedModelNameOrPath
+      if (modelPath !== undefined && !problems.some((p) => p.level === "error")) {
+        if (!noMeasure && !json) yield* Console.error(`measuring a short training run on ${config.backend}…`)
+        estimate = yield* Effect.scoped(
+          estimateRun(config, modelPath, {
+            totalSteps: facts.totalSteps,
+            shapes: facts.buckets ?? 1,
+            bucket: facts.largestBucket ?? config.resolution,
+            measure: !noMeasure,
+            memoryLimit: Option.isSome(memory) ? memory.value * 2 ** 30 : undefined,
+          }),
+        )
+        problems.push(...estimate.problems)
+      }
       const sorted = [...problems].sort((a, b) => (a.level === b.level ? 0 : a.level === "error" ? -1 : 1))
       if (json) {
-        yield* Console.log(JSON.stringify({ file, problems: sorted, ignored, ...facts }, null, 2))
+        yield* Console.log(
+          JSON.stringify(
+            {
+              file,
+              problems: sorted,
+              ignored,
+              ...facts,
+              ...(estimate === undefined
+                ? {}
+                : {
+                    estimate:
+                      estimate.estimate === undefined
+                        ? null
+                        : {
+                            ...estimate.estimate,
+                            totalSeconds: estimate.estimate.totalSeconds ?? null,
+                            measured: estimate.measured ?? null,
+                          },
+                  }),
+            },
+            null,
+            2,
+          ),
+        )
       } else {
         for (const option of ignored) yield* Console.log(`ignored: ${formatIgnoredOption(option)}`)
         for (const problem of sorted)
           yield* Console.log(`${problem.level}: ${problem.key}: ${problem.message}`)
+        for (const line of estimate?.lines ?? []) yield* Console.log(line)
         const summary = [
           facts.family &&
-            `model ${facts.family}${facts.parameters ? `, ${(facts.parameters / 1e6).toFixed(0)} M parameters (${gib(facts.weightBytes ?? 0)} of f32 weights)` : ""}`,
+            `model ${facts.family}${facts.parameters ? `, ${(facts.parameters / 1e6).toFixed(0)} M parameters (${memorySize(facts.weightBytes ?? 0)} of f32 weights)` : ""}`,
           facts.images !== undefined && `${facts.images} images`,
           facts.stepsPerEpoch !== undefined && `${facts.stepsPerEpoch} steps per epoch`,
           facts.totalSteps !== undefined && `${facts.totalSteps} steps in all`,

@@ -13,6 +13,7 @@ import {
 } from "@danlu/dataset"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { showProgress } from "../progress/showProgress.js"
 import { UserError } from "../userError.js"
 import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
 import { switchFlag } from "./switchFlag.js"
@@ -95,23 +96,6 @@ const positive = (flag: string, value: number): Effect.Effect<number, UserError>
     ? Effect.succeed(value)
     : Effect.fail(new UserError({ message: `--${flag} must be at least 1, got ${value}` }))
 
-/** A one-line progress bar on stderr, only when stderr is a terminal (logs and pipes stay clean). */
-const progressBar = (label: string) => {
-  if (process.stderr.isTTY !== true) return { update: () => {}, finish: () => {} }
-  let last = 0
-  return {
-    update: (done: number, total: number) => {
-      const now = Date.now()
-      if (done < total && now - last < 100) return
-      last = now
-      const width = 30
-      const filled = total === 0 ? width : Math.round((width * done) / total)
-      process.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total}`)
-    },
-    finish: () => process.stderr.write("\n"),
-  }
-}
-
 const check = Command.make(
   "check",
   {
@@ -131,7 +115,7 @@ const check = Command.make(
       Flag.withDescription("images read at once"),
       Flag.withDefault(4),
     ),
-    json: switchFlag("json", "print the report as JSON"),
+    json: switchFlag("json", "print the report as JSON (progress: JSON lines on stderr)"),
   },
   (flags) =>
     Effect.gen(function* () {
@@ -139,16 +123,13 @@ const check = Command.make(
       const batchSize = yield* positive("batch-size", flags.batchSize)
       const concurrency = yield* positive("concurrency", flags.concurrency)
       const captionExtension = yield* captionExtensionFrom(flags.captionExtension)
-      const bar = flags.json ? { update: () => {}, finish: () => {} } : progressBar("checking")
       const report: CheckReport = yield* checkDataset(flags.dir, {
         sizing,
         batchSize,
         concurrency,
         captionExtension,
-        onProgress: bar.update,
         ...(Option.isSome(flags.reg) ? { regularizationRoot: flags.reg.value } : {}),
-      })
-      bar.finish()
+      }).pipe(showProgress({ json: flags.json }))
       yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : formatCheckReport(report).trimEnd())
     }),
 ).pipe(
@@ -215,7 +196,7 @@ const prepare = Command.make(
       Flag.withDescription("images processed at once"),
       Flag.withDefault(2),
     ),
-    json: switchFlag("json", "print the result as JSON"),
+    json: switchFlag("json", "print the result as JSON (progress: JSON lines on stderr)"),
   },
   (flags) =>
     Effect.gen(function* () {
@@ -228,7 +209,6 @@ const prepare = Command.make(
       }
       const concurrency = yield* positive("concurrency", flags.concurrency)
       const captionExtension = yield* captionExtensionFrom(flags.captionExtension)
-      const bar = flags.json ? { update: () => {}, finish: () => {} } : progressBar("preparing")
       const result = yield* prepareDataset(flags.dir, {
         out: flags.out,
         sizing,
@@ -239,9 +219,7 @@ const prepare = Command.make(
         captionExtension,
         replaceChangedCaptions: flags.force,
         concurrency,
-        onProgress: bar.update,
-      })
-      bar.finish()
+      }).pipe(showProgress({ json: flags.json }))
       yield* Console.log(flags.json ? JSON.stringify(result, null, 2) : summarizePrepare(result))
     }),
 ).pipe(

@@ -1,28 +1,10 @@
 import { Sample } from "@danlu/core"
-import { type GenerateProgress, generateImages } from "@danlu/dataset"
+import { generateImages } from "@danlu/dataset"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { chooseBackend } from "../backends/chooseBackend.js"
+import { showProgress } from "../progress/showProgress.js"
 import { version } from "../version.js"
-
-/** A bar on a terminal, a plain line per step otherwise (logs, pipes). */
-export const stepProgress = (label: string): ((progress: GenerateProgress) => void) => {
-  const stream = process.stderr
-  const started = Date.now()
-  return ({ step, steps }) => {
-    const seconds = (Date.now() - started) / 1000
-    if (stream.isTTY) {
-      const width = 30
-      const filled = Math.round((step / steps) * width)
-      stream.write(
-        `\r${label} [${"█".repeat(filled)}${"░".repeat(width - filled)}] ${step}/${steps}  ${(seconds / step).toFixed(2)} s/step`,
-      )
-      if (step === steps) stream.write("\n")
-    } else {
-      stream.write(`${label} step ${step}/${steps} (${seconds.toFixed(1)} s)\n`)
-    }
-  }
-}
 
 /** The flags `generate` and `xyz` share, with A1111's defaults. */
 export const drawFlags = {
@@ -114,9 +96,8 @@ export const generate = Command.make(
         prompt: options.prompt,
         batch: options.batch,
         outDir: options.out,
-        onProgress: stepProgress("generate"),
         ...(loraDir === undefined ? {} : { loraDir }),
-      }).pipe(Effect.scoped, Effect.provide(backend))
+      }).pipe(Effect.scoped, showProgress({ json: false }), Effect.provide(backend))
       for (const image of images) {
         yield* Console.log(
           `${image.file}${image.nonFinite ? "  (broken: NaN in the latents or pixels)" : ""}`,

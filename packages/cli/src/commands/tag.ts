@@ -2,30 +2,14 @@ import {
   defaultCharacterThreshold,
   defaultExecutionProvider,
   defaultGeneralThreshold,
-  type TagProgress,
   tagFolder,
 } from "@danlu/tagger"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { showProgress } from "../progress/showProgress.js"
 import { captionExtensionFlag, captionExtensionFrom } from "./captionExtension.js"
 import { switchFlag } from "./switchFlag.js"
 import { tagList } from "./tagsOutput.js"
-
-/** A one-line progress bar on stderr when it is a terminal; silent otherwise (logs, pipes, tests). */
-const progressBar = (): ((progress: TagProgress) => void) | undefined => {
-  const stream = process.stderr
-  if (!stream.isTTY) return undefined
-  const started = Date.now()
-  return ({ done, total }) => {
-    const width = 30
-    const filled = Math.round((done / total) * width)
-    const rate = done / Math.max(0.001, (Date.now() - started) / 1000)
-    stream.write(
-      `\r[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${done}/${total}  ${rate.toFixed(1)} img/s`,
-    )
-    if (done === total) stream.write("\n")
-  }
-}
 
 const optionalNumber = (option: Option.Option<number>) => Option.getOrUndefined(option)
 
@@ -79,7 +63,6 @@ export const tag = Command.make(
       const triggerWords = tagList(Option.toArray(options.trigger))
       const maxTags = optionalNumber(options.maxTags)
       const captionExtension = yield* captionExtensionFrom(options.captionExtension)
-      const onProgress = progressBar()
       const report = yield* tagFolder({
         folder: options.folder,
         model: options.model,
@@ -98,8 +81,7 @@ export const tag = Command.make(
         provider: options.provider,
         captionExtension,
         ...(maxTags === undefined ? {} : { maxTags }),
-        ...(onProgress === undefined ? {} : { onProgress }),
-      })
+      }).pipe(showProgress({ json: false }))
       for (const failure of report.failed) yield* Console.log(`skipped ${failure.image}: ${failure.message}`)
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
       const skipped =

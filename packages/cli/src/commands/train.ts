@@ -11,8 +11,8 @@ import {
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { backendEntries } from "../backends/registry.js"
+import { showProgress } from "../progress/showProgress.js"
 import { resolveTrainFlags, trainFlags } from "../train/flags.js"
-import { renderTrainEvents } from "../train/renderTrainEvents.js"
 import { UserError } from "../userError.js"
 import { switchFlag } from "./switchFlag.js"
 
@@ -23,7 +23,7 @@ const backendNames: Readonly<Record<TrainConfig["backend"], string>> = {
 }
 
 /** Loads the run's backend; a missing native module or device is one line naming the alternatives. */
-const backendLayer = (name: TrainConfig["backend"]) =>
+export const backendLayer = (name: TrainConfig["backend"]) =>
   Effect.gen(function* () {
     const entry = backendEntries.find((e) => e.name === backendNames[name])
     if (!entry) return yield* new UserError({ message: `unknown backend ${name}` })
@@ -72,7 +72,10 @@ const resumeCommand = (args: ReadonlyArray<string>, state: string): string => {
 
 export const trainCommand = Command.make(
   "train",
-  { kohya: trainFlags, json: switchFlag("json", "one JSON object per event on stdout, for scripts") },
+  {
+    kohya: trainFlags,
+    json: switchFlag("json", "one JSON object per progress event on stdout, for scripts"),
+  },
   ({ kohya, json }) =>
     Effect.gen(function* () {
       const { config, dataset, ignored } = yield* resolveTrainFlags(kohya)
@@ -90,15 +93,13 @@ export const trainCommand = Command.make(
       const stop = stopOnInterrupt()
       let logs: TrainLogs | undefined
       const losses: Array<{ step: number; loss: number; average: number }> = []
-      const render = renderTrainEvents({ json, tty: process.stderr.isTTY === true })
+      // The run shows itself through the Progress service; its events feed the logs and the loss curve.
       const emit = (event: TrainRunEvent) => {
-        render(event)
         if (event.type === "step")
           losses.push({ step: event.step, loss: event.loss, average: event.averageLoss })
         if (logs === undefined && config.loggingDir !== undefined && event.type === "start")
           logs = openTrainLogs(config.loggingDir, config.logPrefix ?? "")
         if (
-          event.type !== "latents" &&
           event.type !== "model" &&
           event.type !== "dataset" &&
           event.type !== "sample" &&
@@ -111,7 +112,7 @@ export const trainCommand = Command.make(
       yield* Effect.gen(function* () {
         const result = yield* Effect.scoped(
           train(config, { emit, stopRequested: stop.stopRequested }, dataset),
-        ).pipe(Effect.provide(layer))
+        ).pipe(showProgress({ json, jsonTo: "stdout" }), Effect.provide(layer))
         const outputName = config.outputName ?? "last"
         if (losses.length > 0) {
           const curve = join(config.outputDir!, `${outputName}-loss.png`)

@@ -2,8 +2,9 @@ import { runXyz, type XyzAxisSpec, type XyzAxisType, xyzAxisTypes } from "@danlu
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { chooseBackend } from "../backends/chooseBackend.js"
+import { showProgress } from "../progress/showProgress.js"
 import { UserError } from "../userError.js"
-import { drawFlags, drawSettings, stepProgress } from "./generate.js"
+import { drawFlags, drawSettings } from "./generate.js"
 
 const list = (text: string): Array<string> =>
   text
@@ -111,14 +112,11 @@ export const xyz = Command.make(
         x: axisOf(options.xType, options.xValues, "epochs")!,
         y: axisOf(options.yType, options.yValues, "weights")!,
         dryRun: options.dryRun,
-        // Off a terminal, one line per cell is enough; a bar shows the steps of the cell being drawn.
-        ...(process.stderr.isTTY ? { onProgress: stepProgress("cell") } : {}),
-        onCell: ({ done, total, file }) => process.stderr.write(`cell ${done}/${total}: ${file}\n`),
         ...(zAxis === undefined ? {} : { z: zAxis }),
         ...(Option.isSome(weights) ? { weights: weights.value } : {}),
         ...(out === undefined ? {} : { outDir: out }),
         ...(trainDataDir === undefined ? {} : { trainDataDir }),
-      }).pipe(Effect.scoped, Effect.provide(backend))
+      }).pipe(Effect.scoped, showProgress({ json: false }), Effect.provide(backend))
       const toDraw = result.pictures - result.skipped
       if (options.dryRun) {
         yield* Console.log(

@@ -29,6 +29,7 @@ export {
   type StepOptions,
 } from "./stepOptions.js"
 export * from "./syntheticCheckpoint.js"
+export * from "./trainEstimate.js"
 export {
   accumulatorName,
   buildTrainingStep,
@@ -38,4 +39,5 @@ export {
   type TrainingStep,
   type TrainingStepSpec,
 } from "./trainingStep.js"
+export { trainProgressEvent } from "./trainProgress.js"
 export { buildValidationLoss, VALIDATION_TIMESTEPS, type ValidationLossSpec } from "./validationLoss.js"

@@ -3,9 +3,11 @@ import { asBackendError } from "../backend/asBackendError.js"
 import { Backend, type DeviceBuffer, type Program } from "../backend/Backend.js"
 import type { BackendError } from "../errors.js"
 import type { Graph, TensorSpec } from "../graph/graph.js"
+import { Progress } from "../progress/progress.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
 import type { BatchSource, TrainBatch } from "./batchSource.js"
 import type { TrainEvent } from "./events.js"
+import { trainProgressEvent } from "./trainProgress.js"
 
 /** The shape a step program is compiled for. */
 export interface BatchShape {
@@ -115,6 +117,7 @@ export interface TrainLoopOptions<E> {
   readonly sample?: SampleSchedule<E> | undefined
   /** Polled between steps: when true the run finishes the step, writes a resumable state and stops. */
   readonly stopRequested: () => boolean
+  /** Hears every event; the same events also go to the {@link Progress} service. */
   readonly emit: (event: TrainEvent) => void
   /** Wall-clock seconds, injectable for tests. */
   readonly now?: () => number
@@ -148,14 +151,20 @@ const scalar = (value: number): HostTensor => ({ dtype: "f32", shape: [], data: 
  * The training loop over any backend: one compiled step program per batch shape, every state (frozen
  * weights, LoRA weights, optimizer moments, gradient accumulators) uploaded once and shared by all of
  * them, learning rates and counters fed as inputs each step. Files are written through the sink at
- * kohya's save points; a stop request ends the run after the current step with a resumable state.
+ * kohya's save points; a stop request ends the run after the current step with a resumable state. Each event
+ * goes to `options.emit` and, as progress, to the {@link Progress} service.
  */
 export const runTrainingLoop = <E>(
   options: TrainLoopOptions<E>,
 ): Effect.Effect<TrainResult, E | BackendError | TrainingDiverged, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const backend = yield* Backend
+    const progressService = yield* Progress
     const now = options.now ?? (() => performance.now() / 1000)
+    const emit = (event: TrainEvent) => {
+      options.emit(event)
+      progressService.emit(trainProgressEvent(event, options.epochs))
+    }
     const buffers = new Map<string, DeviceBuffer>()
     const programs = new Map<string, Program>()
     const validationPrograms = new Map<string, Program>()
@@ -185,7 +194,7 @@ export const runTrainingLoop = <E>(
           catch: (cause) => asBackendError(cause, backend.name, "building the training graph"),
         })
         const program = yield* backend.compile(built)
-        options.emit({ type: "compile", shape: key, seconds: now() - started })
+        emit({ type: "compile", shape: key, seconds: now() - started })
         yield* ensureStates(program)
         cache.set(key, program)
         return program
@@ -211,7 +220,7 @@ export const runTrainingLoop = <E>(
     const validationLosses: Array<{ epoch: number; loss: number }> = []
     const savedEpochs: Array<number> = []
 
-    options.emit({
+    emit({
       type: "start",
       totalSteps: options.totalSteps,
       epochs: options.epochs,
@@ -312,7 +321,7 @@ export const runTrainingLoop = <E>(
           lastTime = t
           stepsTimed++
           const itPerSecond = stepsTimed / Math.max(secondsTimed, 1e-9)
-          options.emit({
+          emit({
             type: "step",
             epoch,
             step,
@@ -329,10 +338,10 @@ export const runTrainingLoop = <E>(
           let stepPath: string | undefined
           if (options.saveEveryNSteps && step % options.saveEveryNSteps === 0 && step < options.totalSteps) {
             stepPath = yield* options.sink.saveNetwork(point("step"))
-            options.emit({ type: "saved", kind: "step", path: stepPath })
+            emit({ type: "saved", kind: "step", path: stepPath })
             if (options.saveState) {
               const state = yield* options.sink.saveState(point("step"), trainingStateNames(), progress)
-              options.emit({ type: "saved", kind: "state", path: state })
+              emit({ type: "saved", kind: "state", path: state })
             }
           }
           if (sample && !sample.everyNEpochs && sample.everyNSteps && step % sample.everyNSteps === 0)
@@ -341,33 +350,33 @@ export const runTrainingLoop = <E>(
         if (options.stopRequested() && apply) {
           interrupted = true
           statePath = yield* options.sink.saveState(point("step"), trainingStateNames(), progress)
-          options.emit({ type: "saved", kind: "state", path: statePath })
+          emit({ type: "saved", kind: "state", path: statePath })
           break run
         }
       }
       const validation = yield* validationLoss
       if (validation !== undefined) validationLosses.push({ epoch, loss: validation })
-      options.emit({ type: "epoch", epoch, averageLoss: averageLoss(), validationLoss: validation })
+      emit({ type: "epoch", epoch, averageLoss: averageLoss(), validationLoss: validation })
       progress = { ...progress, epoch: epoch + 1, batchInEpoch: 0 }
       const finished = epoch >= options.epochs || progress.step >= options.totalSteps
       let epochPath: string | undefined
       if (!finished && options.saveEveryNEpochs && epoch % options.saveEveryNEpochs === 0) {
         const path = yield* options.sink.saveNetwork({ ...point("epoch"), epoch })
         epochPath = path
-        options.emit({ type: "saved", kind: "epoch", path })
+        emit({ type: "saved", kind: "epoch", path })
         if (options.saveState) {
           const state = yield* options.sink.saveState(
             { ...point("epoch"), epoch },
             trainingStateNames(),
             progress,
           )
-          options.emit({ type: "saved", kind: "state", path: state })
+          emit({ type: "saved", kind: "state", path: state })
         }
         savedEpochs.push(epoch)
         const keep = options.saveLastNEpochs
         while (keep !== undefined && keep > 0 && savedEpochs.length > keep) {
           for (const removed of yield* options.sink.removeEpoch(savedEpochs.shift()!))
-            options.emit({ type: "removed", path: removed })
+            emit({ type: "removed", path: removed })
         }
       }
       if (sample?.everyNEpochs && epoch % sample.everyNEpochs === 0 && !finished)
@@ -376,7 +385,7 @@ export const runTrainingLoop = <E>(
         interrupted = !finished
         if (interrupted) {
           statePath = yield* options.sink.saveState(point("step"), trainingStateNames(), progress)
-          options.emit({ type: "saved", kind: "state", path: statePath })
+          emit({ type: "saved", kind: "state", path: statePath })
         }
         break
       }
@@ -385,12 +394,12 @@ export const runTrainingLoop = <E>(
     let finalPath: string | undefined
     if (!interrupted) {
       finalPath = yield* options.sink.saveNetwork({ ...point("final"), epoch: progress.epoch - 1 })
-      options.emit({ type: "saved", kind: "final", path: finalPath })
+      emit({ type: "saved", kind: "final", path: finalPath })
       if (sample && (sample.everyNEpochs || sample.everyNSteps))
         yield* sample.run({ ...point("final"), epoch: progress.epoch - 1 }, finalPath)
       if (options.saveState) {
         const state = yield* options.sink.saveState(point("final"), trainingStateNames(), progress)
-        options.emit({ type: "saved", kind: "state", path: state })
+        emit({ type: "saved", kind: "state", path: state })
       }
     }
     return { progress, interrupted, statePath, finalPath, validationLosses }

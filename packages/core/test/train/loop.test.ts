@@ -5,6 +5,7 @@ import { add, mul } from "../../src/ops/elementwise.js"
 import { conv2d } from "../../src/ops/linalg.js"
 import { input, state } from "../../src/ops/sources.js"
 import { adamW } from "../../src/optim/adamW.js"
+import { type ProgressEvent, withProgress } from "../../src/progress/progress.js"
 import { layer as referenceLayer } from "../../src/reference/ReferenceBackend.js"
 import { type HostTensor, hostTensor } from "../../src/tensor/hostTensor.js"
 import type { BatchSource, TrainBatch } from "../../src/train/batchSource.js"
@@ -90,6 +91,7 @@ const run = (overrides: Partial<TrainLoopOptions<never>> & { readonly stopAfterS
   const states: Array<{ progress: TrainProgress; states: Record<string, HostTensor> }> = []
   const removed: Array<number> = []
   const events: Array<TrainEvent> = []
+  const progress: Array<ProgressEvent> = []
   let lastStep = 0
   const networkNames = ["lora.down", "lora.up"]
   const options: TrainLoopOptions<never> = {
@@ -149,8 +151,12 @@ const run = (overrides: Partial<TrainLoopOptions<never>> & { readonly stopAfterS
     ...overrides,
   }
   return Effect.runPromise(
-    Effect.scoped(runTrainingLoop(options)).pipe(Effect.provide(referenceLayer), Effect.result),
-  ).then((result) => ({ result, saved, states, removed, events }))
+    Effect.scoped(runTrainingLoop(options)).pipe(
+      withProgress((event) => progress.push(event)),
+      Effect.provide(referenceLayer),
+      Effect.result,
+    ),
+  ).then((result) => ({ result, saved, states, removed, events, progress }))
 }
 
 describe("runTrainingLoop", () => {
@@ -167,6 +173,32 @@ describe("runTrainingLoop", () => {
     expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
     expect(events.filter((e) => e.type === "compile")).toHaveLength(2)
     expect(saved[0]!.weights["lora.up"]!.data).not.toEqual(initial["lora.up"]!.data)
+  })
+
+  it("reports each event into Progress in order: every step an update of the 'train' task, the rest notes", async () => {
+    const { events, progress } = await run({ saveLastNEpochs: 1 })
+    expect(progress).toHaveLength(events.length)
+    const updates = progress.filter((e) => e.type === "progress")
+    expect(updates.map((e) => [e.task, e.unit, e.done, e.total])).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9].map((step) => ["train", "step", step, 9]),
+    )
+    for (const [i, event] of events.entries()) {
+      const reported = progress[i]!
+      if (event.type === "step") {
+        expect(reported).toMatchObject({
+          type: "progress",
+          done: event.step,
+          rate: event.itPerSecond,
+          etaSeconds: event.etaSeconds,
+          fields: { epoch: event.epoch, "loss/current": event.loss, "lr/unet": event.lr.unet },
+        })
+        expect(reported.type === "progress" && reported.detail).toContain(`loss ${event.loss.toFixed(4)}`)
+      } else expect(reported).toMatchObject({ type: "note", task: "train", fields: { event: event.type } })
+    }
+    const notes = progress.flatMap((e) => (e.type === "note" ? [e.message] : []))
+    expect(notes[0]).toBe("training: 9 steps in 3 epochs")
+    expect(notes).toContain("saved LoRA: final-3")
+    expect(notes).toContain("removed (save_last_n_epochs): epoch-1")
   })
 
   it("samples at first, at each epoch's end and at the end, handing over the file saved there", async () => {

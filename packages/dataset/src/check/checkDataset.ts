@@ -1,5 +1,6 @@
 import { access } from "node:fs/promises"
-import { extname } from "node:path"
+import { basename, extname } from "node:path"
+import { Progress, progressCounter } from "@danlu/core"
 import { Effect } from "effect"
 import { type BucketAssignment, hasBucket } from "../buckets/assignBucket.js"
 import { balanceRegularization, stepsPerEpoch } from "../buckets/epochPlan.js"
@@ -32,7 +33,6 @@ export interface CheckOptions {
   /** Perceptual-hash bits that may differ for two images to count as near-duplicates. */
   readonly nearDuplicateDistance?: number
   readonly topTags?: number
-  readonly onProgress?: (done: number, total: number) => void
 }
 
 const knownCaptionExtensions = [".txt", ".caption"]
@@ -139,8 +139,9 @@ export const checkDataset = (
     for (const concept of folder.concepts)
       for (const image of concept.images) imageConcept.set(image, concept)
     const paths = [...imageConcept.keys()]
-    let done = 0
-    options.onProgress?.(0, paths.length)
+    // Each image read is one unit of the "check" task.
+    const progress = progressCounter(yield* Progress, { task: "check", unit: "image", total: paths.length })
+    progress.start()
     const inspections = yield* Effect.forEach(
       paths,
       (path) =>
@@ -156,7 +157,7 @@ export const checkDataset = (
                 otherCaption = extension
             }
           }
-          options.onProgress?.(++done, paths.length)
+          progress.advance(basename(path), { path })
           return { inspection, caption, otherCaption }
         }),
       { concurrency: options.concurrency ?? 4 },

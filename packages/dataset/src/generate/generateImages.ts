@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises"
 import { basename, extname, join } from "node:path"
-import { type Backend, Sample } from "@danlu/core"
+import { type Backend, Progress, progressCounter, Sample, withProgress } from "@danlu/core"
 import { Effect, type Layer, type Scope } from "effect"
 import { DatasetError, describeCause } from "../errors.js"
 import { writeFileAtomic } from "../io/atomicWrite.js"
@@ -44,12 +44,6 @@ export interface GenerateOptions extends GenerateSettings {
   readonly outDir: string
   /** Written as the infotext's `Version`, e.g. "danlu 0.1.0". */
   readonly version?: string
-  readonly onProgress?: (progress: GenerateProgress) => void
-}
-
-export interface GenerateProgress {
-  readonly step: number
-  readonly steps: number
 }
 
 export interface GeneratedImage extends DrawnImage {
@@ -208,13 +202,18 @@ export const renderImages = (
     const loraHashes = yield* Effect.forEach(loras, (lora) =>
       Effect.map(hashOf(lora.path, loraShortHash), (hash) => ({ name: lora.name, hash })),
     )
+    const progress = yield* Progress
+    // Each sampler step is one unit of the "generate" task, timed from the first one (which compiles).
+    let counter: ReturnType<typeof progressCounter> | undefined
     const drawn = yield* generator.draw({
       ...settings,
       prompt,
       loras,
-      ...(options.onProgress
-        ? { onStep: (step: number, steps: number) => options.onProgress!({ step, steps }) }
-        : {}),
+      onStep: (_step: number, steps: number) => {
+        if (counter !== undefined) return counter.advance()
+        counter = progressCounter(progress, { task: "generate", unit: "step", total: steps, done: 1 })
+        counter.start()
+      },
     })
     const fields = infotextFields(
       settings,
@@ -263,14 +262,24 @@ export const generateImages = (
 ): Effect.Effect<ReadonlyArray<GeneratedImage>, GenerateError, Backend | Scope.Scope> =>
   Effect.flatMap(openGenerator(options.model), (generator) => generateWith(generator, options))
 
+/** A sampler step done, for the Promise form (the Effect form reports to the `Progress` service). */
+export interface GenerateProgress {
+  readonly step: number
+  readonly steps: number
+}
+
 /** Promise form of {@link generateImages} on the given backend layer (e.g. backend-onnx's `layer`). */
 export const generateImagesPromise = (
-  options: GenerateOptions,
+  options: GenerateOptions & { readonly onProgress?: (progress: GenerateProgress) => void },
   backend: Layer.Layer<Backend, unknown>,
 ): Promise<ReadonlyArray<GeneratedImage>> =>
   Effect.runPromise(
-    generateImages(options).pipe(Effect.scoped, Effect.provide(backend)) as Effect.Effect<
-      ReadonlyArray<GeneratedImage>,
-      unknown
-    >,
+    generateImages(options).pipe(
+      Effect.scoped,
+      withProgress((event) => {
+        if (event.type === "progress" && event.task === "generate")
+          options.onProgress?.({ step: event.done, steps: event.total })
+      }),
+      Effect.provide(backend),
+    ) as Effect.Effect<ReadonlyArray<GeneratedImage>, unknown>,
   )

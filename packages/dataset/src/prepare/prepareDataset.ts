@@ -1,5 +1,6 @@
 import { readdir, readFile, realpath, rm } from "node:fs/promises"
 import { basename, extname, join, relative, resolve, sep } from "node:path"
+import { Progress, progressCounter } from "@danlu/core"
 import { Effect } from "effect"
 import type { Size } from "../buckets/bucketResolutions.js"
 import { defaultSizing, formatSize, makeAssigner, type Sizing } from "../buckets/sizing.js"
@@ -30,7 +31,6 @@ export interface PrepareOptions {
   readonly replaceChangedCaptions?: boolean
   /** Images processed at once (a bounded pool). */
   readonly concurrency?: number
-  readonly onProgress?: (done: number, total: number) => void
 }
 
 /** One prepared image, as listed in the output's `danlu-dataset.json`. */
@@ -233,8 +233,9 @@ export const prepareDataset = (
       upscale: options.upscale ?? false,
       quality,
     }
-    let done = 0
-    options.onProgress?.(0, jobs.length)
+    // Each image written or skipped is one unit of the "prepare" task.
+    const progress = progressCounter(yield* Progress, { task: "prepare", unit: "image", total: jobs.length })
+    progress.start()
     const outcomes = yield* Effect.forEach(
       jobs,
       (job) =>
@@ -274,7 +275,9 @@ export const prepareDataset = (
             }),
           )
           return { kind: "written" as const, job, prepared, captioned: caption.kind === "found" }
-        }).pipe(Effect.tap(() => Effect.sync(() => options.onProgress?.(++done, jobs.length)))),
+        }).pipe(
+          Effect.tap(() => Effect.sync(() => progress.advance(basename(job.source), { path: job.source }))),
+        ),
       { concurrency: options.concurrency ?? 2 },
     )
 

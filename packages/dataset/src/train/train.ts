@@ -26,6 +26,7 @@ import {
   lrMultiplier,
   makeOptimizer,
   type OptimizerArgValue,
+  Progress,
   readBaseWeight,
   resolveWarmupSteps,
   runTrainingLoop,
@@ -68,23 +69,9 @@ import {
   type TrainingSubset,
 } from "./trainingData.js"
 import { trainingSamples } from "./trainingSamples.js"
+import { type TrainRunEvent, trainRunNote } from "./trainRunEvents.js"
 
-/** What the caller of {@link train} hears besides the loop's own events. */
-export type TrainRunEvent =
-  | TrainEvent
-  | { readonly type: "sample"; readonly path: string }
-  | { readonly type: "model"; readonly path: string; readonly family: string; readonly prediction: string }
-  | { readonly type: "latents"; readonly done: number; readonly total: number; readonly encoded: boolean }
-  /** With `cache_text_encoder_outputs`: the distinct captions encoded before the first step. */
-  | { readonly type: "captions"; readonly encoded: number }
-  | {
-      readonly type: "dataset"
-      readonly images: number
-      readonly regImages: number
-      readonly buckets: number
-      readonly batchesPerEpoch: number
-    }
-
+/** The run's events go to `emit` and, as progress, to the {@link Progress} service. */
 export interface TrainRunHooks {
   readonly emit: (event: TrainRunEvent) => void
   readonly stopRequested: () => boolean
@@ -288,6 +275,11 @@ export const train = (
         )
     }
 
+    const progress = yield* Progress
+    const tell = (event: Exclude<TrainRunEvent, TrainEvent>) => {
+      hooks.emit(event)
+      progress.emit(trainRunNote(event))
+    }
     const file = yield* openModelFile(modelPath)
     const detected = yield* detectCheckpoint(file)
     const read = yield* architectureOf(file, {
@@ -296,7 +288,7 @@ export const train = (
     })
     // v_parameterization decides the target whatever the file declares, as in sd-scripts.
     const architecture: SdArchitecture = config.vParameterization ? { ...read, prediction: "v" } : read
-    hooks.emit({
+    tell({
       type: "model",
       path: modelPath,
       family: architecture.family,
@@ -351,13 +343,12 @@ export const train = (
       priorLossWeight: config.priorLossWeight,
       cacheDir: join(config.outputDir, ".danlu-cache", "latents"),
       encoder,
-      onLatent: (done, total, encoded) => hooks.emit({ type: "latents", done, total, encoded }),
     })
     if (config.maskedLoss && !data.masked)
       return yield* fail(
         "masked_loss needs a mask: set alpha_mask (danlu takes the mask from each image's alpha channel)",
       )
-    hooks.emit({
+    tell({
       type: "dataset",
       images: data.images.length,
       regImages: data.regularizationImages.length,
@@ -399,7 +390,7 @@ export const train = (
           readWeight,
         )
       : undefined
-    if (textCache) hooks.emit({ type: "captions", encoded: textCache.outputs.size })
+    if (textCache) tell({ type: "captions", encoded: textCache.outputs.size })
     const dropout = loraDropout({
       network: config.networkDropout,
       rank: config.networkArgs.rankDropout,
@@ -672,7 +663,7 @@ export const train = (
       config.outputDir,
       outputName,
       (point) => currentNetwork.saveNetwork({ ...point, kind: "final" }),
-      (path) => hooks.emit({ type: "sample", path }),
+      (path) => tell({ type: "sample", path }),
     )
     const trainingStates = new Set([...loraTensors.keys()])
     const result = yield* runTrainingLoop({

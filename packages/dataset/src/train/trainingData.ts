@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises"
 import { basename, dirname } from "node:path"
-import type { BatchSource, TrainBatch, TrainSample } from "@danlu/core"
+import { type BatchSource, Progress, progressCounter, type TrainBatch, type TrainSample } from "@danlu/core"
 import { Effect } from "effect"
 import type { BucketAssignment } from "../buckets/assignBucket.js"
 import type { Size } from "../buckets/bucketResolutions.js"
@@ -50,8 +50,6 @@ export interface TrainingDataOptions<E> {
   /** Where encoded latents are kept between runs. */
   readonly cacheDir: string
   readonly encoder: LatentEncoder<E>
-  /** Called after each image's latents are ready (cached or encoded). */
-  readonly onLatent?: (done: number, total: number, encoded: boolean) => void
 }
 
 /** One image as the run uses it. */
@@ -298,7 +296,9 @@ export const loadTrainingData = <E>(
       )
     })
     const images: Array<TrainingImage> = []
-    let done = 0
+    // Each image's latents are ready (read from the cache or encoded) as one unit of the "latents" task.
+    const latents = progressCounter(yield* Progress, { task: "latents", unit: "image", total: all.length })
+    latents.start()
     for (const { path, subset, dataset, assigner } of all) {
       const inspection = yield* Effect.tryPromise({
         try: () => inspectImage(path),
@@ -331,8 +331,8 @@ export const loadTrainingData = <E>(
         flip: subset.flipAug,
         alphaMask: subset.alphaMask,
       })
-      done++
-      options.onLatent?.(done, all.length, cached.encoded > 0)
+      const encoded = cached.encoded > 0
+      latents.advance(`${basename(path)} ${encoded ? "encoded" : "cached"}`, { path, encoded })
       images.push({
         path,
         concept: subset.concept,

@@ -1,6 +1,6 @@
 import { access, readFile } from "node:fs/promises"
 import { join, relative } from "node:path"
-import type { Backend, Sample } from "@danlu/core"
+import { type Backend, Progress, progressCounter, type Sample, withProgress } from "@danlu/core"
 import { Effect, type Layer, type Scope } from "effect"
 import {
   type CellDiagnosis,
@@ -74,14 +74,6 @@ export interface XyzOptions {
   /** Count the cells and time one sampler step; draw nothing. */
   readonly dryRun?: boolean
   readonly version?: string
-  readonly onCell?: (event: XyzCellEvent) => void
-  readonly onProgress?: (progress: GenerateProgress) => void
-}
-
-export interface XyzCellEvent {
-  readonly done: number
-  readonly total: number
-  readonly file: string
 }
 
 export interface XyzResult {
@@ -314,7 +306,14 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       }
     }
 
-    let done = unique.length - missing.length
+    // Each cell drawn is one unit of the "xyz" task; cells an earlier run drew count as done.
+    const cells = progressCounter(yield* Progress, {
+      task: "xyz",
+      unit: "cell",
+      total: unique.length,
+      done: unique.length - missing.length,
+    })
+    cells.start()
     const models = [...new Set(missing.map((cell) => cell.settings.model))]
     for (const model of models) {
       yield* Effect.scoped(
@@ -324,11 +323,9 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
             const [picture] = yield* renderImages(generator, {
               ...drawSettings(cell.settings),
               ...(options.version === undefined ? {} : { version: options.version }),
-              ...(options.onProgress ? { onProgress: options.onProgress } : {}),
             })
             yield* writeImageFile(cell.file, picture!.png)
-            done++
-            options.onCell?.({ done, total: unique.length, file: cell.file })
+            cells.advance(relative(outDir, cell.file), { file: cell.file })
           }
         }),
       )
@@ -451,11 +448,30 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
     }
   })
 
+/** A cell drawn, for the Promise form (the Effect form reports to the `Progress` service). */
+export interface XyzCellEvent {
+  readonly done: number
+  readonly total: number
+  readonly file: string
+}
+
 /** Promise form of {@link runXyz} on the given backend layer. */
 export const runXyzPromise = (
-  options: XyzOptions,
+  options: XyzOptions & {
+    readonly onCell?: (event: XyzCellEvent) => void
+    readonly onProgress?: (progress: GenerateProgress) => void
+  },
   backend: Layer.Layer<Backend, unknown>,
 ): Promise<XyzResult> =>
   Effect.runPromise(
-    runXyz(options).pipe(Effect.scoped, Effect.provide(backend)) as Effect.Effect<XyzResult, GenerateError>,
+    runXyz(options).pipe(
+      Effect.scoped,
+      withProgress((event) => {
+        if (event.type !== "progress" || event.done === 0) return
+        if (event.task === "xyz")
+          options.onCell?.({ done: event.done, total: event.total, file: String(event.fields?.file) })
+        if (event.task === "generate") options.onProgress?.({ step: event.done, steps: event.total })
+      }),
+      Effect.provide(backend),
+    ) as Effect.Effect<XyzResult, GenerateError>,
   )

@@ -1,5 +1,6 @@
 import { access } from "node:fs/promises"
-import { listImages, scanTrainingFolder } from "@danlu/dataset"
+import { basename } from "node:path"
+import { listImages, Progress, progressCounter, scanTrainingFolder } from "@danlu/dataset"
 import { Duration, Effect, Result, Stream } from "effect"
 import { readCaptionFile, saveCaptionBackup, writeCaptionFile } from "../captions/captionBackup.js"
 import { captionPathFor } from "../captions/captionPath.js"
@@ -13,13 +14,6 @@ import {
 import { readWd14Input } from "../preprocess/readWd14Input.js"
 import { selectTags, type TagSelection } from "../tags/selectTags.js"
 import { openWd14Tagger, type Wd14TaggerOptions } from "./wd14Tagger.js"
-
-export interface TagProgress {
-  readonly done: number
-  readonly total: number
-  /** The image just finished. */
-  readonly image: string
-}
 
 export interface TagFolderOptions extends Wd14TaggerOptions, TagSelection {
   readonly folder: string
@@ -36,7 +30,6 @@ export interface TagFolderOptions extends Wd14TaggerOptions, TagSelection {
   readonly captionExtension?: string
   /** Images decoded and resized at once while the model runs. Default 2. */
   readonly decodeConcurrency?: number
-  readonly onProgress?: (progress: TagProgress) => void
 }
 
 export interface TagFolderReport {
@@ -165,11 +158,10 @@ export const tagFolder = (
       )
       report.backedUp = true
 
-      let done = 0
-      const finish = (job: Job) => {
-        done++
-        options.onProgress?.({ done, total: jobs.length, image: job.image })
-      }
+      // Each image tagged (or failed) is one unit of the "tag" task.
+      const progress = progressCounter(yield* Progress, { task: "tag", unit: "image", total: jobs.length })
+      progress.start()
+      const finish = (job: Job) => progress.advance(basename(job.image), { image: job.image })
 
       yield* Stream.fromIterable(jobs).pipe(
         Stream.mapEffect(
