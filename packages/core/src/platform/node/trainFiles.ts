@@ -99,12 +99,15 @@ const writeNetwork = (options: KohyaTrainSinkOptions, point: SavePoint) =>
     return path
   })
 
+/** Where a run's files go and what its states carry: what every sink of a run shares. */
+export type TrainFilesPlace = Pick<KohyaTrainSinkOptions, "outputDir" | "outputName" | "stateMetadata">
+
 /**
  * A resumable state: every trained and optimizer state in f32 (bit-exact), with the run's progress in the
  * same file's metadata so the two can never disagree after a crash, and kohya's `train_state.json` beside it.
  */
-const writeState = (
-  options: KohyaTrainSinkOptions,
+export const writeTrainState = (
+  options: TrainFilesPlace,
   point: SavePoint,
   names: ReadonlyArray<string>,
   progress: TrainProgress,
@@ -145,6 +148,25 @@ const writeState = (
     return folder
   })
 
+/** Deletes an epoch's file and state folder (kohya's `save_last_n_epochs`); returns the paths. */
+export const removeSavedEpoch = (
+  options: TrainFilesPlace,
+  epoch: number,
+): Effect.Effect<ReadonlyArray<string>, FileAccessError> =>
+  Effect.gen(function* () {
+    const point = { kind: "epoch" as const, epoch, step: 0 }
+    const paths = [
+      join(options.outputDir, networkFileName(options.outputName, point)),
+      join(options.outputDir, stateFolderName(options.outputName, point)),
+    ]
+    for (const path of paths)
+      yield* Effect.tryPromise({
+        try: () => rm(path, { recursive: true, force: true }),
+        catch: (cause) => fileError(path, cause),
+      })
+    return paths
+  })
+
 /** The files of a run, named and written as sd-scripts writes them; every write is atomic. */
 export const kohyaTrainSink = (
   options: KohyaTrainSinkOptions,
@@ -152,24 +174,11 @@ export const kohyaTrainSink = (
   saveNetwork: (point) =>
     Effect.mapError(writeNetwork(options, point), (e) => e as FileAccessError | CheckpointFormatError),
   saveState: (point, names, progress) =>
-    writeState(options, point, names, progress) as Effect.Effect<
+    writeTrainState(options, point, names, progress) as Effect.Effect<
       string,
       FileAccessError | CheckpointFormatError
     >,
-  removeEpoch: (epoch) =>
-    Effect.gen(function* () {
-      const point = { kind: "epoch" as const, epoch, step: 0 }
-      const paths = [
-        join(options.outputDir, networkFileName(options.outputName, point)),
-        join(options.outputDir, stateFolderName(options.outputName, point)),
-      ]
-      for (const path of paths)
-        yield* Effect.tryPromise({
-          try: () => rm(path, { recursive: true, force: true }),
-          catch: (cause) => fileError(path, cause),
-        })
-      return paths
-    }),
+  removeEpoch: (epoch) => removeSavedEpoch(options, epoch),
 })
 
 /** Reads a state folder written by {@link kohyaTrainSink} (`--resume <folder>`). */
