@@ -17,4 +17,6 @@ const run = Command.runWith(danlu, { version })
 
 /** Runs `danlu` on an argument list (without `node` and the script path); errors name the flag that fixes them. */
 export const runDanlu = (args: ReadonlyArray<string>) =>
-  run(args[0] === "train" ? expandKohyaLists(args) : args).pipe(Effect.mapError(withFlagHint))
+  run(args[0] === "train" || args[0] === "finetune" ? expandKohyaLists(args) : args).pipe(
+    Effect.mapError(withFlagHint),
+  )

@@ -113,6 +113,7 @@ export {
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
 export { datasetsMetadata } from "./train/datasetsMetadata.js"
+export { finetune } from "./train/finetune.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
 export { sizingOf, type TrainRunEvent, type TrainRunHooks, train } from "./train/train.js"
 export {

@@ -21,6 +21,8 @@ const lrText = (lr: Readonly<Record<string, number>>) =>
 export const renderTrainEvents = (options: {
   readonly json: boolean
   readonly tty: boolean
+  /** What the run's files are, for "saved …" lines (default "LoRA"; "checkpoint" for danlu finetune). */
+  readonly saves?: string
   readonly write?: (text: string) => void
   readonly writeJson?: (text: string) => void
 }): ((event: TrainRunEvent) => void) => {
@@ -82,7 +84,7 @@ export const renderTrainEvents = (options: {
         )
         return
       case "saved":
-        line(`saved ${event.kind === "state" ? "state" : "LoRA"}: ${event.path}`)
+        line(`saved ${event.kind === "state" ? "state" : (options.saves ?? "LoRA")}: ${event.path}`)
         return
       case "sample":
         line(`sample: ${event.path}`)

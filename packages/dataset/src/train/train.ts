@@ -98,7 +98,7 @@ const latentScope = (shape: readonly number[]) => shape.join("x")
  * The VAE as the latent cache's encoder: one compiled encode program per image size, sampling the
  * posterior once (kohya's `latent_dist.sample()`) with noise keyed by the seed and the image.
  */
-const vaeEncoder = (
+export const vaeEncoder = (
   architecture: SdArchitecture,
   vaeHash: string,
   seed: number,
@@ -165,7 +165,7 @@ const vaeEncoder = (
   })
 
 /** The caption pipeline's options from a subset's (or the run's) kohya options. */
-const captionOptionsOf = (options: {
+export const captionOptionsOf = (options: {
   readonly shuffleCaption: boolean
   readonly keepTokens: number
   readonly keepTokensSeparator: string
@@ -190,7 +190,7 @@ const captionOptionsOf = (options: {
 })
 
 /** One `[[datasets]]` of kohya's dataset_config as the batch source reads it. */
-const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
+export const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
   Effect.gen(function* () {
     const subsets: Array<TrainingSubset> = []
     for (const subset of blueprint.subsets) {
@@ -227,7 +227,7 @@ export const sizingOf = (config: {
     : { mode: "fixed", size: config.resolution }
 
 /** kohya's `optimizer_args` strings (`key=value`, values as Python literals) from the parsed config. */
-const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>): Array<string> =>
+export const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>): Array<string> =>
   Object.entries(args).map(([key, value]) => {
     const py = (v: OptimizerArgValue): string =>
       v === null

@@ -1,0 +1,219 @@
+import { mkdtemp, readdir } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { layer as onnxLayer } from "@danlu/backend-onnx"
+import {
+  castHostFloat,
+  fromHostTensor,
+  isUnetWeight,
+  resolveTrainConfig,
+  type TrainConfig,
+  toHostTensor,
+  vaePrefix,
+} from "@danlu/core"
+import { openModelFile } from "@danlu/core/node"
+import { finetune, type TrainRunEvent } from "@danlu/dataset"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { runCli } from "./runCli.js"
+import { metadataOf, tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
+
+let root = ""
+let model = ""
+let data = ""
+let base: Record<string, Uint8Array> = {}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "danlu-finetune-"))
+  model = join(root, "micro-sd1.safetensors")
+  data = join(root, "train")
+  await writeCheckpoint(model)
+  await writeSquares(data, 4, 2)
+  base = await tensorBytes(model)
+})
+
+const isVae = (key: string) => key.startsWith(`${vaePrefix}.`)
+const isText = (key: string) => key.startsWith("cond_stage_model.")
+const same = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
+  a !== undefined && b !== undefined && Buffer.from(a).equals(Buffer.from(b))
+
+const config = (out: string, overrides: Partial<TrainConfig>): TrainConfig =>
+  resolveTrainConfig({
+    pretrainedModelNameOrPath: model,
+    trainDataDir: data,
+    outputDir: join(root, out),
+    outputName: "ft",
+    resolution: { width: 16, height: 16 },
+    learningRate: 1e-3,
+    trainBatchSize: 2,
+    maxTrainEpochs: 2,
+    captionExtension: ".txt",
+    seed: 7,
+    backend: "onnx",
+    ...overrides,
+  })
+
+/** Runs the library's fine-tuning; `stopAfter` asks it to stop after that many steps, as Ctrl-C does. */
+const runFinetune = (c: TrainConfig, stopAfter?: number) => {
+  const events: Array<TrainRunEvent> = []
+  const steps = () => events.filter((e) => e.type === "step").length
+  return Effect.runPromise(
+    Effect.scoped(
+      finetune(c, {
+        emit: (e) => events.push(e),
+        stopRequested: () => stopAfter !== undefined && steps() >= stopAfter,
+      }),
+    ).pipe(Effect.provide(onnxLayer)),
+  ).then((result) => ({ result, events }))
+}
+
+const cliArgs = (out: string, ...extra: Array<string>) => [
+  "finetune",
+  "--pretrained_model_name_or_path",
+  model,
+  "--train_data_dir",
+  data,
+  "--output_dir",
+  join(root, out),
+  "--output_name",
+  "ft",
+  "--resolution",
+  "16",
+  "--learning_rate",
+  "1e-3",
+  "--train_batch_size",
+  "2",
+  "--max_train_epochs",
+  "2",
+  "--caption_extension",
+  ".txt",
+  "--seed",
+  "7",
+  "--backend",
+  "onnx",
+  ...extra,
+]
+
+describe("danlu finetune", () => {
+  it("trains the whole UNet and text encoder into a checkpoint in the original LDM layout that model inspect and generate load", async () => {
+    const result = await runCli(
+      cliArgs("cli", "--save_every_n_epochs", "1", "--learning_rate_te", "5e-4", "--network_dim", "8"),
+    )
+    expect(result.error?.message).toBeUndefined()
+    expect(result.errorOutput).toContain("ignoring network_dim: no effect in danlu")
+    const files = (await readdir(join(root, "cli"))).filter((f) => f.endsWith(".safetensors")).sort()
+    expect(files).toEqual(["ft-000001.safetensors", "ft.safetensors"])
+    const path = join(root, "cli", "ft.safetensors")
+    const written = await tensorBytes(path)
+    expect(Object.keys(written).sort()).toEqual(Object.keys(base).sort())
+    for (const [key, bytes] of Object.entries(written)) {
+      // The VAE is copied; every UNet and text-encoder weight moved (AdamW's weight decay moves even unused rows).
+      if (isVae(key)) expect(same(bytes, base[key]), key).toBe(true)
+      else expect(same(bytes, base[key]), key).toBe(false)
+    }
+    const file = await Effect.runPromise(Effect.scoped(openModelFile(path)))
+    for (const info of file.tensors) expect(info.dtype).toBe("F32")
+    const metadata = await metadataOf(path)
+    const baseMetadata = await metadataOf(model)
+    expect(metadata["danlu.architecture"]).toBe(baseMetadata["danlu.architecture"])
+    expect(metadata["modelspec.architecture"]).toBe("stable-diffusion-v1")
+    expect(metadata["modelspec.title"]).toBe("ft")
+    expect(metadata.ss_steps).toBe("8")
+    expect(metadata.ss_learning_rate_te).toBe("0.0005")
+
+    const inspected = await runCli(["model", "inspect", path, "--json"])
+    expect(inspected.error?.message).toBeUndefined()
+    expect(JSON.parse(inspected.output).checkpoint.total.tensors).toBe(Object.keys(base).length)
+    const drawn = await runCli([
+      "generate",
+      "--model",
+      path,
+      "--prompt",
+      "sks, red square",
+      "--steps",
+      "2",
+      "--seed",
+      "3",
+      "--width",
+      "16",
+      "--height",
+      "16",
+      "--out",
+      join(root, "drawn"),
+      "--backend",
+      "onnxruntime",
+    ])
+    expect(drawn.error?.message).toBeUndefined()
+    expect(await readdir(join(root, "drawn"))).toContain("00000-3.png")
+  }, 240_000)
+
+  it("keeps a frozen text encoder byte-identical; stop_text_encoder_training freezes it from that step; save_precision casts", async () => {
+    await runFinetune(config("frozen", { stopTextEncoderTraining: -1, maxTrainEpochs: 1 }))
+    const frozen = await tensorBytes(join(root, "frozen", "ft.safetensors"))
+    for (const [key, bytes] of Object.entries(frozen))
+      expect(same(bytes, base[key]), key).toBe(!isUnetWeight(key))
+
+    await runFinetune(
+      config("stopped", {
+        stopTextEncoderTraining: 2,
+        saveEveryNSteps: 2,
+        savePrecision: "fp16",
+        maxTrainEpochs: 1,
+      }),
+    )
+    const atStop = await tensorBytes(join(root, "stopped", "ft-step00000002.safetensors"))
+    const last = await tensorBytes(join(root, "stopped", "ft.safetensors"))
+    const file = await Effect.runPromise(
+      Effect.scoped(openModelFile(join(root, "stopped", "ft.safetensors"))),
+    )
+    for (const info of file.tensors) {
+      expect(info.dtype, info.name).toBe("F16")
+      const { name } = info
+      if (isText(name)) {
+        expect(same(atStop[name], last[name]), name).toBe(true)
+        expect(same(last[name], castBytes(base, name)), name).toBe(false)
+      }
+      if (isUnetWeight(name)) expect(same(atStop[name], last[name]), name).toBe(false)
+      if (isVae(name)) expect(same(last[name], castBytes(base, name)), name).toBe(true)
+    }
+  }, 240_000)
+
+  it("a run stopped mid-epoch and resumed from its state ends bit-identical to an uninterrupted one", async () => {
+    const whole = await runFinetune(config("whole", { maxTrainEpochs: 1 }))
+    expect(whole.result.interrupted).toBe(false)
+    const stopped = await runFinetune(config("parts", { maxTrainEpochs: 1 }), 2)
+    expect(stopped.result.interrupted).toBe(true)
+    expect(stopped.result.progress.step).toBe(2)
+    const resumed = await runFinetune(
+      config("parts", { maxTrainEpochs: 1, resume: stopped.result.statePath! }),
+    )
+    expect(resumed.events.filter((e) => e.type === "step")).toHaveLength(2)
+    const a = await tensorBytes(join(root, "whole", "ft.safetensors"))
+    const b = await tensorBytes(join(root, "parts", "ft.safetensors"))
+    for (const key of Object.keys(a)) expect(same(a[key], b[key]), key).toBe(true)
+    await expect(
+      runFinetune(config("parts", { resume: stopped.result.statePath!, stopTextEncoderTraining: -1 })),
+    ).rejects.toThrow(/state of another run: stop_text_encoder_training is None there and -1 here/)
+  }, 240_000)
+
+  it("refuses what it can check before the first step, in one line", async () => {
+    const refusals: Array<[Array<string>, RegExp]> = [
+      [["--stop_text_encoder_training", "-2"], /stop_text_encoder_training -2: expected an integer ≥ -1/],
+      [["--sample_every_n_epochs", "1"], /draws no sample images during training/],
+      [["--cache_text_encoder_outputs"], /cache_text_encoder_outputs needs stop_text_encoder_training = -1/],
+    ]
+    for (const [extra, message] of refusals) {
+      const result = await runCli(cliArgs("refused", ...extra))
+      expect(result.ok).toBe(false)
+      expect(result.error?.message).toMatch(message)
+      expect(result.error?.message.includes("\n")).toBe(false)
+    }
+  }, 240_000)
+})
+
+/** A base tensor's bytes after the fp16 cast save_precision applies. */
+const castBytes = (tensors: Record<string, Uint8Array>, key: string) => {
+  const bytes = tensors[key]!
+  const host = toHostTensor({ dtype: "F32", shape: [bytes.length / 4], bytes })
+  return fromHostTensor(castHostFloat(host, "f16")).bytes
+}
