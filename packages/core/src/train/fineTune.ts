@@ -1,3 +1,4 @@
+import { analyzeGraph } from "../graph/graph.js"
 import { unetPrefix } from "../models/unet/unet.js"
 import type { WeightScope } from "../nn/weightScope.js"
 import { input } from "../ops/sources.js"
@@ -16,15 +17,18 @@ export const fineTuneInputNames = {
 export const isUnetWeight = (key: string): boolean => key.startsWith(`${unetPrefix}.`)
 
 /**
- * The parameter groups of full fine-tuning (sd-scripts' `train_db.py`): every weight the built model read,
- * the UNet's at `lr_unet` and the text encoder(s)' at `lr_te` behind the `te_active` gate. Call it after the
- * model is built on `scope`; a text encoder that is not trained must not be built on it (cached outputs).
+ * The parameter groups of full fine-tuning (sd-scripts' `train_db.py`): every weight the model's
+ * `prediction` reads, the UNet's at `lr_unet` and the text encoder(s)' at `lr_te` behind the `te_active`
+ * gate. A weight the model built but the prediction does not read (the text encoder's last layer under clip
+ * skip 2) is not trained: torch leaves its `.grad` None and AdamW skips it, so the checkpoint keeps it
+ * as the base has it. A text encoder that is not trained must not be built on `scope`.
  */
-export const fineTuneGroups = (scope: WeightScope): ReadonlyArray<TrainableGroup> => {
+export const fineTuneGroups = (scope: WeightScope, prediction: Tensor): ReadonlyArray<TrainableGroup> => {
+  const read = new Set(analyzeGraph({ outputs: { prediction }, updates: {} }).states.map((s) => s.name))
   const unet: Array<Tensor<"state">> = []
   const text: Array<Tensor<"state">> = []
   for (const [key, tensor] of scope.tensors())
-    (isUnetWeight(key) ? unet : text).push(tensor as Tensor<"state">)
+    if (read.has(key)) (isUnetWeight(key) ? unet : text).push(tensor as Tensor<"state">)
   return [
     { trainables: unet, lr: input(fineTuneInputNames.unetLr, []) },
     ...(text.length === 0

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import {
   analyzeGraph,
+  architectureManifest,
   buildTrainingStep,
   conditionedUNet,
   conditioningInputs,
@@ -10,7 +11,9 @@ import {
   type SdArchitecture,
   type StepOptimizer,
   T,
+  type Tensor,
   textConditioning,
+  tinyArchitecture,
   tinyClipL,
   tinyVae,
   WeightScope,
@@ -39,10 +42,15 @@ const fineTuneStep = (optimizer: StepOptimizer, maxGradNorm: number) => {
     conditioningInputs(architecture, BATCH),
     undefined,
   )
+  const model = conditionedUNet(scope, architecture, conditioning)
+  let prediction: Tensor | undefined
   const step = buildTrainingStep({
     latents,
-    denoise: conditionedUNet(scope, architecture, conditioning),
-    groups: () => fineTuneGroups(scope),
+    denoise: (x, t) => {
+      prediction = model(x, t)
+      return prediction
+    },
+    groups: () => fineTuneGroups(scope, prediction!),
     optimizer,
     options: { noiseSource: "inputs", maxGradNorm },
   })
@@ -146,4 +154,50 @@ describe("full fine-tuning step", () => {
       state = { ...state, ...out.updates }
     }
   }, 60_000)
+
+  it("groups SD2's and SDXL's weights by part under their LDM checkpoint keys; text layers the prediction does not read are not trained", () => {
+    const textPrefixes = {
+      sd2: ["cond_stage_model.model."],
+      sdxl: ["conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."],
+    }
+    for (const family of ["sd2", "sdxl"] as const) {
+      const arch = tinyArchitecture(family)
+      const scope = WeightScope.root()
+      const conditioning = textConditioning(scope, arch, conditioningInputs(arch, 1), undefined)
+      const prediction = conditionedUNet(
+        scope,
+        arch,
+        conditioning,
+      )(T.input("x", [1, 4, 8, 8]), T.input("t", [1]))
+      const [unet, text] = fineTuneGroups(scope, prediction).map((g) => g.trainables.map((t) => t.attrs.name))
+      const manifest = architectureManifest(arch)
+      for (const key of unet!) expect(key.startsWith("model.diffusion_model."), key).toBe(true)
+      for (const key of text!)
+        expect(
+          textPrefixes[family].some((prefix) => key.startsWith(prefix)),
+          key,
+        ).toBe(true)
+      for (const key of [...unet!, ...text!]) expect(manifest.has(key), key).toBe(true)
+      for (const prefix of textPrefixes[family])
+        expect(
+          text!.some((key) => key.startsWith(prefix)),
+          prefix,
+        ).toBe(true)
+      // Built but not read at the default clip skip 2: SD2's last text layer, CLIP-L's last layer in SDXL.
+      const unread =
+        family === "sd2"
+          ? [`cond_stage_model.model.transformer.resblocks.${arch.text[0]!.layers - 1}.`]
+          : [`conditioner.embedders.0.transformer.text_model.encoder.layers.${arch.text[0]!.layers - 1}.`]
+      for (const prefix of unread) {
+        expect(
+          [...scope.tensors().keys()].some((key) => key.startsWith(prefix)),
+          prefix,
+        ).toBe(true)
+        expect(
+          text!.some((key) => key.startsWith(prefix)),
+          prefix,
+        ).toBe(false)
+      }
+    }
+  })
 })

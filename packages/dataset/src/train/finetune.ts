@@ -23,6 +23,7 @@ import {
   stepInputNames,
   stepKey,
   T,
+  type Tensor,
   type TrainConfig,
   type TrainResult,
   textConditioning,
@@ -111,17 +112,24 @@ export const finetune = (
             config.clipSkip,
             { gradientCheckpointing: config.gradientCheckpointing },
           )
-      const denoise = conditionedUNet(scope, architecture, conditioning, {
+      const model = conditionedUNet(scope, architecture, conditioning, {
         gradientCheckpointing: config.gradientCheckpointing,
       })
-      return { scope, latents, denoise }
+      // The prediction the step builds, so that the groups take the weights it reads.
+      let prediction: Tensor | undefined
+      const denoise = (x: Tensor, timesteps: Tensor) => {
+        prediction = model(x, timesteps)
+        return prediction
+      }
+      const trainableGroups = () => fineTuneGroups(scope, prediction!)
+      return { latents, denoise, trainableGroups }
     }
     // Recording the model throws a typed ShapeError for what it cannot build (e.g. clip_skip beyond the layers).
     const trainables = yield* Effect.try({
       try: () => {
         const probe = buildModel(data.shapes[0]!)
         probe.denoise(probe.latents, T.input("t", [data.shapes[0]!.batch]))
-        return fineTuneGroups(probe.scope).flatMap((group) => group.trainables)
+        return probe.trainableGroups().flatMap((group) => group.trainables)
       },
       catch: (cause) => asBackendError(cause, "danlu", "building the model"),
     })
@@ -147,11 +155,11 @@ export const finetune = (
     const stepOptions = stepOptionsOf(config, architecture, data.masked)
     let stepInitial: Record<string, HostTensor> = {}
     const stepGraph = (shape: BatchShape) => {
-      const { scope, latents, denoise } = buildModel(shape)
+      const { latents, denoise, trainableGroups } = buildModel(shape)
       const step = buildTrainingStep({
         latents,
         denoise,
-        groups: () => fineTuneGroups(scope),
+        groups: trainableGroups,
         optimizer,
         options: stepOptions,
       })
