@@ -3,24 +3,174 @@ import { mkdir } from "node:fs/promises"
 import { join } from "node:path"
 import {
   architectureOf,
-  type Backend,
+  Backend,
+  type DeviceBuffer,
   detectCheckpoint,
   type HostTensor,
+  hostTensor,
   readBaseWeight,
   type SdArchitecture,
+  T,
   type TensorFile,
   type TrainConfig,
   vaeDownscale,
+  vaeEncode,
+  vaeLatent,
   vaePrefix,
+  WeightScope,
 } from "@danlu/core"
 import { openModelFile } from "@danlu/core/node"
-import { Effect, type Scope } from "effect"
-import type { DatasetConfig } from "../config/datasetConfig.js"
+import { Effect, Scope } from "effect"
+import type { Sizing } from "../buckets/sizing.js"
+import type { CaptionOptions } from "../captions/captionPipeline.js"
+import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError, describeCause } from "../errors.js"
-import { captionOptionsOf, datasetSpec, sizingOf, type TrainRunHooks, vaeEncoder } from "./train.js"
-import { foldersAsDataset, loadTrainingData, type TrainingData } from "./trainingData.js"
+import type { LatentEncoder } from "../latent/latentCache.js"
+import type { TrainRunHooks } from "./train.js"
+import {
+  foldersAsDataset,
+  loadTrainingData,
+  subsetFolder,
+  type TrainingData,
+  type TrainingDatasetSpec,
+  type TrainingSubset,
+} from "./trainingData.js"
 
 const fail = (message: string) => new DatasetError({ message })
+
+const latentScope = (shape: readonly number[]) => shape.join("x")
+
+/**
+ * The VAE as the latent cache's encoder: one compiled encode program per image size, sampling the
+ * posterior once (kohya's `latent_dist.sample()`) with noise keyed by the seed and the image.
+ */
+export const vaeEncoder = (
+  architecture: SdArchitecture,
+  vaeHash: string,
+  seed: number,
+  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+) =>
+  Effect.gen(function* () {
+    const backend = yield* Backend
+    const scope = yield* Effect.scope
+    const programs = new Map<
+      string,
+      { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }
+    >()
+    const uploaded = new Map<string, DeviceBuffer>()
+    let encodes = 0
+    const programFor = (shape: readonly [number, number, number]) =>
+      Effect.gen(function* () {
+        const key = latentScope(shape)
+        const seen = programs.get(key)
+        if (seen) return seen
+        const weights = WeightScope.root()
+        const image = T.input("image", [1, ...shape])
+        const posterior = vaeEncode(weights.at(vaePrefix), architecture.vae, image)
+        const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
+        const latent = vaeLatent(architecture.vae, posterior, noise)
+        const program = yield* Scope.provide(scope)(backend.compile({ outputs: { latent }, updates: {} }))
+        // The VAE weights are read and uploaded once, whatever the number of image sizes.
+        const states: Record<string, DeviceBuffer> = {}
+        for (const spec of program.states) {
+          let buffer = uploaded.get(spec.name)
+          if (buffer === undefined) {
+            buffer = yield* Scope.provide(scope)(backend.upload(yield* readWeight(spec.name, spec.shape)))
+            uploaded.set(spec.name, buffer)
+          }
+          states[spec.name] = buffer
+        }
+        const entry = {
+          run: (pixels: HostTensor, noiseKey: HostTensor) =>
+            Effect.map(
+              program.run({ image: pixels, noise_key: noiseKey }, states),
+              (out) => out.latent!.data as Float32Array,
+            ),
+        }
+        programs.set(key, entry)
+        return entry
+      })
+    const encoder: LatentEncoder<unknown> = {
+      vaeHash,
+      encode: (pixels) =>
+        Effect.gen(function* () {
+          const shape = pixels.shape as unknown as readonly [number, number, number]
+          const program = yield* programFor(shape)
+          encodes++
+          const key = hostTensor("u32", [4], Uint32Array.of(seed >>> 0, 0, encodes, 0x766165))
+          const data = yield* program.run(hostTensor("f32", [1, ...shape], pixels.data), key)
+          const [, h, w] = shape
+          const factor = vaeDownscale(architecture)
+          return {
+            shape: [architecture.vae.embedDim, h / factor, w / factor],
+            data: Float32Array.from(data, (v) => (Number.isNaN(v) ? 0 : v)),
+          }
+        }),
+    }
+    return encoder
+  })
+
+/** The caption pipeline's options from a subset's (or the run's) kohya options. */
+export const captionOptionsOf = (options: {
+  readonly shuffleCaption: boolean
+  readonly keepTokens: number
+  readonly keepTokensSeparator: string
+  readonly captionDropoutRate: number
+  readonly captionDropoutEveryNEpochs: number
+  readonly captionTagDropoutRate: number
+  readonly captionSeparator: string
+  readonly secondarySeparator?: string | undefined
+  readonly captionPrefix?: string | undefined
+  readonly captionSuffix?: string | undefined
+}): CaptionOptions => ({
+  shuffle: options.shuffleCaption,
+  keepTokens: options.keepTokens,
+  keepTokensSeparator: options.keepTokensSeparator,
+  captionDropoutRate: options.captionDropoutRate,
+  captionDropoutEveryNEpochs: options.captionDropoutEveryNEpochs,
+  tagDropoutRate: options.captionTagDropoutRate,
+  separator: options.captionSeparator,
+  ...(options.secondarySeparator === undefined ? {} : { secondarySeparator: options.secondarySeparator }),
+  ...(options.captionPrefix === undefined ? {} : { prefix: options.captionPrefix }),
+  ...(options.captionSuffix === undefined ? {} : { suffix: options.captionSuffix }),
+})
+
+/** One `[[datasets]]` of kohya's dataset_config as the batch source reads it. */
+export const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
+  Effect.gen(function* () {
+    const subsets: Array<TrainingSubset> = []
+    for (const subset of blueprint.subsets) {
+      subsets.push({
+        concept: yield* subsetFolder(subset),
+        captionExtension: subset.captionExtension,
+        caption: captionOptionsOf(subset),
+        flipAug: subset.flipAug,
+        alphaMask: subset.alphaMask,
+        validationSplit: subset.validationSplit,
+      })
+    }
+    return { sizing: sizingOf(blueprint), batchSize: blueprint.batchSize, subsets }
+  })
+
+/** kohya's bucket options (or one fixed size) as the dataset's sizing. */
+export const sizingOf = (config: {
+  readonly enableBucket: boolean
+  readonly resolution: TrainConfig["resolution"]
+  readonly minBucketReso: number
+  readonly maxBucketReso: number
+  readonly bucketResoSteps: number
+  readonly bucketNoUpscale: boolean
+}): Sizing =>
+  config.enableBucket
+    ? {
+        mode: "buckets",
+        resolution: config.resolution,
+        minSide: config.minBucketReso,
+        maxSide: config.maxBucketReso,
+        step: config.bucketResoSteps,
+        noUpscale: config.bucketNoUpscale,
+      }
+    : { mode: "fixed", size: config.resolution }
 
 /** What a run stands on once its inputs are checked: the base model, the latents, the step arithmetic. */
 export interface TrainingSetup {
