@@ -23,12 +23,20 @@ export const isUnetWeight = (key: string): boolean => key.startsWith(`${unetPref
  * skip 2) is not trained: torch leaves its `.grad` None and AdamW skips it, so the checkpoint keeps it
  * as the base has it. A text encoder that is not trained must not be built on `scope`.
  */
-export const fineTuneGroups = (scope: WeightScope, prediction: Tensor): ReadonlyArray<TrainableGroup> => {
+export const fineTuneGroups = (
+  scope: WeightScope,
+  prediction: Tensor,
+  options: {
+    /** Weights kept as they are besides those (a token table that captions barely touch, say). */
+    readonly frozen?: (key: string) => boolean
+  } = {},
+): ReadonlyArray<TrainableGroup> => {
   const read = new Set(analyzeGraph({ outputs: { prediction }, updates: {} }).states.map((s) => s.name))
   const unet: Array<Tensor<"state">> = []
   const text: Array<Tensor<"state">> = []
   for (const [key, tensor] of scope.tensors())
-    if (read.has(key)) (isUnetWeight(key) ? unet : text).push(tensor as Tensor<"state">)
+    if (read.has(key) && !options.frozen?.(key))
+      (isUnetWeight(key) ? unet : text).push(tensor as Tensor<"state">)
   return [
     { trainables: unet, lr: input(fineTuneInputNames.unetLr, []) },
     ...(text.length === 0

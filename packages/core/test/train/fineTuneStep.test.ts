@@ -188,6 +188,12 @@ describe("full fine-tuning step", () => {
         family === "sd2"
           ? [`cond_stage_model.model.transformer.resblocks.${arch.text[0]!.layers - 1}.`]
           : [`conditioner.embedders.0.transformer.text_model.encoder.layers.${arch.text[0]!.layers - 1}.`]
+      const token = (key: string) => key.endsWith("token_embedding.weight")
+      const [, thawed] = fineTuneGroups(scope, prediction, { frozen: token }).map((g) =>
+        g.trainables.map((t) => t.attrs.name),
+      )
+      expect(thawed).toEqual(text!.filter((key) => !token(key)))
+      expect(thawed!.length).toBeLessThan(text!.length)
       for (const prefix of unread) {
         expect(
           [...scope.tensors().keys()].some((key) => key.startsWith(prefix)),
