@@ -1,4 +1,4 @@
-import { mkdtemp, readdir } from "node:fs/promises"
+import { mkdtemp, readdir, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { layer as onnxLayer } from "@danlu/backend-onnx"
@@ -14,6 +14,7 @@ import {
 import { openModelFile } from "@danlu/core/node"
 import { finetune, type TrainRunEvent } from "@danlu/dataset"
 import { Effect } from "effect"
+import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
 import { metadataOf, tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
@@ -147,11 +148,57 @@ describe("danlu finetune", () => {
     expect(await readdir(join(root, "drawn"))).toContain("00000-3.png")
   }, 240_000)
 
-  it("keeps a frozen text encoder byte-identical; stop_text_encoder_training freezes it from that step; save_precision casts", async () => {
-    await runFinetune(config("frozen", { stopTextEncoderTraining: -1, maxTrainEpochs: 1 }))
+  it("keeps a frozen text encoder byte-identical and samples from the checkpoint; stop_text_encoder_training freezes it from that step; save_precision casts", async () => {
+    const prompts = join(root, "prompts.txt")
+    await writeFile(prompts, "sks square --n blurry --w 64 --h 64 --d 7 --s 3 --l 5\n")
+    const sampling = {
+      samplePrompts: prompts,
+      sampleAtFirst: true,
+      sampleEveryNEpochs: 1,
+      sampleSampler: "euler_a" as const,
+    }
+    await runFinetune(config("frozen", { stopTextEncoderTraining: -1, maxTrainEpochs: 1, ...sampling }))
     const frozen = await tensorBytes(join(root, "frozen", "ft.safetensors"))
     for (const [key, bytes] of Object.entries(frozen))
       expect(same(bytes, base[key]), key).toBe(!isUnetWeight(key))
+    // Samples before the first step and at the end, the last one drawn from the file written there.
+    const samples = (await readdir(join(root, "frozen", "sample"))).filter((f) => f.endsWith(".png")).sort()
+    expect(samples).toHaveLength(2)
+    expect(samples[0]).toMatch(/^ft_000000_00_\d{14}_7\.png$/)
+    expect(samples[1]).toMatch(/^ft_e000001_00_\d{14}_7\.png$/)
+    const again = join(root, "frozen-again")
+    const generated = await runCli([
+      "generate",
+      "--model",
+      join(root, "frozen", "ft.safetensors"),
+      "--prompt",
+      "sks square",
+      "--negative",
+      "blurry",
+      "--sampler",
+      "Euler a",
+      "--steps",
+      "3",
+      "--cfg",
+      "5",
+      "--seed",
+      "7",
+      "--width",
+      "64",
+      "--height",
+      "64",
+      "--out",
+      again,
+      "--backend",
+      "onnxruntime",
+    ])
+    expect(generated.error).toBeUndefined()
+    const [drawn] = await readdir(again)
+    expect(await sharp(join(again, drawn!)).raw().toBuffer()).toEqual(
+      await sharp(join(root, "frozen", "sample", samples[1]!))
+        .raw()
+        .toBuffer(),
+    )
 
     await runFinetune(
       config("stopped", {
@@ -199,7 +246,6 @@ describe("danlu finetune", () => {
   it("refuses what it can check before the first step, in one line", async () => {
     const refusals: Array<[Array<string>, RegExp]> = [
       [["--stop_text_encoder_training", "-2"], /stop_text_encoder_training -2: expected an integer ≥ -1/],
-      [["--sample_every_n_epochs", "1"], /draws no sample images during training/],
       [["--cache_text_encoder_outputs"], /cache_text_encoder_outputs needs stop_text_encoder_training = -1/],
     ]
     for (const [extra, message] of refusals) {

@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises"
+import { join } from "node:path"
 import {
   accumulatorName,
   architectureMetadataKey,
@@ -41,6 +42,7 @@ import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
 import { optimizerArgStrings, type TrainRunHooks } from "./train.js"
+import { trainingSamples } from "./trainingSamples.js"
 import { prepareTraining } from "./trainingSetup.js"
 
 const fail = (message: string) => new DatasetError({ message })
@@ -57,8 +59,9 @@ const saveDType = (precision: TrainConfig["savePrecision"]) =>
  * `stop_text_encoder_training` (−1: frozen, which also allows `cache_text_encoder_outputs`), on the same kohya
  * folders, latent cache, noise and loss options as LoRA training. At kohya's save points it writes
  * `output_name(.safetensors|-00000N|-step…)`: the base checkpoint in its original LDM layout with the trained
- * weights replaced (the VAE and every untrained tensor copied), and resumable states beside them.
- * Sample images during training are not drawn; every refusal is one line before the first step.
+ * weights replaced (the VAE and every untrained tensor copied), and resumable states beside them. Sample
+ * images during training are drawn from the checkpoint of the moment; every refusal is one line before the
+ * first step.
  */
 export const finetune = (
   config: TrainConfig,
@@ -66,14 +69,6 @@ export const finetune = (
   dataset?: DatasetConfig,
 ): Effect.Effect<TrainResult, unknown, Backend | Scope.Scope> =>
   Effect.gen(function* () {
-    if (
-      config.sampleEveryNEpochs !== undefined ||
-      config.sampleEveryNSteps !== undefined ||
-      config.sampleAtFirst
-    )
-      return yield* fail(
-        "danlu finetune draws no sample images during training: leave out sample_every_n_epochs, sample_every_n_steps and sample_at_first, and run danlu generate on the saved checkpoints",
-      )
     const stopTextEncoder = config.stopTextEncoderTraining
     const trainTextEncoder = stopTextEncoder !== -1
     const setup = yield* prepareTraining(config, hooks, dataset, {
@@ -245,7 +240,25 @@ export const finetune = (
       stateMetadata: { [runIdentityKey]: JSON.stringify(identity) },
     })
 
+    // Samples at points without a saved file are drawn from the current weights, written beside them.
+    const currentModel = checkpointTrainSink({
+      outputDir: join(setup.outputDir, "sample", ".model"),
+      outputName: `${setup.outputName}-current`,
+      base: file,
+      trainedStates: trained,
+      metadata,
+    })
+    const sample = yield* trainingSamples(
+      config,
+      setup.outputDir,
+      setup.outputName,
+      (point) => currentModel.saveNetwork({ ...point, kind: "final" }),
+      (path) => hooks.emit({ type: "sample", path }),
+      "checkpoint",
+    )
+
     return yield* runTrainingLoop({
+      sample,
       data,
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,

@@ -16,7 +16,13 @@ import type { DType } from "../../tensor/dtype.js"
 import { castHostFloat } from "../../train/baseWeights.js"
 import type { SavePoint, TrainSink } from "../../train/loop.js"
 import { writeFileAtomic } from "./atomicWrite.js"
-import { networkFileName, removeSavedEpoch, type TrainFilesPlace, writeTrainState } from "./trainFiles.js"
+import {
+  ensureFolder,
+  networkFileName,
+  removeSavedEpoch,
+  type TrainFilesPlace,
+  writeTrainState,
+} from "./trainFiles.js"
 
 /** How a fine-tuned checkpoint stores its weights (kohya's `--save_precision`). */
 export type CheckpointSaveDType = "F32" | "F16" | "BF16"
@@ -66,6 +72,7 @@ const writeCheckpoint = (options: CheckpointTrainSinkOptions, point: SavePoint) 
         ? Effect.map(point.read([name]), (values) => stored(fromHostTensor(values[name]!), dtypes.get(name)!))
         : Effect.map(options.base.read(name), (tensor) => stored(tensor, dtypes.get(name)!))
     const path = join(options.outputDir, networkFileName(options.outputName, point))
+    yield* ensureFolder(options.outputDir)
     yield* writeFileAtomic(
       path,
       (sink) => writeSafetensors(sink, { metadata: options.metadata(point), tensors, read }),

@@ -81,9 +81,17 @@ export interface KohyaTrainSinkOptions {
   readonly stateMetadata?: Readonly<Record<string, string>>
 }
 
+/** Creates a folder and its parents when missing (`sample/.lora` before the first sample, say). */
+export const ensureFolder = (folder: string): Effect.Effect<void, FileAccessError> =>
+  Effect.tryPromise({
+    try: () => mkdir(folder, { recursive: true }),
+    catch: (cause) => fileError(folder, cause),
+  })
+
 /** Writes the network at a save point as a kohya LoRA file; returns the path. */
 const writeNetwork = (options: KohyaTrainSinkOptions, point: SavePoint) =>
   Effect.gen(function* () {
+    yield* ensureFolder(options.outputDir)
     const weights = (yield* point.read(options.networkStates)) as Record<string, HostTensor<"f32">>
     const tensors = kohyaTensors(options.modules(weights), options.savePrecision)
     const metadata = options.metadata(point)
@@ -114,10 +122,7 @@ export const writeTrainState = (
 ) =>
   Effect.gen(function* () {
     const folder = join(options.outputDir, stateFolderName(options.outputName, point))
-    yield* Effect.tryPromise({
-      try: () => mkdir(folder, { recursive: true }),
-      catch: (cause) => fileError(folder, cause),
-    })
+    yield* ensureFolder(folder)
     const values = yield* point.read(names)
     const tensors = Object.fromEntries(
       Object.entries(values).map(([name, value]) => [name, fromHostTensor(value)]),
