@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { layer as onnxLayer } from "@danlu/backend-onnx"
 import {
   castHostFloat,
@@ -248,6 +249,12 @@ describe("danlu finetune", () => {
       [["--stop_text_encoder_training", "-2"], /stop_text_encoder_training -2: expected an integer ≥ -1/],
       [["--cache_text_encoder_outputs"], /cache_text_encoder_outputs needs stop_text_encoder_training = -1/],
     ]
+    // A LoRA config reused for fine-tuning: its network options are listed as unused, and the other way round.
+    const kohyaToml = fileURLToPath(new URL("fixtures/train/kohya_ss-gui.toml", import.meta.url))
+    const reused = await runCli(["finetune", "--config_file", kohyaToml])
+    expect(reused.errorOutput).toContain("danlu: ignoring network_dim: no effect in danlu")
+    const lora = await runCli(["train", "--config_file", kohyaToml, "--stop_text_encoder_training", "5"])
+    expect(lora.errorOutput).toContain("danlu: ignoring stop_text_encoder_training: no effect in danlu")
     for (const [extra, message] of refusals) {
       const result = await runCli(cliArgs("refused", ...extra))
       expect(result.ok).toBe(false)
