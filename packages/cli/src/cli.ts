@@ -17,6 +17,6 @@ const run = Command.runWith(danlu, { version })
 
 /** Runs `danlu` on an argument list (without `node` and the script path); errors name the flag that fixes them. */
 export const runDanlu = (args: ReadonlyArray<string>) =>
-  run(args[0] === "train" ? expandKohyaLists(keepLastFlagValues(args)) : args).pipe(
+  run(args[0] === "train" || args[0] === "finetune" ? expandKohyaLists(keepLastFlagValues(args)) : args).pipe(
     Effect.mapError(withFlagHint),
   )

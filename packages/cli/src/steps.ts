@@ -3,6 +3,7 @@ import { backends } from "./commands/backends.js"
 import { bench } from "./commands/bench.js"
 import { config } from "./commands/config.js"
 import { dataset } from "./commands/dataset.js"
+import { finetuneCommand } from "./commands/finetune.js"
 import { generate } from "./commands/generate.js"
 import { init } from "./commands/init.js"
 import { model } from "./commands/model.js"
@@ -25,6 +26,7 @@ export const stepCommands = [
   init,
   config,
   trainCommand,
+  finetuneCommand,
   generate,
   xyz,
   bench,

@@ -122,8 +122,9 @@ export {
 export * as promise from "./promise.js"
 export { createRng, type Rng, shuffled } from "./random/rng.js"
 export { datasetsMetadata } from "./train/datasetsMetadata.js"
+export { finetune } from "./train/finetune.js"
 export { crc32c, eventFileName, scalarEvent, tfRecord, versionEvent } from "./train/tensorboard.js"
-export { sizingOf, type TrainRunHooks, train } from "./train/train.js"
+export { type TrainRunHooks, train } from "./train/train.js"
 export {
   type BucketInfo,
   type DatasetSummary,
@@ -136,6 +137,7 @@ export {
   type TrainingImage,
   type TrainingSubset,
 } from "./train/trainingData.js"
+export { sizingOf } from "./train/trainingSetup.js"
 export {
   logFolderName,
   lossCurveSvg,

@@ -66,6 +66,8 @@ const unusedSwitches: ReadonlySet<string> = new Set([
   "cpu_offload_checkpointing",
   "fused_backward_pass",
   "mem_eff_save",
+  "train_text_encoder",
+  "no_token_padding",
 ])
 
 const flagFor = (name: string, kind: OptionKind["type"] | "switch" | "value", doc: string) => {
@@ -78,7 +80,31 @@ const flagFor = (name: string, kind: OptionKind["type"] | "switch" | "value", do
   return Flag.String(name).pipe(Flag.withDescription(doc), Flag.optional) as Flag.Flag<TrainFlagValue>
 }
 
-const buildFlags = (): Readonly<Record<string, Flag.Flag<TrainFlagValue>>> => {
+/** The two training commands: `danlu train` (a LoRA, train_network.py) and `danlu finetune` (train_db.py). */
+export type TrainingCommand = "train" | "finetune"
+
+/** Options only one command uses: the LoRA's network options, and full fine-tuning's text-encoder ones. */
+const commandOnly: Readonly<Record<TrainingCommand, ReadonlySet<string>>> = {
+  train: new Set([
+    "network_module",
+    "network_dim",
+    "network_alpha",
+    "network_args",
+    "network_dropout",
+    "network_weights",
+    "network_train_unet_only",
+    "network_train_text_encoder_only",
+    "unet_lr",
+    "text_encoder_lr",
+  ]),
+  finetune: new Set(["learning_rate_te", "stop_text_encoder_training"]),
+}
+
+/** The other command's options: accepted (hidden) by this one, and listed as unused. */
+const foreignOptions = (command: TrainingCommand): ReadonlySet<string> =>
+  commandOnly[command === "train" ? "finetune" : "train"]
+
+const buildFlags = (command: TrainingCommand): Readonly<Record<string, Flag.Flag<TrainFlagValue>>> => {
   const flags: Record<string, Flag.Flag<TrainFlagValue>> = {
     config_file: flagFor(
       "config_file",
@@ -86,10 +112,12 @@ const buildFlags = (): Readonly<Record<string, Flag.Flag<TrainFlagValue>>> => {
       "a kohya TOML of these options (flat, or in sections as 秋叶's and kohya_ss' GUIs write it); flags override it",
     ),
   }
+  const foreign = foreignOptions(command)
   for (const key of Object.keys(trainOptionSpecs) as Array<keyof TrainConfig>) {
     const name = kohyaOptionName(key)
     const spec = trainOptionSpecs[key]
-    flags[name] = flagFor(name, spec.kind.type, spec.doc)
+    const flag = flagFor(name, spec.kind.type, spec.doc)
+    flags[name] = foreign.has(name) ? flag.pipe(Flag.withHidden) : flag
   }
   for (const [name, unused] of Object.entries(unusedKohyaOptions)) {
     const doc = `${unused.reason}${unused.hint === undefined ? "" : `: ${unused.hint}`}`
@@ -104,7 +132,13 @@ const buildFlags = (): Readonly<Record<string, Flag.Flag<TrainFlagValue>>> => {
  * comes from `--config_file`, then kohya's defaults. kohya's options that danlu does not use are
  * hidden flags, so a kohya command line runs and lists them. Keys are the kohya names.
  */
-export const trainFlags: Readonly<Record<string, Flag.Flag<TrainFlagValue>>> = buildFlags()
+export const trainFlags: Readonly<Record<string, Flag.Flag<TrainFlagValue>>> = buildFlags("train")
+
+/**
+ * `danlu finetune`'s flags: `danlu train`'s, with train_db.py's `learning_rate_te` and
+ * `stop_text_encoder_training` in place of the network's (which it accepts and lists as unused).
+ */
+export const finetuneFlags: Readonly<Record<string, Flag.Flag<TrainFlagValue>>> = buildFlags("finetune")
 
 /**
  * kohya lists several values after one flag (`--optimizer_args weight_decay=0.1 betas=0.9,0.99`);
@@ -174,12 +208,14 @@ const asFlagError = (error: ConfigError): UserError =>
   })
 
 /**
- * The config of a `danlu train` run, as sd-scripts builds it: `--config_file` (flat or sectioned
+ * The config of a `danlu train` (or `danlu finetune`) run, as sd-scripts builds it: `--config_file` (flat or sectioned
  * TOML), the flags over it, kohya's defaults under both; then `dataset_config` read with those as its
- * fallbacks. Wrong values fail in one line; unused keys are listed in `ignored`.
+ * fallbacks. Wrong values fail in one line; unused keys, the other command's options among them, are
+ * listed in `ignored`.
  */
 export const resolveTrainFlags = (
   values: Readonly<Record<string, TrainFlagValue>>,
+  command: TrainingCommand = "train",
 ): Effect.Effect<TrainSetup, UserError | ConfigError> =>
   Effect.gen(function* () {
     const given: Record<string, unknown> = {}
@@ -200,8 +236,21 @@ export const resolveTrainFlags = (
     const fromFile =
       configFile === undefined ? { options: {}, ignored: [] } : yield* readTrainConfigFile(configFile)
     const layered = layerTrainOptions(fromFile, fromFlags)
-    const config = resolveTrainConfig(layered.options)
-    if (config.datasetConfig === undefined) return { config, ignored: layered.ignored }
+    const foreign = foreignOptions(command)
+    const options: Record<string, unknown> = {}
+    const ignored: Array<IgnoredOption> = [...layered.ignored]
+    for (const [key, value] of Object.entries(layered.options)) {
+      const name = kohyaOptionName(key)
+      if (!foreign.has(name)) options[key] = value
+      else
+        ignored.push({
+          key: name,
+          reason: "no effect in danlu",
+          hint: command === "train" ? "an option of danlu finetune" : "a LoRA option of danlu train",
+        })
+    }
+    const config = resolveTrainConfig(options as Partial<TrainConfig>)
+    if (config.datasetConfig === undefined) return { config, ignored }
     const dataset = yield* readDatasetConfigFile(config.datasetConfig, config)
-    return { config, dataset, ignored: [...layered.ignored, ...dataset.ignored] }
+    return { config, dataset, ignored: [...ignored, ...dataset.ignored] }
   })

@@ -74,7 +74,12 @@ export const unusedKohyaOptions: Readonly<Record<string, Unused>> = {
   lr_scheduler_min_lr_ratio: unsupported(),
   v_pred_like_loss: unsupported(),
   ip_noise_gamma_random_strength: unsupported(),
-  stop_text_encoder_training: unsupported(),
+  train_text_encoder: noEffect(
+    "danlu finetune trains the text encoder unless stop_text_encoder_training = -1 (train_db.py's rule)",
+  ),
+  learning_rate_te1: unsupported("learning_rate_te sets both SDXL text encoders"),
+  learning_rate_te2: unsupported("learning_rate_te sets both SDXL text encoders"),
+  no_token_padding: unsupported(),
   face_crop_aug_range: unsupported(),
   token_warmup_min: unsupported(),
   token_warmup_step: unsupported(),

@@ -79,6 +79,11 @@ export interface TrainConfig {
   readonly networkWeights?: string
   readonly networkTrainUnetOnly: boolean
   readonly networkTrainTextEncoderOnly: boolean
+  // full fine-tuning (sd-scripts' train_db.py)
+  /** Learning rate of the text encoder(s) in full fine-tuning (default: learning_rate). */
+  readonly learningRateTe?: number
+  /** Full fine-tuning trains the text encoder until this step; -1 never trains it (default: to the end). */
+  readonly stopTextEncoderTraining?: number
   // the optimizer and schedule
   readonly learningRate: number
   readonly unetLr?: number
@@ -360,6 +365,11 @@ export const trainOptionSpecs: { readonly [K in keyof TrainConfig]-?: OptionSpec
   networkWeights: path("continue from this LoRA file"),
   networkTrainUnetOnly: boolean("train only the UNet's LoRA"),
   networkTrainTextEncoderOnly: boolean("train only the text encoder's LoRA"),
+  learningRateTe: number("finetune: learning rate of the text encoder (default: learning_rate)", { min: 0 }),
+  stopTextEncoderTraining: integer(
+    "finetune: stop training the text encoder at this step; -1 never trains it (default: to the end)",
+    -1,
+  ),
   learningRate: number("learning rate (kohya's default 2e-6 is for full fine-tuning; LoRAs use ~1e-4)", {
     min: 0,
   }),

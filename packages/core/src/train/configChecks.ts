@@ -13,6 +13,8 @@ export interface ConfigProblem {
 export interface ConfigCheckContext {
   /** Batches in one epoch: Σ(images × repeats, regularisation included) / batch size, per bucket, rounded up. */
   readonly batchesPerEpoch?: number
+  /** The config is for full fine-tuning (`danlu finetune`): no network, and the text encoder's own options. */
+  readonly fineTuning?: boolean
 }
 
 /** Optimizers that set their own step size and want learning_rate ≈ 1 (sd-scripts warns the same). */
@@ -105,6 +107,54 @@ export const checkSizes = (sizes: SizeOptions, place = ""): Array<ConfigProblem>
   return problems
 }
 
+type Report = (key: string, message: string) => void
+
+/** The LoRA's own options (`danlu train`). */
+const checkNetwork = (config: TrainConfig, error: Report, warn: Report): void => {
+  if (config.networkTrainUnetOnly && config.networkTrainTextEncoderOnly) {
+    error(
+      "networkTrainUnetOnly",
+      "network_train_unet_only and network_train_text_encoder_only together train nothing; keep one",
+    )
+  }
+  if (config.networkTrainTextEncoderOnly && config.textEncoderLr === 0) {
+    error("textEncoderLr", "text_encoder_lr = 0 with network_train_text_encoder_only trains nothing")
+  }
+  if (config.networkTrainUnetOnly && config.unetLr === 0) {
+    error("unetLr", "unet_lr = 0 with network_train_unet_only trains nothing")
+  }
+  const { convDim, convAlpha } = config.networkArgs
+  if (convDim !== undefined && convAlpha === undefined) {
+    warn(
+      "network_args",
+      `network_args conv_dim=${convDim} without conv_alpha: kohya uses conv_alpha=1, scaling the conv LoRA by 1/${convDim}; set conv_alpha (e.g. ${Math.max(1, convDim / 2)})`,
+    )
+  }
+  if (convAlpha !== undefined && convDim === undefined) {
+    warn("network_args", "network_args conv_alpha has no effect without conv_dim")
+  }
+  if (config.networkAlpha > config.networkDim) {
+    warn(
+      "networkAlpha",
+      `network_alpha = ${plain(config.networkAlpha)} above network_dim = ${config.networkDim} amplifies the LoRA; the guide uses rank/2`,
+    )
+  }
+}
+
+/** Full fine-tuning's own options (`danlu finetune`, sd-scripts' train_db.py). */
+const checkFineTuning = (config: TrainConfig, warn: Report): void => {
+  if (config.stopTextEncoderTraining === -1 && config.learningRateTe !== undefined)
+    warn(
+      "learningRateTe",
+      "learning_rate_te has no effect with stop_text_encoder_training = -1 (the text encoder is frozen)",
+    )
+  if (config.stopTextEncoderTraining === 0)
+    warn(
+      "stopTextEncoderTraining",
+      "stop_text_encoder_training = 0 stops the text encoder before its first step; -1 freezes it and saves its memory",
+    )
+}
+
 /**
  * Everything about a config that can be checked without reading the data or the model: contradictory
  * options, step and warm-up arithmetic, sizes, and the guide's advice on learning rate and batch. One
@@ -195,7 +245,7 @@ export const checkTrainConfig = (
         `${config.optimizerType} uses one learning rate: unet_lr and text_encoder_lr differ`,
       )
     }
-  } else if (!config.networkTrainTextEncoderOnly && unetLr > 0) {
+  } else if (!context.fineTuning && !config.networkTrainTextEncoderOnly && unetLr > 0) {
     const guide = guideLrPerImage * effectiveBatch
     const which = config.unetLr === undefined ? "learning_rate" : "unet_lr"
     const batch = `batch ${config.trainBatchSize}${config.gradientAccumulationSteps > 1 ? ` × ${config.gradientAccumulationSteps} accumulated` : ""}`
@@ -215,34 +265,8 @@ export const checkTrainConfig = (
   }
 
   // the network
-  if (config.networkTrainUnetOnly && config.networkTrainTextEncoderOnly) {
-    error(
-      "networkTrainUnetOnly",
-      "network_train_unet_only and network_train_text_encoder_only together train nothing; keep one",
-    )
-  }
-  if (config.networkTrainTextEncoderOnly && config.textEncoderLr === 0) {
-    error("textEncoderLr", "text_encoder_lr = 0 with network_train_text_encoder_only trains nothing")
-  }
-  if (config.networkTrainUnetOnly && config.unetLr === 0) {
-    error("unetLr", "unet_lr = 0 with network_train_unet_only trains nothing")
-  }
-  const { convDim, convAlpha } = config.networkArgs
-  if (convDim !== undefined && convAlpha === undefined) {
-    warn(
-      "network_args",
-      `network_args conv_dim=${convDim} without conv_alpha: kohya uses conv_alpha=1, scaling the conv LoRA by 1/${convDim}; set conv_alpha (e.g. ${Math.max(1, convDim / 2)})`,
-    )
-  }
-  if (convAlpha !== undefined && convDim === undefined) {
-    warn("network_args", "network_args conv_alpha has no effect without conv_dim")
-  }
-  if (config.networkAlpha > config.networkDim) {
-    warn(
-      "networkAlpha",
-      `network_alpha = ${plain(config.networkAlpha)} above network_dim = ${config.networkDim} amplifies the LoRA; the guide uses rank/2`,
-    )
-  }
+  if (context.fineTuning) checkFineTuning(config, warn)
+  else checkNetwork(config, error, warn)
 
   problems.push(...checkSizes(config))
 
@@ -263,10 +287,11 @@ export const checkTrainConfig = (
     )
   }
   if (config.cacheTextEncoderOutputs) {
-    if (!config.networkTrainUnetOnly) {
+    const frozen = context.fineTuning ? config.stopTextEncoderTraining === -1 : config.networkTrainUnetOnly
+    if (!frozen) {
       error(
         "cacheTextEncoderOutputs",
-        "cache_text_encoder_outputs needs network_train_unet_only (a frozen text encoder)",
+        `cache_text_encoder_outputs needs ${context.fineTuning ? "stop_text_encoder_training = -1" : "network_train_unet_only"} (a frozen text encoder)`,
       )
     }
     const varying = [

@@ -15,6 +15,7 @@ export {
   stepKey,
 } from "./draws.js"
 export * from "./events.js"
+export * from "./fineTune.js"
 export * from "./loop.js"
 export { huberThresholds, timestepLossWeights } from "./lossWeights.js"
 export { type NoiseSchedule, noiseSchedule, TRAIN_TIMESTEPS } from "./noiseSchedule.js"

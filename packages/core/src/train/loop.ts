@@ -100,6 +100,8 @@ export interface TrainLoopOptions<E> {
   /** The learning-rate multiplier after `step` optimizer steps (0-based), from the schedule. */
   readonly lrMultiplier: (step: number) => number
   readonly epochs: number
+  /** What the saved files are, for the "saved …" progress notes (default "LoRA"). */
+  readonly saves?: string
   /** Optimizer steps to run in all (kohya's `max_train_steps`). */
   readonly totalSteps: number
   readonly gradientAccumulationSteps: number
@@ -163,7 +165,7 @@ export const runTrainingLoop = <E>(
     const now = options.now ?? (() => performance.now() / 1000)
     const emit = (event: TrainEvent) => {
       options.emit(event)
-      progressService.emit(trainProgressEvent(event, options.epochs))
+      progressService.emit(trainProgressEvent(event, options.epochs, options.saves))
     }
     const buffers = new Map<string, DeviceBuffer>()
     const programs = new Map<string, Program>()

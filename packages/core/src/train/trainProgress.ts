@@ -10,7 +10,7 @@ const lrText = (lr: Readonly<Record<string, number>>) =>
  * A training event as progress: each optimizer step is an update of the "train" task (epoch, loss and its
  * average, learning rates, samples/s, with kohya's scalar names for scripts); the rest are notes.
  */
-export const trainProgressEvent = (event: TrainEvent, epochs: number): ProgressEvent => {
+export const trainProgressEvent = (event: TrainEvent, epochs: number, saves = "LoRA"): ProgressEvent => {
   const note = (message: string, fields: Record<string, string | number | null>): ProgressEvent => ({
     type: "note",
     task: "train",
@@ -60,7 +60,7 @@ export const trainProgressEvent = (event: TrainEvent, epochs: number): ProgressE
         },
       )
     case "saved":
-      return note(`saved ${event.kind === "state" ? "state" : "LoRA"}: ${event.path}`, {
+      return note(`saved ${event.kind === "state" ? "state" : saves}: ${event.path}`, {
         kind: event.kind,
         path: event.path,
       })

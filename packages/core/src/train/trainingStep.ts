@@ -16,6 +16,12 @@ export interface TrainableGroup {
   readonly trainables: ReadonlyArray<Tensor<"state">>
   /** f32 scalar, normally an input so a schedule changes it without recompiling. */
   readonly lr: Tensor
+  /**
+   * f32 scalar input, 1 or 0: at 0 the group gets no gradient (none in the clipped norm either) and its
+   * parameters and optimizer states keep their values, as a module whose `requires_grad` kohya turned off
+   * mid-run (`stop_text_encoder_training`). One program serves both phases.
+   */
+  readonly active?: Tensor
 }
 
 /** A group with the (accumulated, clipped) gradient of each parameter. */
@@ -78,7 +84,8 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   const trainableGroups = typeof spec.groups === "function" ? spec.groups() : spec.groups
   const params = trainableGroups.flatMap((g) => g.trainables)
   if (params.length === 0) throw new RangeError("a training step needs at least one trainable parameter")
-  const grads = grad(loss, params)
+  const activeOf = trainableGroups.flatMap((g) => g.trainables.map(() => g.active))
+  const grads = grad(loss, params).map((g, i) => (activeOf[i] ? mul(g, activeOf[i]) : g))
   const accumulating = options.gradientAccumulationSteps > 1
   const apply = accumulating ? greater(input(stepInputNames.applyUpdate, []), 0.5) : undefined
   const updates: Record<string, Tensor> = {}
@@ -103,8 +110,21 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
     trainables: group.trainables.map((param) => ({ param, grad: clipped[at++]! })),
   }))
   const optimized = spec.optimizer.update(groups, input(stepInputNames.step, []))
+  const gates = new Map<string, Tensor>()
+  for (const group of trainableGroups) {
+    if (!group.active) continue
+    const on = greater(group.active, 0.5)
+    for (const param of group.trainables) gates.set(param.attrs.name, on)
+  }
+  // A parameter's optimizer states are named `optimizer.<param>.<state>` (optim/optimizer.ts).
+  const gateOf = (name: string) =>
+    gates.get(name) ??
+    (name.startsWith("optimizer.") ? gates.get(name.slice(10, name.lastIndexOf("."))) : undefined)
   for (const [name, value] of Object.entries(optimized)) {
-    updates[name] = apply ? where(apply, value, state(name, value.shape, value.dtype)) : value
+    const kept = () => state(name, value.shape, value.dtype)
+    const gate = gateOf(name)
+    const gated = gate ? where(gate, value, kept()) : value
+    updates[name] = apply ? where(apply, gated, kept()) : gated
   }
   return {
     graph: { outputs: { loss, loss_per_sample: perSample, grad_norm: norm }, updates },

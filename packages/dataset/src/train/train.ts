@@ -1,19 +1,15 @@
-import { createHash } from "node:crypto"
-import { mkdir, stat } from "node:fs/promises"
+import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import {
   accumulatorName,
-  architectureOf,
   asBackendError,
-  Backend,
+  type Backend,
   type BatchShape,
   buildTrainingStep,
   buildValidationLoss,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
-  type DeviceBuffer,
-  detectCheckpoint,
   type HostTensor,
   hostTensor,
   importLora,
@@ -26,52 +22,34 @@ import {
   lrMultiplier,
   makeOptimizer,
   type OptimizerArgValue,
-  Progress,
-  readBaseWeight,
   resolveWarmupSteps,
   runTrainingLoop,
   type SavePoint,
-  type SdArchitecture,
   stepInputNames,
   stepKey,
   T,
   type Tensor,
   type TrainConfig,
-  type TrainEvent,
   type TrainResult,
   textConditioning,
-  vaeDownscale,
-  vaeEncode,
-  vaeLatent,
-  vaePrefix,
   WeightScope,
 } from "@danlu/core"
 import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
-import { Effect, Scope } from "effect"
-import type { Sizing } from "../buckets/sizing.js"
-import type { CaptionOptions } from "../captions/captionPipeline.js"
+import { Effect, type Scope } from "effect"
 import { processCaption } from "../captions/captionPipeline.js"
-import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
-import { DatasetError, describeCause } from "../errors.js"
-import type { LatentEncoder } from "../latent/latentCache.js"
+import type { DatasetConfig } from "../config/datasetConfig.js"
+import { DatasetError } from "../errors.js"
 import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
 import { loraDropout } from "./loraDropout.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
-import {
-  foldersAsDataset,
-  loadTrainingData,
-  subsetFolder,
-  type TrainingData,
-  type TrainingDatasetSpec,
-  type TrainingSubset,
-} from "./trainingData.js"
 import { trainingSamples } from "./trainingSamples.js"
-import { type TrainRunEvent, trainRunNote } from "./trainRunEvents.js"
+import { prepareTraining } from "./trainingSetup.js"
+import { runEventTeller, type TrainRunEvent } from "./trainRunEvents.js"
 
-/** The run's events go to `emit` and, as progress, to the {@link Progress} service. */
 export interface TrainRunHooks {
   readonly emit: (event: TrainRunEvent) => void
   readonly stopRequested: () => boolean
@@ -79,142 +57,8 @@ export interface TrainRunHooks {
 
 const fail = (message: string) => new DatasetError({ message })
 
-const latentScope = (shape: readonly number[]) => shape.join("x")
-
-/**
- * The VAE as the latent cache's encoder: one compiled encode program per image size, sampling the
- * posterior once (kohya's `latent_dist.sample()`) with noise keyed by the seed and the image.
- */
-const vaeEncoder = (
-  architecture: SdArchitecture,
-  vaeHash: string,
-  seed: number,
-  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
-) =>
-  Effect.gen(function* () {
-    const backend = yield* Backend
-    const scope = yield* Effect.scope
-    const programs = new Map<
-      string,
-      { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }
-    >()
-    const uploaded = new Map<string, DeviceBuffer>()
-    let encodes = 0
-    const programFor = (shape: readonly [number, number, number]) =>
-      Effect.gen(function* () {
-        const key = latentScope(shape)
-        const seen = programs.get(key)
-        if (seen) return seen
-        const weights = WeightScope.root()
-        const image = T.input("image", [1, ...shape])
-        const posterior = vaeEncode(weights.at(vaePrefix), architecture.vae, image)
-        const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
-        const latent = vaeLatent(architecture.vae, posterior, noise)
-        const program = yield* Scope.provide(scope)(backend.compile({ outputs: { latent }, updates: {} }))
-        // The VAE weights are read and uploaded once, whatever the number of image sizes.
-        const states: Record<string, DeviceBuffer> = {}
-        for (const spec of program.states) {
-          let buffer = uploaded.get(spec.name)
-          if (buffer === undefined) {
-            buffer = yield* Scope.provide(scope)(backend.upload(yield* readWeight(spec.name, spec.shape)))
-            uploaded.set(spec.name, buffer)
-          }
-          states[spec.name] = buffer
-        }
-        const entry = {
-          run: (pixels: HostTensor, noiseKey: HostTensor) =>
-            Effect.map(
-              program.run({ image: pixels, noise_key: noiseKey }, states),
-              (out) => out.latent!.data as Float32Array,
-            ),
-        }
-        programs.set(key, entry)
-        return entry
-      })
-    const encoder: LatentEncoder<unknown> = {
-      vaeHash,
-      encode: (pixels) =>
-        Effect.gen(function* () {
-          const shape = pixels.shape as unknown as readonly [number, number, number]
-          const program = yield* programFor(shape)
-          encodes++
-          const key = hostTensor("u32", [4], Uint32Array.of(seed >>> 0, 0, encodes, 0x766165))
-          const data = yield* program.run(hostTensor("f32", [1, ...shape], pixels.data), key)
-          const [, h, w] = shape
-          const factor = vaeDownscale(architecture)
-          return {
-            shape: [architecture.vae.embedDim, h / factor, w / factor],
-            data: Float32Array.from(data, (v) => (Number.isNaN(v) ? 0 : v)),
-          }
-        }),
-    }
-    return encoder
-  })
-
-/** The caption pipeline's options from a subset's (or the run's) kohya options. */
-const captionOptionsOf = (options: {
-  readonly shuffleCaption: boolean
-  readonly keepTokens: number
-  readonly keepTokensSeparator: string
-  readonly captionDropoutRate: number
-  readonly captionDropoutEveryNEpochs: number
-  readonly captionTagDropoutRate: number
-  readonly captionSeparator: string
-  readonly secondarySeparator?: string | undefined
-  readonly captionPrefix?: string | undefined
-  readonly captionSuffix?: string | undefined
-}): CaptionOptions => ({
-  shuffle: options.shuffleCaption,
-  keepTokens: options.keepTokens,
-  keepTokensSeparator: options.keepTokensSeparator,
-  captionDropoutRate: options.captionDropoutRate,
-  captionDropoutEveryNEpochs: options.captionDropoutEveryNEpochs,
-  tagDropoutRate: options.captionTagDropoutRate,
-  separator: options.captionSeparator,
-  ...(options.secondarySeparator === undefined ? {} : { secondarySeparator: options.secondarySeparator }),
-  ...(options.captionPrefix === undefined ? {} : { prefix: options.captionPrefix }),
-  ...(options.captionSuffix === undefined ? {} : { suffix: options.captionSuffix }),
-})
-
-/** One `[[datasets]]` of kohya's dataset_config as the batch source reads it. */
-const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
-  Effect.gen(function* () {
-    const subsets: Array<TrainingSubset> = []
-    for (const subset of blueprint.subsets) {
-      subsets.push({
-        concept: yield* subsetFolder(subset),
-        captionExtension: subset.captionExtension,
-        caption: captionOptionsOf(subset),
-        flipAug: subset.flipAug,
-        alphaMask: subset.alphaMask,
-        validationSplit: subset.validationSplit,
-      })
-    }
-    return { sizing: sizingOf(blueprint), batchSize: blueprint.batchSize, subsets }
-  })
-
-/** kohya's bucket options (or one fixed size) as the dataset's sizing. */
-export const sizingOf = (config: {
-  readonly enableBucket: boolean
-  readonly resolution: TrainConfig["resolution"]
-  readonly minBucketReso: number
-  readonly maxBucketReso: number
-  readonly bucketResoSteps: number
-  readonly bucketNoUpscale: boolean
-}): Sizing =>
-  config.enableBucket
-    ? {
-        mode: "buckets",
-        resolution: config.resolution,
-        minSide: config.minBucketReso,
-        maxSide: config.maxBucketReso,
-        step: config.bucketResoSteps,
-        noUpscale: config.bucketNoUpscale,
-      }
-    : { mode: "fixed", size: config.resolution }
-
 /** kohya's `optimizer_args` strings (`key=value`, values as Python literals) from the parsed config. */
-const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>): Array<string> =>
+export const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgValue>>): Array<string> =>
   Object.entries(args).map(([key, value]) => {
     const py = (v: OptimizerArgValue): string =>
       v === null
@@ -242,125 +86,22 @@ export const train = (
   dataset?: DatasetConfig,
 ): Effect.Effect<TrainResult, unknown, Backend | Scope.Scope> =>
   Effect.gen(function* () {
-    const modelPath = config.pretrainedModelNameOrPath
-    if (!modelPath) return yield* fail("no base model: set pretrained_model_name_or_path")
-    if (!config.trainDataDir && !dataset)
-      return yield* fail("no training images: set train_data_dir or dataset_config")
-    if (!config.outputDir) return yield* fail("no output folder: set output_dir")
-    const outputName = config.outputName ?? "last"
-    const seed = config.seed ?? 42
-    const augmented = dataset ? dataset.datasets.flatMap((d) => d.subsets) : [config]
-    if (config.cacheTextEncoderOutputs) {
-      if (!config.networkTrainUnetOnly)
-        return yield* fail("cache_text_encoder_outputs needs network_train_unet_only (a frozen text encoder)")
-      const varying = [
-        ["shuffle_caption", (o: (typeof augmented)[number]) => o.shuffleCaption],
-        ["caption_dropout_rate", (o: (typeof augmented)[number]) => o.captionDropoutRate > 0],
-        ["caption_tag_dropout_rate", (o: (typeof augmented)[number]) => o.captionTagDropoutRate > 0],
-        [
-          "caption_dropout_every_n_epochs",
-          (o: (typeof augmented)[number]) => o.captionDropoutEveryNEpochs > 0,
-        ],
-      ] as const
-      const used = varying.filter(([, on]) => augmented.some(on)).map(([name]) => name)
-      if (used.length > 0)
-        return yield* fail(
-          `cache_text_encoder_outputs cannot be used with ${used.join(", ")}: the captions change every step`,
-        )
-    }
-    for (const option of ["randomCrop", "colorAug"] as const) {
-      if (augmented.some((options) => options[option]))
-        return yield* fail(
-          `${option === "randomCrop" ? "random_crop" : "color_aug"} cannot be used: danlu always caches latents, and when caching latents, either color_aug or random_crop cannot be used (kohya's rule)`,
-        )
-    }
-
-    const progress = yield* Progress
-    const tell = (event: Exclude<TrainRunEvent, TrainEvent>) => {
-      hooks.emit(event)
-      progress.emit(trainRunNote(event))
-    }
-    const file = yield* openModelFile(modelPath)
-    const detected = yield* detectCheckpoint(file)
-    const read = yield* architectureOf(file, {
-      family: detected.family,
-      prediction: config.vParameterization ? "v" : detected.prediction,
-    })
-    // v_parameterization decides the target whatever the file declares, as in sd-scripts.
-    const architecture: SdArchitecture = config.vParameterization ? { ...read, prediction: "v" } : read
-    tell({
-      type: "model",
-      path: modelPath,
-      family: architecture.family,
-      prediction: architecture.prediction,
-    })
-    const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
-    for (const sizes of dataset ? dataset.datasets : [config]) {
-      const sides = sizes.enableBucket
-        ? [sizes.bucketResoSteps]
-        : [sizes.resolution.width, sizes.resolution.height]
-      if (sides.some((side) => side % multiple !== 0)) {
-        return yield* fail(
-          sizes.enableBucket
-            ? `bucket_reso_steps = ${sizes.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
-            : `resolution ${sizes.resolution.width},${sizes.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
-        )
-      }
-    }
-    const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
-
-    const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
-    const vaeHash = createHash("sha256")
-    vaeHash.update(JSON.stringify(architecture.vae))
-    for (const info of vaeKeys) {
-      const stored = yield* file.read(info.name)
-      vaeHash.update(info.name).update(stored.bytes)
-    }
-    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight)
-
-    yield* Effect.tryPromise({
-      try: () => mkdir(config.outputDir!, { recursive: true }),
-      catch: (cause) => fail(`cannot create ${config.outputDir}: ${describeCause(cause)}`),
-    })
-    const datasets = dataset
-      ? yield* Effect.forEach(dataset.datasets, datasetSpec)
-      : [
-          yield* foldersAsDataset({
-            trainDataDir: config.trainDataDir!,
-            regDataDir: config.regDataDir,
-            sizing: sizingOf(config),
-            batchSize: config.trainBatchSize,
-            captionExtension: config.captionExtension,
-            caption: captionOptionsOf(config),
-            flipAug: config.flipAug,
-            alphaMask: config.alphaMask,
-            validationSplit: config.validationSplit,
-          }),
-        ]
-    const data: TrainingData<unknown> = yield* loadTrainingData({
-      datasets,
+    const tell = yield* runEventTeller(hooks.emit)
+    const {
+      modelPath,
+      outputDir,
+      outputName,
       seed,
-      priorLossWeight: config.priorLossWeight,
-      cacheDir: join(config.outputDir, ".danlu-cache", "latents"),
-      encoder,
+      architecture,
+      readWeight,
+      data,
+      accumulation,
+      totalSteps,
+      epochs,
+    } = yield* prepareTraining(config, hooks, dataset, {
+      frozenTextEncoder: config.networkTrainUnetOnly,
+      frozenTextEncoderOption: "network_train_unet_only",
     })
-    if (config.maskedLoss && !data.masked)
-      return yield* fail(
-        "masked_loss needs a mask: set alpha_mask (danlu takes the mask from each image's alpha channel)",
-      )
-    tell({
-      type: "dataset",
-      images: data.images.length,
-      regImages: data.regularizationImages.length,
-      buckets: data.datasets.reduce((sum, d) => sum + Object.keys(d.bucketInfo.buckets).length, 0),
-      batchesPerEpoch: data.batchesPerEpoch,
-    })
-
-    const accumulation = config.gradientAccumulationSteps
-    const updatesPerEpoch = Math.ceil(data.batchesPerEpoch / accumulation)
-    const totalSteps =
-      config.maxTrainEpochs !== undefined ? config.maxTrainEpochs * updatesPerEpoch : config.maxTrainSteps
-    const epochs = Math.ceil(totalSteps / updatesPerEpoch)
 
     const network = LoraNetwork.create({
       rank: config.networkDim,
@@ -451,29 +192,7 @@ export const train = (
       graphGroups.push({ trainables: teParams, lr: T.input("lr_te", []) })
     }
     const optimizer = makeOptimizer(config.optimizerType, optimizerArgStrings(config.optimizerArgs))
-    const stepOptions = {
-      predictionType: architecture.prediction === "v" ? ("v_prediction" as const) : ("epsilon" as const),
-      lossType: config.lossType,
-      huberC: config.huberC,
-      huberSchedule: config.huberSchedule,
-      ...(config.minSnrGamma === undefined ? {} : { minSnrGamma: config.minSnrGamma }),
-      scaleVPredLossLikeNoisePred: config.scaleVPredLossLikeNoisePred,
-      debiasedEstimationLoss: config.debiasedEstimationLoss,
-      ...(config.noiseOffset === undefined ? {} : { noiseOffset: config.noiseOffset }),
-      noiseOffsetRandomStrength: config.noiseOffsetRandomStrength,
-      ...(config.adaptiveNoiseScale === undefined ? {} : { adaptiveNoiseScale: config.adaptiveNoiseScale }),
-      ...(config.multiresNoiseIterations === undefined
-        ? {}
-        : { multiresNoiseIterations: config.multiresNoiseIterations }),
-      multiresNoiseDiscount: config.multiresNoiseDiscount,
-      ...(config.ipNoiseGamma === undefined ? {} : { ipNoiseGamma: config.ipNoiseGamma }),
-      minTimestep: config.minTimestep,
-      maxTimestep: config.maxTimestep,
-      zeroTerminalSnr: config.zeroTerminalSnr,
-      maxGradNorm: config.maxGradNorm,
-      gradientAccumulationSteps: accumulation,
-      maskedLoss: data.masked,
-    }
+    const stepOptions = stepOptionsOf(config, architecture, data.masked)
     let stepInitial: Record<string, HostTensor> = {}
     /** The dropout hook of a step graph, laid out by a first build that only notes the hidden shapes. */
     const dropoutFor = (shape: BatchShape) => {
@@ -641,7 +360,7 @@ export const train = (
       }),
     })
     const sink = kohyaTrainSink({
-      outputDir: config.outputDir,
+      outputDir,
       outputName,
       savePrecision:
         config.savePrecision === "fp16" ? "F16" : config.savePrecision === "bf16" ? "BF16" : "F32",
@@ -651,7 +370,7 @@ export const train = (
       stateMetadata: { [runIdentityKey]: JSON.stringify(identity) },
     })
     const currentNetwork = kohyaTrainSink({
-      outputDir: join(config.outputDir, "sample", ".lora"),
+      outputDir: join(outputDir, "sample", ".lora"),
       outputName: `${outputName}-current`,
       savePrecision: "F32",
       networkStates: [...loraTensors.keys()],
@@ -660,7 +379,7 @@ export const train = (
     })
     const sample = yield* trainingSamples(
       config,
-      config.outputDir,
+      outputDir,
       outputName,
       (point) => currentNetwork.saveNetwork({ ...point, kind: "final" }),
       (path) => tell({ type: "sample", path }),

@@ -1,4 +1,5 @@
-import type { ProgressEvent, TrainEvent } from "@danlu/core"
+import { Progress, type ProgressEvent, type TrainEvent } from "@danlu/core"
+import { Effect } from "effect"
 
 /** What the caller of `train` hears besides the loop's own events. */
 export type TrainRunEvent =
@@ -38,3 +39,13 @@ export const trainRunNote = (event: RunOnlyEvent): ProgressEvent => {
       return note(`sample: ${event.path}`)
   }
 }
+
+/** Tells a run's own event to the caller's `emit` and, as a progress note, to the Progress service. */
+export const runEventTeller = (emit: (event: TrainRunEvent) => void) =>
+  Effect.gen(function* () {
+    const progress = yield* Progress
+    return (event: RunOnlyEvent) => {
+      emit(event)
+      progress.emit(trainRunNote(event))
+    }
+  })

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises"
 import { basename, dirname, extname, join } from "node:path"
 import {
-  type Backend,
+  Backend,
   type BackendError,
   Sample,
   type SampleSchedule,
@@ -11,7 +11,7 @@ import {
 import { Effect, type Scope } from "effect"
 import { DatasetError, describeCause } from "../errors.js"
 import { renderImages, writeImageFile } from "../generate/generateImages.js"
-import { openGenerator } from "../generate/generator.js"
+import { type Generator, openGenerator } from "../generate/generator.js"
 import { compactTimestamp } from "./trainLogs.js"
 
 /** kohya's sample file name: `<output_name>_<e000002 | 000500>_<NN>_<YYYYmmddHHMMSS>_<seed>.png`. */
@@ -34,9 +34,11 @@ const fail = (message: string, path?: string) =>
 
 /**
  * Sample images during training from kohya's `--sample_prompts` file, drawn by the same code as
- * `danlu generate`: each prompt gets `<lora:<file>:1>` for the network file of that moment, so an image made
- * during training is the one `danlu generate` makes with the settings in its `parameters`. Images go to
- * `<output_dir>/sample/` with kohya's names. Points without a saved file use `writeCurrent`'s file.
+ * `danlu generate`: with a LoRA each prompt gets `<lora:<file>:1>` for the network file of that moment; in
+ * full fine-tuning (`saves` "checkpoint") the images are drawn from the checkpoint of that moment. Either
+ * way an image made during training is the one `danlu generate` makes with the settings in its
+ * `parameters`. Images go to `<output_dir>/sample/` with kohya's names. Points without a saved file use
+ * `writeCurrent`'s file.
  */
 export const trainingSamples = (
   config: TrainConfig,
@@ -44,6 +46,7 @@ export const trainingSamples = (
   outputName: string,
   writeCurrent: (point: SavePoint) => Effect.Effect<string, unknown>,
   onImage: (path: string) => void,
+  saves: "lora" | "checkpoint" = "lora",
 ): Effect.Effect<SampleSchedule<unknown> | undefined, unknown, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const file = config.samplePrompts
@@ -70,21 +73,21 @@ export const trainingSamples = (
           `sample sampler ${name} is not one danlu runs; use one of ${Sample.kohyaSamplerNames.join(", ")}`,
         )
     }
-    const generator = yield* openGenerator(config.pretrainedModelNameOrPath!)
+    // A LoRA is drawn on the base model, opened once; a checkpoint is opened at each point.
+    const base = saves === "lora" ? yield* openGenerator(config.pretrainedModelNameOrPath!) : undefined
+    const backend = yield* Backend
     const sampleDir = join(outputDir, "sample")
-    const run = (
-      point: SavePoint,
-      networkPath: string | undefined,
-    ): Effect.Effect<void, BackendError | unknown> =>
+    const draw = (generator: Generator, point: SavePoint, lora: string | undefined) =>
       Effect.gen(function* () {
-        const lora = networkPath ?? (yield* writeCurrent(point))
-        const stem = basename(lora, ".safetensors")
         const date = new Date()
         for (const [index, prompt] of prompts.entries()) {
           const choice = Sample.kohyaSampler(prompt.sampler ?? config.sampleSampler)!
           const seed = prompt.seed ?? Math.floor(Math.random() * 2 ** 32)
           const [image] = yield* renderImages(generator, {
-            prompt: `${prompt.prompt} <lora:${stem}:1>`,
+            prompt:
+              lora === undefined
+                ? prompt.prompt
+                : `${prompt.prompt} <lora:${basename(lora, ".safetensors")}:1>`,
             negativePrompt: prompt.negativePrompt,
             sampler: choice.sampler,
             scheduler: choice.scheduler,
@@ -94,12 +97,23 @@ export const trainingSamples = (
             width: prompt.width,
             height: prompt.height,
             ...(config.clipSkip === undefined ? {} : { clipSkip: config.clipSkip }),
-            loraDir: dirname(lora),
+            ...(lora === undefined ? {} : { loraDir: dirname(lora) }),
           })
           const path = join(sampleDir, sampleFileName(outputName, point, index, seed, date))
           yield* writeImageFile(path, image!.png)
           onImage(path)
         }
+      })
+    const run = (
+      point: SavePoint,
+      savedPath: string | undefined,
+    ): Effect.Effect<void, BackendError | unknown> =>
+      Effect.gen(function* () {
+        const path = savedPath ?? (yield* writeCurrent(point))
+        if (base) return yield* draw(base, point, path)
+        yield* Effect.scoped(
+          Effect.flatMap(openGenerator(path), (generator) => draw(generator, point, undefined)),
+        ).pipe(Effect.provideService(Backend, backend))
       })
     return {
       everyNEpochs: config.sampleEveryNEpochs,

@@ -9,6 +9,11 @@ import type { AtomicWriteResult, ExistingFile } from "./atomicWrite.js"
 import { convertCheckpointFile, inspectModelPath } from "./modelFiles.js"
 
 export { type AtomicWriteResult, type ExistingFile, writeFileAtomic } from "./atomicWrite.js"
+export {
+  type CheckpointSaveDType,
+  type CheckpointTrainSinkOptions,
+  checkpointTrainSink,
+} from "./checkpointFiles.js"
 export { openFileSource } from "./fileSource.js"
 export { convertCheckpointFile, inspectModelPath, openDiffusersFolder, openModelFile } from "./modelFiles.js"
 
@@ -32,6 +37,9 @@ export {
   kohyaTrainSink,
   networkFileName,
   readTrainState,
+  removeSavedEpoch,
   safetensorsHashes,
   stateFolderName,
+  type TrainFilesPlace,
+  writeTrainState,
 } from "./trainFiles.js"

@@ -81,9 +81,17 @@ export interface KohyaTrainSinkOptions {
   readonly stateMetadata?: Readonly<Record<string, string>>
 }
 
+/** Creates a folder and its parents when missing (`sample/.lora` before the first sample, say). */
+export const ensureFolder = (folder: string): Effect.Effect<void, FileAccessError> =>
+  Effect.tryPromise({
+    try: () => mkdir(folder, { recursive: true }),
+    catch: (cause) => fileError(folder, cause),
+  })
+
 /** Writes the network at a save point as a kohya LoRA file; returns the path. */
 const writeNetwork = (options: KohyaTrainSinkOptions, point: SavePoint) =>
   Effect.gen(function* () {
+    yield* ensureFolder(options.outputDir)
     const weights = (yield* point.read(options.networkStates)) as Record<string, HostTensor<"f32">>
     const tensors = kohyaTensors(options.modules(weights), options.savePrecision)
     const metadata = options.metadata(point)
@@ -99,22 +107,22 @@ const writeNetwork = (options: KohyaTrainSinkOptions, point: SavePoint) =>
     return path
   })
 
+/** Where a run's files go and what its states carry: what every sink of a run shares. */
+export type TrainFilesPlace = Pick<KohyaTrainSinkOptions, "outputDir" | "outputName" | "stateMetadata">
+
 /**
  * A resumable state: every trained and optimizer state in f32 (bit-exact), with the run's progress in the
  * same file's metadata so the two can never disagree after a crash, and kohya's `train_state.json` beside it.
  */
-const writeState = (
-  options: KohyaTrainSinkOptions,
+export const writeTrainState = (
+  options: TrainFilesPlace,
   point: SavePoint,
   names: ReadonlyArray<string>,
   progress: TrainProgress,
 ) =>
   Effect.gen(function* () {
     const folder = join(options.outputDir, stateFolderName(options.outputName, point))
-    yield* Effect.tryPromise({
-      try: () => mkdir(folder, { recursive: true }),
-      catch: (cause) => fileError(folder, cause),
-    })
+    yield* ensureFolder(folder)
     const values = yield* point.read(names)
     const tensors = Object.fromEntries(
       Object.entries(values).map(([name, value]) => [name, fromHostTensor(value)]),
@@ -145,6 +153,25 @@ const writeState = (
     return folder
   })
 
+/** Deletes an epoch's file and state folder (kohya's `save_last_n_epochs`); returns the paths. */
+export const removeSavedEpoch = (
+  options: TrainFilesPlace,
+  epoch: number,
+): Effect.Effect<ReadonlyArray<string>, FileAccessError> =>
+  Effect.gen(function* () {
+    const point = { kind: "epoch" as const, epoch, step: 0 }
+    const paths = [
+      join(options.outputDir, networkFileName(options.outputName, point)),
+      join(options.outputDir, stateFolderName(options.outputName, point)),
+    ]
+    for (const path of paths)
+      yield* Effect.tryPromise({
+        try: () => rm(path, { recursive: true, force: true }),
+        catch: (cause) => fileError(path, cause),
+      })
+    return paths
+  })
+
 /** The files of a run, named and written as sd-scripts writes them; every write is atomic. */
 export const kohyaTrainSink = (
   options: KohyaTrainSinkOptions,
@@ -152,24 +179,11 @@ export const kohyaTrainSink = (
   saveNetwork: (point) =>
     Effect.mapError(writeNetwork(options, point), (e) => e as FileAccessError | CheckpointFormatError),
   saveState: (point, names, progress) =>
-    writeState(options, point, names, progress) as Effect.Effect<
+    writeTrainState(options, point, names, progress) as Effect.Effect<
       string,
       FileAccessError | CheckpointFormatError
     >,
-  removeEpoch: (epoch) =>
-    Effect.gen(function* () {
-      const point = { kind: "epoch" as const, epoch, step: 0 }
-      const paths = [
-        join(options.outputDir, networkFileName(options.outputName, point)),
-        join(options.outputDir, stateFolderName(options.outputName, point)),
-      ]
-      for (const path of paths)
-        yield* Effect.tryPromise({
-          try: () => rm(path, { recursive: true, force: true }),
-          catch: (cause) => fileError(path, cause),
-        })
-      return paths
-    }),
+  removeEpoch: (epoch) => removeSavedEpoch(options, epoch),
 })
 
 /** Reads a state folder written by {@link kohyaTrainSink} (`--resume <folder>`). */

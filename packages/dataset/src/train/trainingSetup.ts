@@ -1,0 +1,334 @@
+import { createHash } from "node:crypto"
+import { mkdir } from "node:fs/promises"
+import { join } from "node:path"
+import {
+  architectureOf,
+  Backend,
+  type DeviceBuffer,
+  detectCheckpoint,
+  type HostTensor,
+  hostTensor,
+  readBaseWeight,
+  type SdArchitecture,
+  T,
+  type TensorFile,
+  type TrainConfig,
+  vaeDownscale,
+  vaeEncode,
+  vaeLatent,
+  vaePrefix,
+  WeightScope,
+} from "@danlu/core"
+import { openModelFile } from "@danlu/core/node"
+import { Effect, Scope } from "effect"
+import type { Sizing } from "../buckets/sizing.js"
+import type { CaptionOptions } from "../captions/captionPipeline.js"
+import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
+import { DatasetError, describeCause } from "../errors.js"
+import type { LatentEncoder } from "../latent/latentCache.js"
+import type { TrainRunHooks } from "./train.js"
+import {
+  foldersAsDataset,
+  loadTrainingData,
+  subsetFolder,
+  type TrainingData,
+  type TrainingDatasetSpec,
+  type TrainingSubset,
+} from "./trainingData.js"
+import { runEventTeller } from "./trainRunEvents.js"
+
+const fail = (message: string) => new DatasetError({ message })
+
+const latentScope = (shape: readonly number[]) => shape.join("x")
+
+/**
+ * The VAE as the latent cache's encoder: one compiled encode program per image size, sampling the
+ * posterior once (kohya's `latent_dist.sample()`) with noise keyed by the seed and the image.
+ */
+export const vaeEncoder = (
+  architecture: SdArchitecture,
+  vaeHash: string,
+  seed: number,
+  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+) =>
+  Effect.gen(function* () {
+    const backend = yield* Backend
+    const scope = yield* Effect.scope
+    const programs = new Map<
+      string,
+      { run: (pixels: HostTensor, key: HostTensor) => Effect.Effect<Float32Array, unknown> }
+    >()
+    const uploaded = new Map<string, DeviceBuffer>()
+    let encodes = 0
+    const programFor = (shape: readonly [number, number, number]) =>
+      Effect.gen(function* () {
+        const key = latentScope(shape)
+        const seen = programs.get(key)
+        if (seen) return seen
+        const weights = WeightScope.root()
+        const image = T.input("image", [1, ...shape])
+        const posterior = vaeEncode(weights.at(vaePrefix), architecture.vae, image)
+        const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
+        const latent = vaeLatent(architecture.vae, posterior, noise)
+        const program = yield* Scope.provide(scope)(backend.compile({ outputs: { latent }, updates: {} }))
+        // The VAE weights are read and uploaded once, whatever the number of image sizes.
+        const states: Record<string, DeviceBuffer> = {}
+        for (const spec of program.states) {
+          let buffer = uploaded.get(spec.name)
+          if (buffer === undefined) {
+            buffer = yield* Scope.provide(scope)(backend.upload(yield* readWeight(spec.name, spec.shape)))
+            uploaded.set(spec.name, buffer)
+          }
+          states[spec.name] = buffer
+        }
+        const entry = {
+          run: (pixels: HostTensor, noiseKey: HostTensor) =>
+            Effect.map(
+              program.run({ image: pixels, noise_key: noiseKey }, states),
+              (out) => out.latent!.data as Float32Array,
+            ),
+        }
+        programs.set(key, entry)
+        return entry
+      })
+    const encoder: LatentEncoder<unknown> = {
+      vaeHash,
+      encode: (pixels) =>
+        Effect.gen(function* () {
+          const shape = pixels.shape as unknown as readonly [number, number, number]
+          const program = yield* programFor(shape)
+          encodes++
+          const key = hostTensor("u32", [4], Uint32Array.of(seed >>> 0, 0, encodes, 0x766165))
+          const data = yield* program.run(hostTensor("f32", [1, ...shape], pixels.data), key)
+          const [, h, w] = shape
+          const factor = vaeDownscale(architecture)
+          return {
+            shape: [architecture.vae.embedDim, h / factor, w / factor],
+            data: Float32Array.from(data, (v) => (Number.isNaN(v) ? 0 : v)),
+          }
+        }),
+    }
+    return encoder
+  })
+
+/** The caption pipeline's options from a subset's (or the run's) kohya options. */
+export const captionOptionsOf = (options: {
+  readonly shuffleCaption: boolean
+  readonly keepTokens: number
+  readonly keepTokensSeparator: string
+  readonly captionDropoutRate: number
+  readonly captionDropoutEveryNEpochs: number
+  readonly captionTagDropoutRate: number
+  readonly captionSeparator: string
+  readonly secondarySeparator?: string | undefined
+  readonly captionPrefix?: string | undefined
+  readonly captionSuffix?: string | undefined
+}): CaptionOptions => ({
+  shuffle: options.shuffleCaption,
+  keepTokens: options.keepTokens,
+  keepTokensSeparator: options.keepTokensSeparator,
+  captionDropoutRate: options.captionDropoutRate,
+  captionDropoutEveryNEpochs: options.captionDropoutEveryNEpochs,
+  tagDropoutRate: options.captionTagDropoutRate,
+  separator: options.captionSeparator,
+  ...(options.secondarySeparator === undefined ? {} : { secondarySeparator: options.secondarySeparator }),
+  ...(options.captionPrefix === undefined ? {} : { prefix: options.captionPrefix }),
+  ...(options.captionSuffix === undefined ? {} : { suffix: options.captionSuffix }),
+})
+
+/** One `[[datasets]]` of kohya's dataset_config as the batch source reads it. */
+export const datasetSpec = (blueprint: DatasetBlueprint): Effect.Effect<TrainingDatasetSpec, DatasetError> =>
+  Effect.gen(function* () {
+    const subsets: Array<TrainingSubset> = []
+    for (const subset of blueprint.subsets) {
+      subsets.push({
+        concept: yield* subsetFolder(subset),
+        captionExtension: subset.captionExtension,
+        caption: captionOptionsOf(subset),
+        flipAug: subset.flipAug,
+        alphaMask: subset.alphaMask,
+        validationSplit: subset.validationSplit,
+      })
+    }
+    return { sizing: sizingOf(blueprint), batchSize: blueprint.batchSize, subsets }
+  })
+
+/** kohya's bucket options (or one fixed size) as the dataset's sizing. */
+export const sizingOf = (config: {
+  readonly enableBucket: boolean
+  readonly resolution: TrainConfig["resolution"]
+  readonly minBucketReso: number
+  readonly maxBucketReso: number
+  readonly bucketResoSteps: number
+  readonly bucketNoUpscale: boolean
+}): Sizing =>
+  config.enableBucket
+    ? {
+        mode: "buckets",
+        resolution: config.resolution,
+        minSide: config.minBucketReso,
+        maxSide: config.maxBucketReso,
+        step: config.bucketResoSteps,
+        noUpscale: config.bucketNoUpscale,
+      }
+    : { mode: "fixed", size: config.resolution }
+
+/** What a run stands on once its inputs are checked: the base model, the latents, the step arithmetic. */
+export interface TrainingSetup {
+  readonly modelPath: string
+  readonly outputDir: string
+  readonly outputName: string
+  readonly seed: number
+  readonly file: TensorFile
+  readonly architecture: SdArchitecture
+  /** A base weight in f32, checked against the shape the model expects. */
+  readonly readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>
+  readonly data: TrainingData<unknown>
+  readonly accumulation: number
+  /** kohya's `max_train_steps` (from `max_train_epochs` when set). */
+  readonly totalSteps: number
+  readonly epochs: number
+}
+
+/**
+ * The part of sd-scripts' training scripts before the model is trained: the paths, the options that cannot
+ * go together, the base model and its family, the resolution against the model, the kohya folders (or
+ * dataset_config) with their latents cached, and the step arithmetic. Every refusal is one line.
+ * `frozenTextEncoder` says whether `cache_text_encoder_outputs` may be used.
+ */
+export const prepareTraining = (
+  config: TrainConfig,
+  hooks: TrainRunHooks,
+  dataset: DatasetConfig | undefined,
+  options: { readonly frozenTextEncoder: boolean; readonly frozenTextEncoderOption: string },
+): Effect.Effect<TrainingSetup, unknown, Backend | Scope.Scope> =>
+  Effect.gen(function* () {
+    const modelPath = config.pretrainedModelNameOrPath
+    if (!modelPath) return yield* fail("no base model: set pretrained_model_name_or_path")
+    if (!config.trainDataDir && !dataset)
+      return yield* fail("no training images: set train_data_dir or dataset_config")
+    const outputDir = config.outputDir
+    if (!outputDir) return yield* fail("no output folder: set output_dir")
+    const seed = config.seed ?? 42
+    const augmented = dataset ? dataset.datasets.flatMap((d) => d.subsets) : [config]
+    if (config.cacheTextEncoderOutputs) {
+      if (!options.frozenTextEncoder)
+        return yield* fail(
+          `cache_text_encoder_outputs needs ${options.frozenTextEncoderOption} (a frozen text encoder)`,
+        )
+      const varying = [
+        ["shuffle_caption", (o: (typeof augmented)[number]) => o.shuffleCaption],
+        ["caption_dropout_rate", (o: (typeof augmented)[number]) => o.captionDropoutRate > 0],
+        ["caption_tag_dropout_rate", (o: (typeof augmented)[number]) => o.captionTagDropoutRate > 0],
+        [
+          "caption_dropout_every_n_epochs",
+          (o: (typeof augmented)[number]) => o.captionDropoutEveryNEpochs > 0,
+        ],
+      ] as const
+      const used = varying.filter(([, on]) => augmented.some(on)).map(([name]) => name)
+      if (used.length > 0)
+        return yield* fail(
+          `cache_text_encoder_outputs cannot be used with ${used.join(", ")}: the captions change every step`,
+        )
+    }
+    for (const option of ["randomCrop", "colorAug"] as const) {
+      if (augmented.some((o) => o[option]))
+        return yield* fail(
+          `${option === "randomCrop" ? "random_crop" : "color_aug"} cannot be used: danlu always caches latents, and when caching latents, either color_aug or random_crop cannot be used (kohya's rule)`,
+        )
+    }
+
+    const tell = yield* runEventTeller(hooks.emit)
+    const file = yield* openModelFile(modelPath)
+    const detected = yield* detectCheckpoint(file)
+    const read = yield* architectureOf(file, {
+      family: detected.family,
+      prediction: config.vParameterization ? "v" : detected.prediction,
+    })
+    // v_parameterization decides the target whatever the file declares, as in sd-scripts.
+    const architecture: SdArchitecture = config.vParameterization ? { ...read, prediction: "v" } : read
+    tell({
+      type: "model",
+      path: modelPath,
+      family: architecture.family,
+      prediction: architecture.prediction,
+    })
+    const multiple = vaeDownscale(architecture) * 2 ** (architecture.unet.channelMult.length - 1)
+    for (const sizes of dataset ? dataset.datasets : [config]) {
+      const sides = sizes.enableBucket
+        ? [sizes.bucketResoSteps]
+        : [sizes.resolution.width, sizes.resolution.height]
+      if (sides.some((side) => side % multiple !== 0)) {
+        return yield* fail(
+          sizes.enableBucket
+            ? `bucket_reso_steps = ${sizes.bucketResoSteps} is not a multiple of ${multiple}, which this model's image sides must be`
+            : `resolution ${sizes.resolution.width},${sizes.resolution.height} is not a multiple of ${multiple} on each side, as this model needs`,
+        )
+      }
+    }
+    const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
+
+    const vaeHash = createHash("sha256")
+    vaeHash.update(JSON.stringify(architecture.vae))
+    for (const info of file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))) {
+      const stored = yield* file.read(info.name)
+      vaeHash.update(info.name).update(stored.bytes)
+    }
+    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight)
+
+    yield* Effect.tryPromise({
+      try: () => mkdir(outputDir, { recursive: true }),
+      catch: (cause) => fail(`cannot create ${outputDir}: ${describeCause(cause)}`),
+    })
+    const datasets = dataset
+      ? yield* Effect.forEach(dataset.datasets, datasetSpec)
+      : [
+          yield* foldersAsDataset({
+            trainDataDir: config.trainDataDir!,
+            regDataDir: config.regDataDir,
+            sizing: sizingOf(config),
+            batchSize: config.trainBatchSize,
+            captionExtension: config.captionExtension,
+            caption: captionOptionsOf(config),
+            flipAug: config.flipAug,
+            alphaMask: config.alphaMask,
+            validationSplit: config.validationSplit,
+          }),
+        ]
+    const data: TrainingData<unknown> = yield* loadTrainingData({
+      datasets,
+      seed,
+      priorLossWeight: config.priorLossWeight,
+      cacheDir: join(outputDir, ".danlu-cache", "latents"),
+      encoder,
+    })
+    if (config.maskedLoss && !data.masked)
+      return yield* fail(
+        "masked_loss needs a mask: set alpha_mask (danlu takes the mask from each image's alpha channel)",
+      )
+    tell({
+      type: "dataset",
+      images: data.images.length,
+      regImages: data.regularizationImages.length,
+      buckets: data.datasets.reduce((sum, d) => sum + Object.keys(d.bucketInfo.buckets).length, 0),
+      batchesPerEpoch: data.batchesPerEpoch,
+    })
+
+    const accumulation = config.gradientAccumulationSteps
+    const updatesPerEpoch = Math.ceil(data.batchesPerEpoch / accumulation)
+    const totalSteps =
+      config.maxTrainEpochs !== undefined ? config.maxTrainEpochs * updatesPerEpoch : config.maxTrainSteps
+    return {
+      modelPath,
+      outputDir,
+      outputName: config.outputName ?? "last",
+      seed,
+      file,
+      architecture,
+      readWeight,
+      data,
+      accumulation,
+      totalSteps,
+      epochs: Math.ceil(totalSteps / updatesPerEpoch),
+    }
+  })
