@@ -1,21 +1,10 @@
-import {
-  Backend,
-  BackendUnavailable,
-  DeviceLost,
-  DeviceOutOfMemory,
-  type HostTensor,
-  makeKernelBackend,
-  T,
-} from "@danlu/core"
+import { Backend, BackendUnavailable, DeviceLost, DeviceOutOfMemory, type HostTensor, T } from "@danlu/core"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
 import { acquireDevice } from "../src/device/acquireDevice.js"
 import { makeGpuContext } from "../src/device/gpuContext.js"
 import { createWebGpuBackend, WebGpu } from "../src/index.js"
-import { activationPoolOf } from "../src/program/activationPool.js"
-import { compileProgram } from "../src/program/compileProgram.js"
-import { kernelDeviceOf } from "../src/program/kernelDevice.js"
 import { unavailableReason } from "./adapter.js"
 
 const skip = await unavailableReason()
@@ -157,7 +146,7 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
           }
           const x = T.input("x", [4, 8], "f32")
           const y = T.softmax(T.matmul(x, T.transpose(x)), -1)
-          const program = yield* compileProgram(gpu, { outputs: { y } })
+          const program = yield* makeWebGpuBackend(gpu).compile({ outputs: { y } })
           const afterCompile = { pipelines, bindGroups }
           const feed = {
             x: f32(
@@ -177,33 +166,6 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     expect(counts.afterFirst.pipelines).toBe(counts.afterCompile.pipelines)
     expect(counts.afterFirst.bindGroups).toBeGreaterThan(0)
     expect(counts.afterThird).toEqual(counts.afterFirst)
-  })
-
-  it("runs the same kernels under core's generic executor", async () => {
-    const outputs = await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const gpu = makeGpuContext(yield* acquireDevice())
-          const generic = makeKernelBackend(kernelDeviceOf(gpu), gpu.capabilities, Effect.die("unused"))
-          const x = T.input("x", [3, 4], "f32")
-          const graph = {
-            outputs: { y: T.softmax(T.matmul(x, T.transpose(x)), -1), z: T.pad(x, [1, 0], [0, 1], 7) },
-          }
-          const feed = {
-            x: f32(
-              [3, 4],
-              Array.from({ length: 12 }, (_, i) => Math.cos(i)),
-            ),
-          }
-          const viaGeneric = yield* (yield* generic.compile(graph)).run(feed)
-          const viaProgram = yield* (yield* compileProgram(gpu, graph)).run(feed)
-          return { viaGeneric, viaProgram }
-        }),
-      ),
-    )
-    expect(Array.from(outputs.viaGeneric.y!.data)).toEqual(Array.from(outputs.viaProgram.y!.data))
-    expect(Array.from(outputs.viaGeneric.z!.data)).toEqual(Array.from(outputs.viaProgram.z!.data))
-    expect(outputs.viaProgram.z!.data[0]).toBe(7)
   })
 
   it("fails with DeviceLost once the device is lost, in runs, compiles, uploads and downloads", async () => {
@@ -242,7 +204,7 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
         Effect.gen(function* () {
           const gpu = makeGpuContext(yield* acquireDevice())
           const x = T.input("x", [4, 8], "f32")
-          const program = yield* compileProgram(gpu, { outputs: { y: T.exp(T.mul(x, x)) } })
+          const program = yield* makeWebGpuBackend(gpu).compile({ outputs: { y: T.exp(T.mul(x, x)) } })
           const device = gpu.device
           const pop = device.popErrorScope.bind(device)
           const filters: Array<string> = []
@@ -293,7 +255,7 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
             const out = yield* p.run({ x: f32([n], values(n)) })
             results.push(out.y!.data[0]!)
           }
-          return { held: activationPoolOf(gpu).heldBytes(), results }
+          return { held: backend.activations.heldBytes(), results }
         }),
       ),
     )
