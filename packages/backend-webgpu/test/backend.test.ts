@@ -198,6 +198,49 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     )
   })
 
+  it("keeps the params of every dispatch in a few shared buffers, and shares bind groups across programs", async () => {
+    const counts = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = makeGpuContext(yield* acquireDevice())
+          const device = gpu.device
+          const made = { buffers: 0, bindGroups: 0 }
+          const createBuffer = device.createBuffer.bind(device)
+          const createBindGroup = device.createBindGroup.bind(device)
+          device.createBuffer = (d) => {
+            made.buffers++
+            return createBuffer(d)
+          }
+          device.createBindGroup = (d) => {
+            made.bindGroups++
+            return createBindGroup(d)
+          }
+          const backend = makeWebGpuBackend(gpu)
+          // A chain of 2·n dispatches; a chain one link longer is another program of the same buffers.
+          const chain = (n: number) => {
+            let t = T.input("x", [16], "f32")
+            for (let i = 0; i < n; i++) t = T.exp(T.neg(t))
+            return { outputs: { y: t } }
+          }
+          const x = { x: f32([16], new Array<number>(16).fill(0.5)) }
+          const first = yield* backend.compile(chain(300))
+          const afterCompile = { ...made }
+          const y = (yield* first.run(x)).y!.data[0]!
+          const afterFirst = { ...made }
+          yield* (yield* backend.compile(chain(301))).run(x)
+          return { afterCompile, afterFirst, afterSecond: { ...made }, y }
+        }),
+      ),
+    )
+    let expected = 0.5
+    for (let i = 0; i < 300; i++) expected = Math.exp(-expected)
+    expect(counts.y).toBeCloseTo(expected, 5)
+    // 600 dispatches of two kinds: one params slab, not 600 params buffers.
+    expect(counts.afterCompile.buffers).toBe(1)
+    expect(counts.afterFirst.bindGroups).toBeLessThan(20)
+    expect(counts.afterSecond.bindGroups - counts.afterFirst.bindGroups).toBeLessThan(5)
+  })
+
   it("reports an out-of-memory error scope as DeviceOutOfMemory with the bytes a run allocates", async () => {
     const error = await Effect.runPromise(
       Effect.scoped(

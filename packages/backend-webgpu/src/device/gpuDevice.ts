@@ -1,12 +1,14 @@
 import { asBackendError, type KernelDevice, type LauncherTable } from "@danlu/core"
 import { Effect } from "effect"
-import { createBindGroup, encodeCommands, type RecordedCommand } from "../kernels/encode.js"
+import { encodeCommands, type RecordedCommand } from "../kernels/encode.js"
 import type { Command, Launcher, Operand } from "../kernels/launch.js"
 import { fusedLaunchers, launchers } from "../kernels/table.js"
 import { backendName } from "./acquireDevice.js"
+import { bindGroupsOf } from "./bindGroups.js"
 import { withErrorScopes } from "./errorScopes.js"
 import type { GpuContext } from "./gpuContext.js"
 import { ensureAlive, lostError, lostOr } from "./lost.js"
+import { type ParamsBlock, paramsStoreOf } from "./paramsStore.js"
 import {
   bufferBytes,
   createFilledBuffer,
@@ -20,14 +22,19 @@ import {
 interface GpuLaunch {
   readonly commands: ReadonlyArray<PreparedCommand>
   readonly owned: ReadonlyArray<GPUBuffer>
+  readonly params: ReadonlyArray<ParamsBlock>
 }
 
-/** A command whose `data` operands are buffers now; a dispatch keeps its last bind group for reuse. */
+/** A command whose `data` operands are buffers now, and a dispatch's params block. */
 interface PreparedCommand {
   readonly command: Command
   readonly operands: ReadonlyArray<Operand | GPUBuffer>
-  readonly params: GPUBuffer | undefined
-  bound: { readonly buffers: ReadonlyArray<GPUBuffer>; readonly group: GPUBindGroup } | undefined
+  readonly params: ParamsBlock | undefined
+}
+
+const pushed = <T>(list: Array<T>, item: T): T => {
+  list.push(item)
+  return item
 }
 
 const devices = new WeakMap<GpuContext, KernelDevice<GPUBuffer, GpuLaunch, Array<RecordedCommand>>>()
@@ -41,6 +48,12 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
   const known = devices.get(gpu)
   if (known) return known
   const { device } = gpu
+  const bindGroups = bindGroupsOf(device)
+  const paramsStore = paramsStoreOf(device, bindGroups.forget)
+  const destroy = (buffer: GPUBuffer) => {
+    bindGroups.forget(buffer)
+    buffer.destroy()
+  }
 
   const prepare =
     (launcher: Launcher<never>) =>
@@ -50,6 +63,7 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
         owned.push(buffer)
         return buffer
       }
+      const params: Array<ParamsBlock> = []
       const commands = launcher(node, gpu.launch).map(
         (command): PreparedCommand => ({
           command,
@@ -60,13 +74,10 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
                 : operand,
           ),
           params:
-            command.kind === "compute"
-              ? own(createFilledBuffer(device, new Uint8Array(command.params.buffer), `${node.op} params`))
-              : undefined,
-          bound: undefined,
+            command.kind === "compute" ? pushed(params, paramsStore.acquire(command.params)) : undefined,
         }),
       )
-      return { commands, owned }
+      return { commands, owned, params }
     }
   const prepared = <T extends object>(table: T) =>
     Object.fromEntries(
@@ -81,7 +92,7 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
     sizeClasses: { classOf: () => "bytes", sizeOf: bufferBytes, view: (buffer) => buffer },
     bytesOf: bufferBytes,
     allocate: (spec) => createTensorBuffer(device, bufferBytes(spec), "activations"),
-    release: (buffer) => buffer.destroy(),
+    release: destroy,
     fromHost: (tensor) => createFilledBuffer(device, deviceBytesOf(tensor), "uploaded tensor"),
     write: (buffer, tensor) => device.queue.writeBuffer(buffer, 0, deviceBytesOf(tensor)),
     toHost: async (buffer, spec) => {
@@ -94,6 +105,7 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
       }
     },
     record: (launches, updates) => {
+      paramsStore.seal()
       const recorded: Array<RecordedCommand> = []
       for (const { launch, inputs, output } of launches) {
         const bufferOf = (operand: Operand | GPUBuffer): GPUBuffer =>
@@ -105,13 +117,10 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
             recorded.push({ kind: "copy", from: buffers[0]!, to: buffers[1]!, bytes: command.bytes })
             continue
           }
-          // A rerecording (after the pool grew or a caller bound another buffer) keeps unchanged groups.
-          if (!prepared.bound?.buffers.every((buffer, i) => buffer === buffers[i]))
-            prepared.bound = { buffers, group: createBindGroup(device, command, buffers, prepared.params!) }
           recorded.push({
             kind: "compute",
             pipeline: command.pipeline,
-            bindGroup: prepared.bound.group,
+            bindGroup: bindGroups.of(command, buffers, prepared.params!),
             workgroups: command.workgroups,
           })
         }
@@ -126,7 +135,8 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
       device.queue.submit([encoder.finish()])
     },
     dispose: (launch) => {
-      for (const buffer of launch.owned) buffer.destroy()
+      for (const buffer of launch.owned) destroy(buffer)
+      for (const block of launch.params) paramsStore.release(block)
     },
     unsupported: (node) => {
       if (!gpu.capabilities.dtypes.includes(node.dtype))

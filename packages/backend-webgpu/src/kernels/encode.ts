@@ -1,5 +1,3 @@
-import type { ComputeCommand } from "./launch.js"
-
 /** A command bound to buffers, ready to encode: a dispatch with its bind group, or a copy. */
 export type RecordedCommand =
   | {
@@ -33,15 +31,3 @@ export const encodeCommands = (
   }
   pass?.end()
 }
-
-/** A bind group with `buffers` at bindings 0…n-1 and the params buffer at n. */
-export const createBindGroup = (
-  device: GPUDevice,
-  command: ComputeCommand,
-  buffers: ReadonlyArray<GPUBuffer>,
-  params: GPUBuffer,
-): GPUBindGroup =>
-  device.createBindGroup({
-    layout: command.pipeline.getBindGroupLayout(0),
-    entries: [...buffers, params].map((buffer, binding) => ({ binding, resource: { buffer } })),
-  })
