@@ -218,7 +218,7 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
           const backend = makeWebGpuBackend(gpu)
           // A chain of 2·n dispatches; a chain one link longer is another program of the same buffers.
           const chain = (n: number) => {
-            let t = T.input("x", [16], "f32")
+            let t: Tensor = T.input("x", [16], "f32")
             for (let i = 0; i < n; i++) t = T.exp(T.neg(t))
             return { outputs: { y: t } }
           }
