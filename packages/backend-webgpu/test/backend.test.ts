@@ -1,4 +1,12 @@
-import { Backend, BackendUnavailable, DeviceLost, DeviceOutOfMemory, type HostTensor, T } from "@danlu/core"
+import {
+  Backend,
+  BackendUnavailable,
+  DeviceLost,
+  DeviceOutOfMemory,
+  type HostTensor,
+  T,
+  type Tensor,
+} from "@danlu/core"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
