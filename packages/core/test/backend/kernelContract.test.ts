@@ -212,4 +212,27 @@ describe("the kernel backend contract", () => {
     expect(counts.live).toBe(0)
     expect(counts.released).toBe(counts.allocated + counts.uploaded)
   })
+
+  it("reads an output that is an updated state as it was before the run", async () => {
+    const backend = Reference.makeReferenceBackend()
+    const w = T.state("w", [2])
+    const result = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const program = yield* backend.compile({ outputs: { before: w }, updates: { w: T.mul(w, 2) } })
+          const weights = yield* backend.upload(f32([1, 3]))
+          const outputs = [yield* program.run({}, { w: weights }), yield* program.run({}, { w: weights })]
+          return {
+            outputs: outputs.map((o) => Array.from(o.before!.data)),
+            after: yield* backend.download(weights),
+          }
+        }),
+      ),
+    )
+    expect(result.outputs).toEqual([
+      [1, 3],
+      [2, 6],
+    ])
+    expect(Array.from(result.after.data)).toEqual([4, 12])
+  })
 })
