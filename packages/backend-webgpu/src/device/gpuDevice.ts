@@ -59,10 +59,6 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
     (launcher: Launcher<never>) =>
     (node: Parameters<Launcher<never>>[0]): GpuLaunch => {
       const owned: Array<GPUBuffer> = []
-      const own = (buffer: GPUBuffer) => {
-        owned.push(buffer)
-        return buffer
-      }
       const params: Array<ParamsBlock> = []
       const commands = launcher(node, gpu.launch).map(
         (command): PreparedCommand => ({
@@ -70,7 +66,7 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
           operands: (command.kind === "compute" ? command.operands : [command.from, command.to]).map(
             (operand) =>
               operand.kind === "data"
-                ? own(createFilledBuffer(device, operand.bytes, `${node.op} data`))
+                ? pushed(owned, createFilledBuffer(device, operand.bytes, `${node.op} data`))
                 : operand,
           ),
           params:
