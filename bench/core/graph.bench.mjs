@@ -1,7 +1,15 @@
 // Graph recording, autodiff and planning cost per node, and the generic executor's dispatch overhead per
 // node with kernel time excluded (no-op kernels), on graphs of ≥ 10k small nodes.
 // Run: npm run build -w @danlu/core && node bench/core/graph.bench.mjs
-import { grad, makeKernelBackend, planExecution, primitiveOps, Reference, T } from "@danlu/core"
+import {
+  grad,
+  immediateDevice,
+  makeKernelBackend,
+  planExecution,
+  primitiveOps,
+  Reference,
+  T,
+} from "@danlu/core"
 import { Effect } from "effect"
 import { medianMs, writeReport } from "../lib/report.mjs"
 
@@ -16,18 +24,21 @@ const chain = (length) => {
 }
 
 const noop = () => {}
-const noopDevice = {
-  name: "no-op",
-  kernels: Object.fromEntries(
-    primitiveOps.filter((op) => op !== "input" && op !== "state").map((op) => [op, noop]),
-  ),
-  fused: {},
-  allocate: () => ({}),
-  fromHost: () => ({}),
-  toHost: async (_, spec) => ({ ...spec, data: new Float32Array(1) }),
-  copy: noop,
-  poolKey: ({ dtype, shape }) => `${dtype}:${shape.join("x")}`,
-}
+// Its launches do nothing and its replay makes the calls, so a run costs core's binding and dispatch only.
+const noopDevice = immediateDevice(
+  {
+    name: "no-op",
+    allocate: () => ({}),
+    bytesOf: () => 4,
+    fromHost: () => ({}),
+    write: noop,
+    toHost: async (_, spec) => ({ ...spec, data: new Float32Array(1) }),
+    copy: noop,
+    poolKey: ({ dtype, shape }) => `${dtype}:${shape.join("x")}`,
+  },
+  Object.fromEntries(primitiveOps.filter((op) => op !== "input" && op !== "state").map((op) => [op, noop])),
+  {},
+)
 
 const perNode = (ms, count) => ((ms * 1000) / count).toFixed(2)
 const rows = []

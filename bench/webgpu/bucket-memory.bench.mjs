@@ -1,8 +1,10 @@
 // Peak device memory of a tiny-UNet LoRA training step (forward, backward, AdamW as one graph) compiled
 // for bucket shapes (5 by default) on one WebGPU device, as training keeps one program per aspect bucket, against the
-// largest bucket alone. Bytes are counted by wrapping the device's createBuffer and the buffers' destroy.
-// Each case runs in its own process (its own device). BENCH_LABEL tags the rows (e.g. before/after a
-// change); rows of other labels already in the results are kept.
+// largest bucket alone. Bytes are counted by wrapping the device's createBuffer and the buffers' destroy;
+// the buffers and bind groups made and the process's memory mappings (/proc/self/maps, where Dawn on
+// lavapipe keeps one per buffer written at creation and one per bind group) are counted too.
+// Each case runs in its own process (its own device); a case that crashes is a row saying so.
+// BENCH_LABEL tags the rows (e.g. before/after a change); rows of other labels already in the results are kept.
 // Run: npm run build -w @danlu/core -w @danlu/backend-webgpu && node bench/webgpu/bucket-memory.bench.mjs
 import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -10,22 +12,26 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { resultsDir, writeReport } from "../lib/report.mjs"
 
-// BENCH_BUCKETS (JSON [[h, w], …]) picks fewer: Dawn on Mesa's lavapipe segfaults once about four of
-// these programs are alive on one device (before and after the shared activation pool alike).
+// BENCH_BUCKETS (JSON [[h, w], …]) picks others.
 const buckets = JSON.parse(process.env.BENCH_BUCKETS ?? "[[8,8],[8,16],[16,8],[16,16],[16,24]]")
 
 /** Live and peak bytes of every buffer any device creates in this process. */
 const countDeviceBytes = async () => {
   const { globals } = await import("webgpu")
   const sizes = new WeakMap()
-  const counts = { live: 0, peak: 0 }
-  const { createBuffer } = globals.GPUDevice.prototype
+  const counts = { live: 0, peak: 0, buffers: 0, bindGroups: 0 }
+  const { createBuffer, createBindGroup } = globals.GPUDevice.prototype
   globals.GPUDevice.prototype.createBuffer = function (descriptor) {
     const buffer = createBuffer.call(this, descriptor)
     sizes.set(buffer, descriptor.size)
+    counts.buffers++
     counts.live += descriptor.size
     counts.peak = Math.max(counts.peak, counts.live)
     return buffer
+  }
+  globals.GPUDevice.prototype.createBindGroup = function (descriptor) {
+    counts.bindGroups++
+    return createBindGroup.call(this, descriptor)
   }
   const { destroy } = globals.GPUBuffer.prototype
   globals.GPUBuffer.prototype.destroy = function () {
@@ -55,7 +61,10 @@ const runCase = async (shapes) => {
   const run = async (program) => {
     for (const spec of program.states) {
       if (states[spec.name]) continue
-      const tensor = host(spec, (i) => 0.02 * Math.sin(i + spec.name.length))
+      // Second moments are never negative (AdamW takes their square root).
+      const tensor = host(spec, (i) =>
+        spec.name.endsWith("exp_avg_sq") ? 1e-6 : 0.02 * Math.sin(i + spec.name.length),
+      )
       stateBytes += tensor.data.byteLength
       states[spec.name] = await session.upload(tensor)
     }
@@ -88,8 +97,10 @@ const runCase = async (shapes) => {
     programs.push(program)
     await run(program)
   }
+  const mappings = readFileSync("/proc/self/maps", "utf8").split("\n").length - 1
   // Printed before closing: Dawn on lavapipe has crashed while tearing down many programs at exit.
-  process.stdout.write(`${JSON.stringify({ peak: counts.peak, held: counts.live, stateBytes })}\n`)
+  const { peak, live, buffers, bindGroups } = counts
+  process.stdout.write(`${JSON.stringify({ peak, held: live, stateBytes, buffers, bindGroups, mappings })}\n`)
   await session.close()
 }
 
@@ -106,11 +117,11 @@ if (process.argv[2] === "case") {
   const rows = cases.map(({ name, shapes }) => {
     const child = spawnSync(process.execPath, [self, "case", JSON.stringify(shapes)], { encoding: "utf8" })
     const line = child.stdout.trim().split("\n").at(-1)
-    if (!line)
-      throw new Error(
-        `case "${name}" printed nothing (exit ${child.status}, ${child.signal}): ${child.stderr}`,
-      )
-    const { peak, held, stateBytes } = JSON.parse(line)
+    if (!line) {
+      const crashed = `crashed (${child.signal ?? `exit ${child.status}`})`
+      return { label, case: name, peakMiB: crashed, heldMiB: "", statesMiB: "", restMiB: "" }
+    }
+    const { peak, held, stateBytes, buffers, bindGroups, mappings } = JSON.parse(line)
     return {
       label,
       case: name,
@@ -118,6 +129,9 @@ if (process.argv[2] === "case") {
       heldMiB: mib(held),
       statesMiB: mib(stateBytes),
       restMiB: mib(peak - stateBytes),
+      buffers,
+      bindGroups,
+      mappings,
     }
   })
   let kept = []
@@ -128,7 +142,7 @@ if (process.argv[2] === "case") {
   await writeReport(
     "webgpu-bucket-memory",
     "WebGPU: device memory of bucket programs of a tiny-UNet LoRA training step",
-    `Buckets (latent h×w, batch 1): ${buckets.map(([h, w]) => `${h}×${w}`).join(", ")}. Peak: the most bytes of live device buffers at any time; held: after every program ran once, before closing; states: the uploaded weights, LoRA weights and AdamW moments (shared by every program); rest: peak − states (activations, params, readback).`,
+    `Buckets (latent h×w, batch 1): ${buckets.map(([h, w]) => `${h}×${w}`).join(", ")}. Peak: the most bytes of live device buffers at any time; held: after every program ran once, before closing; states: the uploaded weights, LoRA weights and AdamW moments (shared by every program); rest: peak − states (activations, params, readback); buffers and bind groups: how many were made; mappings: the process's memory mappings before closing (Linux caps them at vm.max_map_count, 65 530 by default).`,
     [
       ["label", "build"],
       ["case", "case"],
@@ -136,6 +150,9 @@ if (process.argv[2] === "case") {
       ["heldMiB", "held MiB"],
       ["statesMiB", "states MiB"],
       ["restMiB", "peak − states MiB"],
+      ["buffers", "buffers made"],
+      ["bindGroups", "bind groups made"],
+      ["mappings", "memory mappings"],
     ],
     [...kept, ...rows],
   )

@@ -4,8 +4,8 @@ import {
   DeviceLost,
   DeviceOutOfMemory,
   type HostTensor,
-  makeKernelBackend,
   T,
+  type Tensor,
 } from "@danlu/core"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
@@ -13,9 +13,6 @@ import { makeWebGpuBackend } from "../src/backend/WebGpuBackend.js"
 import { acquireDevice } from "../src/device/acquireDevice.js"
 import { makeGpuContext } from "../src/device/gpuContext.js"
 import { createWebGpuBackend, WebGpu } from "../src/index.js"
-import { activationPoolOf } from "../src/program/activationPool.js"
-import { compileProgram } from "../src/program/compileProgram.js"
-import { kernelDeviceOf } from "../src/program/kernelDevice.js"
 import { unavailableReason } from "./adapter.js"
 
 const skip = await unavailableReason()
@@ -157,7 +154,7 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
           }
           const x = T.input("x", [4, 8], "f32")
           const y = T.softmax(T.matmul(x, T.transpose(x)), -1)
-          const program = yield* compileProgram(gpu, { outputs: { y } })
+          const program = yield* makeWebGpuBackend(gpu).compile({ outputs: { y } })
           const afterCompile = { pipelines, bindGroups }
           const feed = {
             x: f32(
@@ -177,33 +174,6 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     expect(counts.afterFirst.pipelines).toBe(counts.afterCompile.pipelines)
     expect(counts.afterFirst.bindGroups).toBeGreaterThan(0)
     expect(counts.afterThird).toEqual(counts.afterFirst)
-  })
-
-  it("runs the same kernels under core's generic executor", async () => {
-    const outputs = await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const gpu = makeGpuContext(yield* acquireDevice())
-          const generic = makeKernelBackend(kernelDeviceOf(gpu), gpu.capabilities, Effect.die("unused"))
-          const x = T.input("x", [3, 4], "f32")
-          const graph = {
-            outputs: { y: T.softmax(T.matmul(x, T.transpose(x)), -1), z: T.pad(x, [1, 0], [0, 1], 7) },
-          }
-          const feed = {
-            x: f32(
-              [3, 4],
-              Array.from({ length: 12 }, (_, i) => Math.cos(i)),
-            ),
-          }
-          const viaGeneric = yield* (yield* generic.compile(graph)).run(feed)
-          const viaProgram = yield* (yield* compileProgram(gpu, graph)).run(feed)
-          return { viaGeneric, viaProgram }
-        }),
-      ),
-    )
-    expect(Array.from(outputs.viaGeneric.y!.data)).toEqual(Array.from(outputs.viaProgram.y!.data))
-    expect(Array.from(outputs.viaGeneric.z!.data)).toEqual(Array.from(outputs.viaProgram.z!.data))
-    expect(outputs.viaProgram.z!.data[0]).toBe(7)
   })
 
   it("fails with DeviceLost once the device is lost, in runs, compiles, uploads and downloads", async () => {
@@ -236,13 +206,56 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
     )
   })
 
+  it("keeps the params of every dispatch in a few shared buffers, and shares bind groups across programs", async () => {
+    const counts = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const gpu = makeGpuContext(yield* acquireDevice())
+          const device = gpu.device
+          const made = { buffers: 0, bindGroups: 0 }
+          const createBuffer = device.createBuffer.bind(device)
+          const createBindGroup = device.createBindGroup.bind(device)
+          device.createBuffer = (d) => {
+            made.buffers++
+            return createBuffer(d)
+          }
+          device.createBindGroup = (d) => {
+            made.bindGroups++
+            return createBindGroup(d)
+          }
+          const backend = makeWebGpuBackend(gpu)
+          // A chain of 2·n dispatches; a chain one link longer is another program of the same buffers.
+          const chain = (n: number) => {
+            let t: Tensor = T.input("x", [16], "f32")
+            for (let i = 0; i < n; i++) t = T.exp(T.neg(t))
+            return { outputs: { y: t } }
+          }
+          const x = { x: f32([16], new Array<number>(16).fill(0.5)) }
+          const first = yield* backend.compile(chain(300))
+          const afterCompile = { ...made }
+          const y = (yield* first.run(x)).y!.data[0]!
+          const afterFirst = { ...made }
+          yield* (yield* backend.compile(chain(301))).run(x)
+          return { afterCompile, afterFirst, afterSecond: { ...made }, y }
+        }),
+      ),
+    )
+    let expected = 0.5
+    for (let i = 0; i < 300; i++) expected = Math.exp(-expected)
+    expect(counts.y).toBeCloseTo(expected, 5)
+    // 600 dispatches of two kinds: one params slab, not 600 params buffers.
+    expect(counts.afterCompile.buffers).toBe(1)
+    expect(counts.afterFirst.bindGroups).toBeLessThan(20)
+    expect(counts.afterSecond.bindGroups - counts.afterFirst.bindGroups).toBeLessThan(5)
+  })
+
   it("reports an out-of-memory error scope as DeviceOutOfMemory with the bytes a run allocates", async () => {
     const error = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
           const gpu = makeGpuContext(yield* acquireDevice())
           const x = T.input("x", [4, 8], "f32")
-          const program = yield* compileProgram(gpu, { outputs: { y: T.exp(T.mul(x, x)) } })
+          const program = yield* makeWebGpuBackend(gpu).compile({ outputs: { y: T.exp(T.mul(x, x)) } })
           const device = gpu.device
           const pop = device.popErrorScope.bind(device)
           const filters: Array<string> = []
@@ -293,7 +306,7 @@ describe.skipIf(skip !== undefined)("webgpu backend", () => {
             const out = yield* p.run({ x: f32([n], values(n)) })
             results.push(out.y!.data[0]!)
           }
-          return { held: activationPoolOf(gpu).heldBytes(), results }
+          return { held: backend.activations.heldBytes(), results }
         }),
       ),
     )

@@ -6,6 +6,7 @@
 export { checkpoint } from "./autodiff/checkpoint.js"
 export { grad, vjp } from "./autodiff/grad.js"
 export { type VjpRule, vjpRules } from "./autodiff/vjp.js"
+export { type ActivationPool, makeActivationPool, type PoolLease } from "./backend/activationPool.js"
 export { asBackendError } from "./backend/asBackendError.js"
 export {
   Backend,
@@ -17,17 +18,38 @@ export {
   type Program,
 } from "./backend/Backend.js"
 export { bindingProblem } from "./backend/bindingProblem.js"
-export { bindRun, type SourceSlots } from "./backend/bindRun.js"
+export { bindRun, foreignBuffer, type RunBinding } from "./backend/bindRun.js"
+export {
+  bindLaunches,
+  type KernelBackend,
+  type KernelBackendOptions,
+  launchPlan,
+  makeKernelBackend,
+} from "./backend/executor.js"
+export {
+  type ImmediateLaunch,
+  type ImmediateRecording,
+  type ImmediateStorage,
+  immediateDevice,
+} from "./backend/immediate.js"
+export { type BoundCopy, type BoundLaunch, KernelBuffer, type KernelDevice } from "./backend/kernelDevice.js"
+export type {
+  FusedKernels,
+  FusedLaunchers,
+  Kernel,
+  KernelOp,
+  KernelTable,
+  Launcher,
+  LauncherTable,
+} from "./backend/kernels.js"
 export {
   type ExecutionPlan,
-  type KernelBackendOptions,
-  KernelBuffer,
-  type KernelDevice,
-  makeKernelBackend,
+  type PlanStep,
+  type PlanTarget,
   planExecution,
   type SizeClasses,
-} from "./backend/executor.js"
-export type { FusedKernels, Kernel, KernelOp, KernelTable } from "./backend/kernels.js"
+  type SlotSpec,
+} from "./backend/plan.js"
 export { makeProgramCache, type ProgramCache } from "./backend/programCache.js"
 export * from "./errors.js"
 export { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "./graph/graph.js"

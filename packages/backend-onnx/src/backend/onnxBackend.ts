@@ -11,12 +11,11 @@ import {
   dtypes,
   type Graph,
   makeProgramCache,
-  ProgramInputError,
 } from "@danlu/core"
 import { Effect, type Scope } from "effect"
 import type * as Ort from "onnxruntime-node"
 import { lowerGraph } from "../lower/lowerGraph.js"
-import { OnnxBuffer, toHostTensor, toOrtTensor } from "../program/deviceBuffer.js"
+import { OnnxBuffer, ownBuffer, toHostTensor, toOrtTensor } from "../program/deviceBuffer.js"
 import { makeProgram } from "../program/program.js"
 import { createSession } from "../runtime/createSession.js"
 import { type ExecutionProvider, providerProblem, resolveProviders } from "../runtime/executionProviders.js"
@@ -124,14 +123,9 @@ export const makeOnnxBackend = (
       upload: (host) =>
         Effect.map(ready, ({ ort }) => new OnnxBuffer(host.dtype, host.shape, toOrtTensor(ort, host, true))),
       download: (buffer) =>
-        buffer instanceof OnnxBuffer
-          ? Effect.succeed(toHostTensor(buffer.current, buffer.dtype, buffer.shape, true))
-          : Effect.fail(
-              new ProgramInputError({
-                name: "download",
-                detail: `the buffer belongs to ${buffer.backend}, not ${backendName}`,
-              }),
-            ),
+        Effect.map(ownBuffer(buffer, "download"), (own) =>
+          toHostTensor(own.current, own.dtype, own.shape, true),
+        ),
       compile,
     } satisfies BackendShape
   })

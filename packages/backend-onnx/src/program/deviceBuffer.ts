@@ -1,4 +1,12 @@
-import type { DeviceBuffer, DType, HostTensor, Shape } from "@danlu/core"
+import {
+  type DeviceBuffer,
+  type DType,
+  foreignBuffer,
+  type HostTensor,
+  type ProgramInputError,
+  type Shape,
+} from "@danlu/core"
+import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
 import { backendName, type OrtModule } from "../runtime/ortRuntime.js"
 
@@ -15,6 +23,10 @@ export class OnnxBuffer implements DeviceBuffer {
     public current: Ort.Tensor,
   ) {}
 }
+
+/** The buffer itself when this backend made it; another backend's buffer is refused. */
+export const ownBuffer = (value: DeviceBuffer, name: string): Effect.Effect<OnnxBuffer, ProgramInputError> =>
+  value instanceof OnnxBuffer ? Effect.succeed(value) : Effect.fail(foreignBuffer(value, name, backendName))
 
 const ortType = {
   f32: "float32",

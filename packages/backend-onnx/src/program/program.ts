@@ -1,25 +1,10 @@
-import {
-  type AnalyzedGraph,
-  type BackendError,
-  bindingProblem,
-  type DeviceBuffer,
-  type HostTensor,
-  type Program,
-  ProgramInputError,
-} from "@danlu/core"
+import { type AnalyzedGraph, type BackendError, bindRun, type HostTensor, type Program } from "@danlu/core"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
 import type { LoweredGraph } from "../lower/lowerGraph.js"
 import { mapOrtError } from "../runtime/ortErrors.js"
-import { backendName, type OrtModule } from "../runtime/ortRuntime.js"
-import { OnnxBuffer, toHostTensor, toOrtTensor } from "./deviceBuffer.js"
-
-const ownBuffer = (value: DeviceBuffer, name: string): Effect.Effect<OnnxBuffer, ProgramInputError> =>
-  value instanceof OnnxBuffer
-    ? Effect.succeed(value)
-    : Effect.fail(
-        new ProgramInputError({ name, detail: `the buffer belongs to ${value.backend}, not ${backendName}` }),
-      )
+import type { OrtModule } from "../runtime/ortRuntime.js"
+import { OnnxBuffer, ownBuffer, toHostTensor, toOrtTensor } from "./deviceBuffer.js"
 
 /** A compiled graph: one ONNX Runtime session run once per `run()`. */
 export const makeProgram = (
@@ -31,24 +16,15 @@ export const makeProgram = (
   const run: Program["run"] = (inputs, states = {}) =>
     Effect.gen(function* () {
       const feeds: Record<string, Ort.Tensor> = {}
-      for (const spec of analyzed.inputs) {
-        const value = inputs[spec.name]
-        const problem = bindingProblem("input", spec, value)
-        if (problem) return yield* problem
-        feeds[lowered.inputNames.get(spec.name)!] =
-          "data" in value!
-            ? toOrtTensor(ort, value as HostTensor, false)
-            : (yield* ownBuffer(value!, spec.name)).current
-      }
       const stateBuffers = new Map<string, OnnxBuffer>()
-      for (const spec of analyzed.states) {
-        const value = states[spec.name]
-        const problem = bindingProblem("state", spec, value)
-        if (problem) return yield* problem
-        const buffer = yield* ownBuffer(value!, spec.name)
-        stateBuffers.set(spec.name, buffer)
-        feeds[lowered.stateNames.get(spec.name)!] = buffer.current
-      }
+      yield* bindRun<OnnxBuffer>(analyzed, inputs, states, {
+        stage: (spec, host) => new OnnxBuffer(spec.dtype, spec.shape, toOrtTensor(ort, host, false)),
+        own: ownBuffer,
+        bind: (kind, spec, buffer) => {
+          if (kind === "state") stateBuffers.set(spec.name, buffer)
+          feeds[(kind === "input" ? lowered.inputNames : lowered.stateNames).get(spec.name)!] = buffer.current
+        },
+      })
       const results = yield* Effect.tryPromise({
         try: () => session.run(feeds),
         catch: (cause): BackendError => mapOrtError(cause, lowered, "run"),

@@ -14,9 +14,15 @@ const lost = (reason: string) =>
       .join("; "),
   })
 
+/** The typed error of a lost device, or undefined while it lives. */
+export const lostError = (gpu: GpuContext): DeviceLost | undefined =>
+  gpu.acquired.lostReason === undefined ? undefined : lost(gpu.acquired.lostReason)
+
 /** Fails with `DeviceLost` once the device is gone: nothing made on it can be used again. */
-export const ensureAlive = (gpu: GpuContext): Effect.Effect<void, DeviceLost> =>
-  gpu.acquired.lostReason === undefined ? Effect.void : Effect.fail(lost(gpu.acquired.lostReason))
+export const ensureAlive = (gpu: GpuContext): Effect.Effect<void, DeviceLost> => {
+  const error = lostError(gpu)
+  return error === undefined ? Effect.void : Effect.fail(error)
+}
 
 /**
  * A failed device promise (a read back, an error scope) as a typed error: `DeviceLost` when the device

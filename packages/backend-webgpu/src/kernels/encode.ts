@@ -1,38 +1,33 @@
-import type { Command, ComputeCommand } from "./launch.js"
+/** A command bound to buffers, ready to encode: a dispatch with its bind group, or a copy. */
+export type RecordedCommand =
+  | {
+      readonly kind: "compute"
+      readonly pipeline: GPUComputePipeline
+      readonly bindGroup: GPUBindGroup
+      readonly workgroups: readonly [number, number, number]
+    }
+  | { readonly kind: "copy"; readonly from: GPUBuffer; readonly to: GPUBuffer; readonly bytes: number }
 
 /**
- * Records commands into one encoder, keeping consecutive dispatches in one compute pass (WebGPU
- * orders the dispatches of a pass) and ending the pass only for copies.
+ * Encodes recorded commands, keeping consecutive dispatches in one compute pass (WebGPU orders the
+ * dispatches of a pass) and ending the pass only for copies.
  */
-export const recordCommands = (
+export const encodeCommands = (
   encoder: GPUCommandEncoder,
-  commands: ReadonlyArray<{ readonly command: Command; readonly buffers: ReadonlyArray<GPUBuffer> }>,
-  bindGroupOf: (command: ComputeCommand, buffers: ReadonlyArray<GPUBuffer>, index: number) => GPUBindGroup,
+  commands: ReadonlyArray<RecordedCommand>,
 ): void => {
   let pass: GPUComputePassEncoder | undefined
-  commands.forEach(({ command, buffers }, index) => {
+  for (const command of commands) {
     if (command.kind === "compute") {
       pass ??= encoder.beginComputePass()
       pass.setPipeline(command.pipeline)
-      pass.setBindGroup(0, bindGroupOf(command, buffers, index))
+      pass.setBindGroup(0, command.bindGroup)
       pass.dispatchWorkgroups(...command.workgroups)
-      return
+      continue
     }
     pass?.end()
     pass = undefined
-    encoder.copyBufferToBuffer(buffers[0]!, 0, buffers[1]!, 0, command.bytes)
-  })
+    encoder.copyBufferToBuffer(command.from, 0, command.to, 0, command.bytes)
+  }
   pass?.end()
 }
-
-/** A bind group with `buffers` at bindings 0…n-1 and the params buffer at n. */
-export const createBindGroup = (
-  device: GPUDevice,
-  command: ComputeCommand,
-  buffers: ReadonlyArray<GPUBuffer>,
-  params: GPUBuffer,
-): GPUBindGroup =>
-  device.createBindGroup({
-    layout: command.pipeline.getBindGroupLayout(0),
-    entries: [...buffers, params].map((buffer, binding) => ({ binding, resource: { buffer } })),
-  })

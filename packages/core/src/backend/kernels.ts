@@ -14,3 +14,15 @@ export type KernelTable<Buf> = { readonly [Op in KernelOp]: Kernel<Op, Buf> }
 
 /** Optional fused kernels for composites; the rest run their decomposition. */
 export type FusedKernels<Buf> = { readonly [Op in CompositeOp]?: Kernel<Op, Buf> }
+
+/**
+ * Turns a node into what runs it on a device (its commands, pipelines, parameters). Called once per node
+ * when a program is compiled; what it returns is bound to buffers and replayed on every run.
+ */
+export type Launcher<Op extends OpName, Launch> = (node: Tensor<Op>) => Launch
+
+/** One launcher per primitive: a device that misses one does not compile. */
+export type LauncherTable<Launch> = { readonly [Op in KernelOp]: Launcher<Op, Launch> }
+
+/** Optional fused launchers for composites; the rest run their decomposition. */
+export type FusedLaunchers<Launch> = { readonly [Op in CompositeOp]?: Launcher<Op, Launch> }

@@ -1,6 +1,8 @@
 import { Effect, Layer } from "effect"
 import { Backend, type BackendShape, type Capabilities } from "../backend/Backend.js"
-import { type KernelDevice, makeKernelBackend } from "../backend/executor.js"
+import { makeKernelBackend } from "../backend/executor.js"
+import { type ImmediateLaunch, type ImmediateRecording, immediateDevice } from "../backend/immediate.js"
+import type { KernelDevice } from "../backend/kernelDevice.js"
 import type { Kernel, KernelTable } from "../backend/kernels.js"
 import { dtypes } from "../tensor/dtype.js"
 import { sizeOf } from "../tensor/shape.js"
@@ -8,9 +10,11 @@ import { referenceKernels } from "./kernels/index.js"
 import {
   allocateRef,
   type RefArray,
+  refBytes,
   referenceSizeClasses,
   refFromHost,
   refToHost,
+  refWriteHost,
   roundTo,
   storageClass,
 } from "./storage.js"
@@ -29,19 +33,27 @@ const rounding = (table: KernelTable<RefArray>): KernelTable<RefArray> =>
     ]),
   ) as unknown as KernelTable<RefArray>
 
-export const referenceDevice: KernelDevice<RefArray> = {
-  name,
-  kernels: rounding(referenceKernels),
-  fused: {},
-  allocate: ({ dtype, shape }) => allocateRef(dtype, shape),
-  fromHost: refFromHost,
-  toHost: async (data, { dtype, shape }) => refToHost(data, dtype, shape),
-  copy: (from, to) => {
-    to.set(from)
+export const referenceDevice: KernelDevice<
+  RefArray,
+  ImmediateLaunch<RefArray>,
+  ImmediateRecording<RefArray>
+> = immediateDevice(
+  {
+    name,
+    allocate: ({ dtype, shape }) => allocateRef(dtype, shape),
+    bytesOf: ({ dtype, shape }) => refBytes(dtype, shape),
+    fromHost: refFromHost,
+    write: refWriteHost,
+    toHost: async (data, { dtype, shape }) => refToHost(data, dtype, shape),
+    copy: (from, to) => {
+      to.set(from)
+    },
+    poolKey: ({ dtype, shape }) => `${storageClass(dtype)}:${sizeOf(shape)}`,
+    sizeClasses: referenceSizeClasses,
   },
-  poolKey: ({ dtype, shape }) => `${storageClass(dtype)}:${sizeOf(shape)}`,
-  sizeClasses: referenceSizeClasses,
-}
+  rounding(referenceKernels),
+  {},
+)
 
 export const referenceCapabilities: Capabilities = {
   dtypes,

@@ -1,4 +1,4 @@
-import type { SizeClasses } from "../backend/executor.js"
+import type { SizeClasses } from "../backend/plan.js"
 import type { DType } from "../tensor/dtype.js"
 import {
   fromBF16Bits,
@@ -51,12 +51,21 @@ export const roundTo = (data: RefArray, dtype: DType): void => {
   for (let i = 0; i < data.length; i++) data[i] = round(data[i]!)
 }
 
-export const refFromHost = (tensor: HostTensor): RefArray => {
-  const out = allocateRef(tensor.dtype, tensor.shape)
+/** Bytes a reference array of a tensor takes: floats as f64, indices as 32-bit, bools as bytes. */
+export const refBytes = (dtype: DType, shape: Shape): number =>
+  sizeOf(shape) * (storageClass(dtype) === "float" ? 8 : dtype === "bool" ? 1 : 4)
+
+/** Writes host data into a reference array of its length (16-bit floats widened to their values). */
+export const refWriteHost = (out: RefArray, tensor: HostTensor): void => {
   const src = tensor.data
   if (tensor.dtype === "f16") for (let i = 0; i < out.length; i++) out[i] = fromF16Bits(src[i]!)
   else if (tensor.dtype === "bf16") for (let i = 0; i < out.length; i++) out[i] = fromBF16Bits(src[i]!)
   else out.set(src)
+}
+
+export const refFromHost = (tensor: HostTensor): RefArray => {
+  const out = allocateRef(tensor.dtype, tensor.shape)
+  refWriteHost(out, tensor)
   return out
 }
 
