@@ -1,6 +1,6 @@
 import { normalF32 } from "../random/philox.js"
-import type { NoiseSampler } from "./kSamplers.js"
 import { nvRandn } from "./nvRandom.js"
+import type { NoiseSampler } from "./samplerPlan.js"
 
 /**
  * Where a picture's noise comes from: "philox" is danlu's own stream (the same numbers on every danlu
