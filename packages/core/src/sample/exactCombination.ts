@@ -1,5 +1,8 @@
 import { add, mul, sub } from "../ops/elementwise.js"
-import { reshape, sliceAxis } from "../ops/movement.js"
+import { concat, reshape, sliceAxis } from "../ops/movement.js"
+import { sum } from "../ops/reduce.js"
+import { zeros } from "../ops/sources.js"
+import { sizeOf } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
 
 /**
@@ -9,7 +12,8 @@ import type { Tensor } from "../tensor/tensor.js"
  * without losing their errors: each coefficient comes as `COEFFICIENT_PIECES` pieces of at most 12
  * significant bits (their sum is the coefficient to 2^-48), each latent value is split on the device
  * into two halves of at most 12 bits (Veltkamp), so every piece · half product fits f32's 24 bits, and
- * the products are summed with Knuth's TwoSum, their rounding errors summed aside (Ogita–Rump–Oishi Sum2).
+ * the products are summed with Knuth's TwoSum, their rounding errors summed aside (as in Ogita–Rump–Oishi
+ * Sum2, pairwise).
  */
 export const COEFFICIENT_PIECES = 4
 
@@ -50,32 +54,36 @@ const halves = (v: Tensor): [Tensor, Tensor] => {
 /**
  * Σ cᵢ·vᵢ rounded to f32 as if computed exactly. `coefficients` is an f32 tensor [K, COEFFICIENT_PIECES]
  * of `coefficientPieces` rows; term i takes row `row` of it (or the coefficient 1 when it names no row)
- * and the f32 tensor `value` (shapes broadcast).
+ * and the f32 tensor `value` (all values of one shape). The exact products are stacked and added pairwise
+ * (TwoSum on the two halves of the stack, level by level), the errors of every level summed aside and
+ * added at the end: a few dozen kernels of stacked data, not one per product.
  */
 export const exactCombination = (
   coefficients: Tensor,
   terms: ReadonlyArray<{ readonly row?: number; readonly value: Tensor }>,
 ): Tensor => {
-  const products: Array<Tensor> = []
-  for (const { row, value } of terms) {
-    if (row === undefined) {
-      products.push(value)
-      continue
-    }
-    const [high, low] = halves(value)
-    for (let k = 0; k < COEFFICIENT_PIECES; k++) {
-      const piece = reshape(sliceAxis(sliceAxis(coefficients, 0, row, row + 1), 1, k, k + 1), [])
-      products.push(mul(high, piece), mul(low, piece))
-    }
-  }
-  const [first, ...rest] = products
+  const first = terms[0]
   if (!first) throw new RangeError("an exact combination needs at least one term")
-  let sum = first
+  const shape = first.value.shape
+  const n = sizeOf(shape)
+  const rows = terms.map(({ row, value }) => {
+    if (row === undefined) return reshape(value, [1, n])
+    const [high, low] = halves(value)
+    const split = reshape(concat([reshape(high, [1, n]), reshape(low, [1, n])], 0), [1, 2, n])
+    const pieces = reshape(sliceAxis(coefficients, 0, row, row + 1), [COEFFICIENT_PIECES, 1, 1])
+    return reshape(mul(pieces, split), [2 * COEFFICIENT_PIECES, n])
+  })
+  let stack = rows.length === 1 ? rows[0]! : concat(rows, 0)
   let error: Tensor | undefined
-  for (const product of rest) {
-    const [s, e] = twoSum(sum, product)
-    sum = s
-    error = error ? add(error, e) : e
+  while (stack.shape[0]! > 1) {
+    const count = stack.shape[0]!
+    if (count % 2 === 1) stack = concat([stack, zeros([1, n])], 0)
+    const half = Math.ceil(count / 2)
+    const [s, e] = twoSum(sliceAxis(stack, 0, 0, half), sliceAxis(stack, 0, half, 2 * half))
+    const levelError = sum(e, 0)
+    error = error ? add(error, levelError) : levelError
+    stack = s
   }
-  return error ? add(sum, error) : sum
+  const total = reshape(stack, [n])
+  return reshape(error ? add(total, error) : total, shape)
 }

@@ -31,11 +31,13 @@ export const stubUNet: UNetBuilder = (inputs) => {
   return add(add(mul(inputs.x, 0.7), time), context)
 }
 
-/** Host bytes a program's runs returned and downloads read, and how many runs there were. */
+/** Host bytes a program's runs returned and downloads read, how many runs there were, and their wall time. */
 export interface HostTraffic {
   runs: number
   outputBytes: number
   downloadBytes: number
+  /** Milliseconds from the compiled program's first run to the final latents. */
+  ms: number
 }
 
 const bytesOf = (t: HostTensor): number => t.data.byteLength
@@ -111,23 +113,33 @@ export const compareDeviceSampling = (
       new ImageNoise({ rng: settings.rng ?? "philox", seeds, size: 4 * options.height * options.width })
     const run = <A>(traffic: HostTraffic, use: Effect.Effect<A, BackendError, Backend | Scope.Scope>) =>
       Effect.scoped(use).pipe(Effect.provideService(Backend, countHostTraffic(inner, traffic)))
+    const timed = <A, E, R>(traffic: HostTraffic, effect: Effect.Effect<A, E, R>) =>
+      Effect.suspend(() => {
+        const started = performance.now()
+        return Effect.tap(effect, () =>
+          Effect.sync(() => {
+            traffic.ms = performance.now() - started
+          }),
+        )
+      })
 
-    const hostTraffic: HostTraffic = { runs: 0, outputBytes: 0, downloadBytes: 0 }
+    const hostTraffic: HostTraffic = { runs: 0, outputBytes: 0, downloadBytes: 0, ms: 0 }
     const host = yield* run(
       hostTraffic,
       Effect.gen(function* () {
         const backend = yield* Backend
         const program = yield* backend.compile(denoiserGraph(unet, options).graph)
-        return yield* sample({ ...settings, denoise: programDenoiser(program, inputs), noise: noise() })
+        const denoise = programDenoiser(program, inputs)
+        return yield* timed(hostTraffic, sample({ ...settings, denoise, noise: noise() }))
       }),
     )
-    const deviceTraffic: HostTraffic = { runs: 0, outputBytes: 0, downloadBytes: 0 }
+    const deviceTraffic: HostTraffic = { runs: 0, outputBytes: 0, downloadBytes: 0, ms: 0 }
     const device = yield* run(
       deviceTraffic,
       Effect.gen(function* () {
         const backend = yield* Backend
         const program = yield* backend.compile(samplerGraph(unet, options).graph)
-        return yield* sampleOnDevice({ ...settings, program, inputs, noise: noise() })
+        return yield* timed(deviceTraffic, sampleOnDevice({ ...settings, program, inputs, noise: noise() }))
       }),
     )
     return { host, hostTraffic, device, deviceTraffic }
