@@ -342,20 +342,23 @@ export const openGenerator = (
         const states = yield* statesFor(denoiser, files)
         const channels = architecture.unet.inChannels
         // The latents stay on the device for the whole sampler run; only the final ones come back.
+        // Suspended: each run draws from fresh generators.
         const sample = (settings: Sample.SamplerSettings, seeds: ReadonlyArray<number>) =>
-          Sample.sampleOnDevice({
-            ...settings,
-            program: denoiser,
-            inputs,
-            states,
-            noise: new Sample.ImageNoise({ rng: request.rng, seeds, size: channels * height * width }),
-            ...(request.onStep
-              ? {
-                  onStep: (step: Sample.SamplerProgress) =>
-                    Effect.sync(() => request.onStep!(step.step + 1, step.steps)),
-                }
-              : {}),
-          }).pipe(Effect.provideService(Backend, backend))
+          Effect.suspend(() =>
+            Sample.sampleOnDevice({
+              ...settings,
+              program: denoiser,
+              inputs,
+              states,
+              noise: new Sample.ImageNoise({ rng: request.rng, seeds, size: channels * height * width }),
+              ...(request.onStep
+                ? {
+                    onStep: (step: Sample.SamplerProgress) =>
+                      Effect.sync(() => request.onStep!(step.step + 1, step.steps)),
+                  }
+                : {}),
+            }),
+          ).pipe(Effect.provideService(Backend, backend))
         return { sample, batch, height, width }
       })
 
