@@ -11,6 +11,7 @@ import {
   verdictColours,
   verdictLabel,
 } from "../diagnose/diagnoseGrid.js"
+import type { ImageEmbedder } from "../diagnose/nearestImage.js"
 import { DatasetError, describeCause } from "../errors.js"
 import {
   type GenerateProgress,
@@ -71,6 +72,8 @@ export interface XyzOptions {
   readonly outDir?: string
   /** The training images, for the memorisation check. */
   readonly trainDataDir?: string
+  /** Measures memorisation by embedding cosine distance instead of the structural distance. */
+  readonly embedder?: ImageEmbedder
   /** Count the cells and time one sampler step; draw nothing. */
   readonly dryRun?: boolean
   readonly version?: string
@@ -116,7 +119,11 @@ interface PlannedCell {
 const samplerEvaluations = (sampler: string, steps: number) =>
   /^(Heun|DPM\+\+ SDE)/.test(sampler) ? 2 * steps - 1 : steps
 
-const trainingImages = (dir: string) =>
+/**
+ * Training images as the memorisation check reads them: a 128 px thumbnail for the structural measure;
+ * for an embedder, at most 512 px (more than its input), never enlarged.
+ */
+const trainingImages = (dir: string, forEmbedder: boolean) =>
   Effect.gen(function* () {
     const paths = yield* listImages(dir, { recursive: true })
     return yield* Effect.forEach(
@@ -126,7 +133,10 @@ const trainingImages = (dir: string) =>
           try: async (): Promise<TrainingImage> => {
             const { data, info } = await openImage(path)
               .flatten({ background: white })
-              .resize(128, 128, { fit: "inside" })
+              .resize(forEmbedder ? 512 : 128, forEmbedder ? 512 : 128, {
+                fit: "inside",
+                withoutEnlargement: forEmbedder,
+              })
               .removeAlpha()
               .raw()
               .toBuffer({ resolveWithObject: true })
@@ -348,7 +358,10 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       decoded.set(cell.key, read)
     }
 
-    const training = options.trainDataDir === undefined ? [] : yield* trainingImages(options.trainDataDir)
+    const training =
+      options.trainDataDir === undefined
+        ? []
+        : yield* trainingImages(options.trainDataDir, options.embedder !== undefined)
     const validationLoss = yield* readValidationLoss(epochs.at(-1)!.path)
     const diagnosisCells: DiagnosisCell[] = planned.map((cell) => ({
       epoch: cell.settings.epoch.epoch,
@@ -356,7 +369,13 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       variant: cellVariant(cell.settings),
       image: decoded.get(cell.key)!.image,
     }))
-    const diagnosis = yield* Effect.promise(() => diagnoseGrid(diagnosisCells, { training, validationLoss }))
+    const diagnosis = yield* Effect.promise(() =>
+      diagnoseGrid(diagnosisCells, {
+        training,
+        validationLoss,
+        ...(options.embedder === undefined ? {} : { embedder: options.embedder }),
+      }),
+    )
     const recommended = diagnosis.recommendation
     const isRecommended = (cell: PlannedCell) =>
       recommended !== undefined &&
