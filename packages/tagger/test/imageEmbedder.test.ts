@@ -32,8 +32,8 @@ const image = (width: number, height: number, seed: number): RawImage => ({
 })
 
 /** Runs `use` with the tiny embedder open (its session lives until `use` is done). */
-const withEmbedder = async <A>(use: (embedder: ImageEmbedder) => Promise<A>) => {
-  const model = buildTinyImageEmbedder({ size: 8, dim: 16 })
+const withEmbedder = async <A>(use: (embedder: ImageEmbedder) => Promise<A>, tokens?: number) => {
+  const model = buildTinyImageEmbedder({ size: 8, dim: 16, ...(tokens === undefined ? {} : { tokens }) })
   const path = await writeFileIn(await tempDir(), "vision.onnx", model.bytes)
   const result = await Effect.runPromise(
     Effect.scoped(Effect.flatMap(loadImageEmbedder(path), (embedder) => Effect.promise(() => use(embedder)))),
@@ -73,6 +73,22 @@ describe("the ONNX image embedder", () => {
       }
     }
     expect(Array.from(result.alone[0]!)).toEqual(Array.from(result.all[1]!))
+  })
+
+  it("reads token 0 of a [batch, tokens, D] output (the class token)", async () => {
+    const pictures = [image(8, 8, 4), image(8, 8, 5)]
+    const { model, result } = await withEmbedder((embedder) => embedder.embed(pictures), 3)
+    const input = new Float32Array(3 * 64)
+    const width = 3 * model.dim
+    for (const [i, picture] of pictures.entries()) {
+      await embedderInput(picture, { width: 8, height: 8 }, clipImageMean, clipImageStd, input)
+      expect(result[i]).toHaveLength(model.dim)
+      for (let d = 0; d < model.dim; d++) {
+        let expected = 0
+        for (let f = 0; f < input.length; f++) expected += input[f]! * model.weights[f * width + d]!
+        expect(result[i]![d]).toBeCloseTo(expected, 4)
+      }
+    }
   })
 
   it("makes the diagnosis read a cell equal to a training image as memorised", async () => {

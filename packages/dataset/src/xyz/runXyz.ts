@@ -369,13 +369,19 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       variant: cellVariant(cell.settings),
       image: decoded.get(cell.key)!.image,
     }))
-    const diagnosis = yield* Effect.promise(() =>
-      diagnoseGrid(diagnosisCells, {
-        training,
-        validationLoss,
-        ...(options.embedder === undefined ? {} : { embedder: options.embedder }),
-      }),
-    )
+    // Only a user-supplied embedder can fail here (a model whose output is not an embedding).
+    const diagnosis = yield* Effect.tryPromise({
+      try: () =>
+        diagnoseGrid(diagnosisCells, {
+          training,
+          validationLoss,
+          ...(options.embedder === undefined ? {} : { embedder: options.embedder }),
+        }),
+      catch: (cause) =>
+        new DatasetError({
+          message: `the memorisation check with ${options.embedder?.name ?? "the structural measure"} failed: ${describeCause(cause)}`,
+        }),
+    })
     const recommended = diagnosis.recommendation
     const isRecommended = (cell: PlannedCell) =>
       recommended !== undefined &&
