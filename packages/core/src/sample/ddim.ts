@@ -2,12 +2,12 @@ import type { Effect } from "effect"
 import type { DiscreteSchedule } from "./discreteSchedule.js"
 import {
   type Denoiser,
+  linearUpdate,
   type NoiseSampler,
   runSamplerPlan,
   type SamplerEvaluation,
   type SamplerPlan,
   type SamplerStep,
-  update,
 } from "./samplerPlan.js"
 
 export interface DdimPlanOptions {
@@ -54,7 +54,7 @@ export const ddimPlan = (options: DdimPlanOptions): SamplerPlan => {
     evaluations.push({
       sigma,
       inputScale: toVe,
-      update: update({ x: (toward * toVe) / sigma, denoised: keep - toward / sigma, noise: std }),
+      update: linearUpdate({ x: (toward * toVe) / sigma, denoised: keep - toward / sigma, noise: std }),
       addNoise: 0,
       ...(std > 0 ? { noise: [sigma, schedule.sigmas[previous]!] as const } : {}),
       step: i,

@@ -83,6 +83,7 @@ export {
   type Denoiser,
   drawsNoise,
   type HostPlanOptions,
+  linearUpdate,
   type NoiseSampler,
   requireNoise,
   runSamplerPlan,
@@ -91,6 +92,5 @@ export {
   type SamplerProgress,
   type SamplerStep,
   type UpdateCoefficients,
-  update,
 } from "./samplerPlan.js"
 export { ddimTimesteps, exponentialSigmas, karrasSigmas, uniformSigmas } from "./sigmaSchedules.js"

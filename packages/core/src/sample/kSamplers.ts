@@ -1,13 +1,13 @@
 import type { Effect } from "effect"
 import {
   type Denoiser,
+  linearUpdate,
   type NoiseSampler,
   runSamplerPlan,
   type SamplerEvaluation,
   type SamplerPlan,
   type SamplerStep,
   type UpdateCoefficients,
-  update,
 } from "./samplerPlan.js"
 
 /**
@@ -44,7 +44,7 @@ export const ancestralStep = (sigmaFrom: number, sigmaTo: number, eta = 1): { do
 /** x + (x − D)/sigma · (sigmaTo − sigma): one Euler step of the probability-flow ODE. */
 const euler = (sigma: number, sigmaTo: number): UpdateCoefficients => {
   const ratio = (sigmaTo - sigma) / sigma
-  return update({ x: 1 + ratio, denoised: -ratio })
+  return linearUpdate({ x: 1 + ratio, denoised: -ratio })
 }
 
 /** Step `step`'s first evaluation, at sigma, with no noise. */
@@ -93,7 +93,7 @@ export const heunPlan = (options: KPlanOptions): SamplerPlan =>
     if (next === 0) return [first]
     // x_saved + ((x_saved − D_old)/sigma + (x − D)/next)/2 · (next − sigma).
     const dt = next - sigma
-    const second = update({
+    const second = linearUpdate({
       saved: 1 + dt / (2 * sigma),
       old: -dt / (2 * sigma),
       x: dt / (2 * next),
@@ -106,13 +106,15 @@ export const heunPlan = (options: KPlanOptions): SamplerPlan =>
 export const dpmpp2mPlan = (options: KPlanOptions): SamplerPlan =>
   plan("DPM++ 2M", options, (i, sigma, next) => {
     // t_next = −ln 0 = ∞: the update is exactly x = D.
-    if (next === 0) return [plainStep(sigma, i, update({ denoised: 1 }))]
+    if (next === 0) return [plainStep(sigma, i, linearUpdate({ denoised: 1 }))]
     const h = Math.log(sigma) - Math.log(next)
     const blend = -Math.expm1(-h)
-    if (i === 0) return [plainStep(sigma, i, update({ x: next / sigma, denoised: blend }))]
+    if (i === 0) return [plainStep(sigma, i, linearUpdate({ x: next / sigma, denoised: blend }))]
     const hLast = Math.log(options.sigmas[i - 1]!) - Math.log(sigma)
     const c = 1 / (2 * (hLast / h))
-    return [plainStep(sigma, i, update({ x: next / sigma, denoised: blend * (1 + c), old: -blend * c }))]
+    return [
+      plainStep(sigma, i, linearUpdate({ x: next / sigma, denoised: blend * (1 + c), old: -blend * c })),
+    ]
   })
 
 /**
@@ -139,14 +141,22 @@ export const dpmppSdePlan = (options: KPlanOptions): SamplerPlan =>
     const b = -Math.expm1(t - nextDown)
     return [
       {
-        ...plainStep(sigma, i, update({ x: sigmaOf(sDown) / sigmaOf(t), denoised: -Math.expm1(t - sDown) })),
+        ...plainStep(
+          sigma,
+          i,
+          linearUpdate({ x: sigmaOf(sDown) / sigmaOf(t), denoised: -Math.expm1(t - sDown) }),
+        ),
         noise: [sigmaOf(t), sigmaOf(s)],
         addNoise: sNoise * first.up,
       },
       {
         sigma: sigmaOf(s),
         inputScale: 1,
-        update: update({ saved: sigmaOf(nextDown) / sigmaOf(t), old: b * (1 - fac), denoised: b * fac }),
+        update: linearUpdate({
+          saved: sigmaOf(nextDown) / sigmaOf(t),
+          old: b * (1 - fac),
+          denoised: b * fac,
+        }),
         noise: [sigmaOf(t), sigmaOf(tNext)],
         addNoise: sNoise * second.up,
       },

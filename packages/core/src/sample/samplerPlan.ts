@@ -69,7 +69,7 @@ export interface SamplerStep extends SamplerProgress {
 const none: UpdateCoefficients = { x: 0, denoised: 0, old: 0, saved: 0, noise: 0 }
 
 /** An update with the given coefficients, the others 0. */
-export const update = (coefficients: Partial<UpdateCoefficients>): UpdateCoefficients => ({
+export const linearUpdate = (coefficients: Partial<UpdateCoefficients>): UpdateCoefficients => ({
   ...none,
   ...coefficients,
 })
@@ -154,7 +154,7 @@ export const runSamplerPlan = <E, R>(
       const drawn = evaluation.noise && checkLength(x, noise!(...evaluation.noise), "the noise")
       let next = applyUpdate(evaluation.update, x, denoised, old, saved, drawn)
       if (evaluation.addNoise && drawn) {
-        next = applyUpdate(update({ x: 1, noise: evaluation.addNoise }), next, next, next, next, drawn)
+        next = applyUpdate(linearUpdate({ x: 1, noise: evaluation.addNoise }), next, next, next, next, drawn)
       }
       old = denoised
       saved = x
