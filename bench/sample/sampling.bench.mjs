@@ -272,8 +272,9 @@ if (process.argv[2] === "--case") {
     sizes.length === 1 ? `sample-sampling-${sizes[0]}` : "sample-sampling",
     "Sampling on ONNX Runtime: steps, pictures, grid cells, recompiles",
     [
-      "CFG as A1111 does it (cond and uncond rows in one UNet batch of 2), k-diffusion's Euler and DPM++ 2M on the",
-      "host, the denoiser as one compiled ONNX Runtime program. Tiny: the tiny SD1 checkpoint through",
+      "CFG as A1111 does it (cond and uncond rows in one UNet batch of 2), k-diffusion's Euler and DPM++ 2M. Tiny:",
+      "the sampler's update inside the denoiser program, latents on the device; SD1.5: host loops over the",
+      "denoiser as one compiled ONNX Runtime program. Tiny: the tiny SD1 checkpoint through",
       "@danlu/dataset's generator (what `danlu generate` and `danlu xyz` run); picture = prompt encoding + 20",
       "steps + VAE decode, median of 3 after a first picture that compiles; a grid cell = one DPM++ 2M picture",
       "with <lora:…> at a weight and a CFG scale, median of 3 cells, each changing the weight or the scale.",

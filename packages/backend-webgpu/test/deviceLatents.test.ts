@@ -1,4 +1,5 @@
-import { type DeviceBuffer, type Graph, type HostTensor, T, type Tensor } from "@danlu/core"
+import { Backend, type DeviceBuffer, type Graph, type HostTensor, T, type Tensor } from "@danlu/core"
+import { compareDeviceSampling } from "@danlu/core/testing"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { globals } from "webgpu"
@@ -118,4 +119,30 @@ describe.skipIf(skip !== undefined)("a sampler loop keeps its latents on the dev
     }
     for (const [j, v] of expected.entries()) expect(resident.result.data[j]).toBeCloseTo(v, 4)
   })
+})
+
+describe.skipIf(skip !== undefined)("Sample.sampleOnDevice on WebGPU", () => {
+  for (const sampler of ["DPM++ 2M", "Euler a"] as const) {
+    it(`${sampler}: reads back the final latents once, and gives the host loop's latents`, async () => {
+      const steps = 6
+      const copies = await countHostCopies(() =>
+        onDevice((backend) =>
+          compareDeviceSampling({ sampler, steps, height: 8, width: 8 }).pipe(
+            Effect.provideService(Backend, backend),
+          ),
+        ),
+      )
+      const { result } = copies
+      const latentBytes = result.host.byteLength
+      // Every run of the host loop maps its denoised output; the device loop maps the final latents only.
+      expect(copies.read).toBe((steps + 1) * latentBytes)
+      expect(result.deviceTraffic.downloadBytes).toBe(latentBytes)
+      expect(result.deviceTraffic.outputBytes).toBe(0)
+      for (const [i, v] of result.host.entries()) expect(result.device[i]).toBeCloseTo(v, 5)
+      const exact = result.device.filter((v, i) => v === result.host[i]).length
+      process.stderr.write(
+        `${sampler} on WebGPU: ${exact}/${result.host.length} latents bit-equal to the host loop\n`,
+      )
+    })
+  }
 })

@@ -12,6 +12,7 @@ const taggerFixes: Readonly<Record<TaggerOption, string>> = {
   tags: "pass it with --tags",
   trigger: "give it with --trigger <word>",
   recursive: "add --recursive to include them",
+  embedder: "pass its path with --embedder",
 }
 
 /** The flag that fixes a library error, from its tag and structured fields; undefined when none does. */

@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises"
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { layer as onnx } from "@danlu/backend-onnx"
 import { decodeImageRgb, type GridIndex, runXyzPromise } from "@danlu/dataset"
+import { buildTinyImageEmbedder } from "@danlu/tagger/testing"
 import sharp from "sharp"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
@@ -115,6 +116,37 @@ describe("xyz", () => {
     expect(again.error?.message).toBeUndefined()
     expect(again.output).toContain("4 cells: drew 0, 3 already made")
     expect((await readdir(join(out, "cells"))).length).toBe(3)
+  })
+
+  it("--embedder reads a cell copied into the training images as memorised, through the ONNX model", async () => {
+    const out = join(run, "xyz-my-lora")
+    const index = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as GridIndex
+    const copied = index.sheets[0]!.cells.find((cell) => cell.x === 1 && cell.y === 1)!
+    await mkdir(join(dir, "train-copy"))
+    await copyFile(join(out, copied.file!), join(dir, "train-copy", "copy.png"))
+    await copyFile(join(dir, "train", "a.png"), join(dir, "train-copy", "a.png"))
+    await writeFile(join(dir, "vision.onnx"), buildTinyImageEmbedder({ size: 8, dim: 16 }).bytes)
+    const result = await runCli([
+      ...inDir(common),
+      "--train-data-dir",
+      join(dir, "train-copy"),
+      "--embedder",
+      join(dir, "vision.onnx"),
+      "--embedder-mean",
+      "0.485,0.456,0.406",
+    ])
+    expect(result.error?.message).toBeUndefined()
+    expect(result.output).toContain("4 cells: drew 0, 3 already made")
+    const read = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as GridIndex & {
+      diagnosis: { memorisationMeasure: string }
+    }
+    expect(read.diagnosis.memorisationMeasure).toBe("vision.onnx")
+    const cell = read.sheets[0]!.cells.find((c) => c.x === 1 && c.y === 1)!
+    expect(cell.measures?.nearest).toBe("copy.png")
+    expect(cell.measures?.nearestDistance).toBeLessThan(1e-5)
+
+    const wrong = await runCli([...inDir(common), "--embedder", join(dir, "missing.onnx")])
+    expect(wrong.error?.message).toMatch(/image-embedding model not found: .*missing\.onnx/)
   })
 
   it("--dry-run counts the cells and times a step without drawing", async () => {

@@ -1,7 +1,7 @@
 import { Data } from "effect"
 
 /** The option of `tagFolder`/`pruneConceptTags` whose value would fix a `TaggerInputError`. */
-export type TaggerOption = "model" | "tags" | "trigger" | "recursive"
+export type TaggerOption = "model" | "tags" | "trigger" | "recursive" | "embedder"
 
 /** A tagger input the user can fix: a missing model or CSV, a malformed CSV, a bad option value. */
 export class TaggerInputError extends Data.TaggedError("TaggerInputError")<{

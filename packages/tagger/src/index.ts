@@ -39,6 +39,17 @@ export {
   tagFrequency,
 } from "./editing/tagFrequency.js"
 export {
+  type ChannelValues,
+  clipImageMean,
+  clipImageStd,
+  defaultEmbedderCopyDistance,
+  embedderInput,
+  type ImageEmbedderOptions,
+  imagenetMean,
+  imagenetStd,
+  loadImageEmbedder,
+} from "./embedding/onnxImageEmbedder.js"
+export {
   ExecutionProviderUnavailable,
   NothingToUndo,
   type TaggerError,

@@ -1,4 +1,10 @@
 import { runXyz, type XyzAxisSpec, type XyzAxisType, xyzAxisTypes } from "@danlu/dataset"
+import {
+  type ChannelValues,
+  defaultEmbedderCopyDistance,
+  type ImageEmbedderOptions,
+  loadImageEmbedder,
+} from "@danlu/tagger"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { chooseBackend } from "../backends/chooseBackend.js"
@@ -30,6 +36,36 @@ const axisOf = (
   const given = Option.getOrUndefined(values)
   return given === undefined ? { type: chosen } : { type: chosen, values: list(given) }
 }
+
+/** Three comma-separated numbers (R, G, B), or a `UserError` naming the flag. */
+const channelValues = (flag: string, text: string): Effect.Effect<ChannelValues, UserError> => {
+  const values = list(text).map(Number)
+  return values.length === 3 && values.every(Number.isFinite)
+    ? Effect.succeed(values as unknown as ChannelValues)
+    : Effect.fail(new UserError({ message: `--${flag} takes three numbers (R,G,B), e.g. 0.485,0.456,0.406` }))
+}
+
+const embedderSettings = (options: {
+  readonly embedderMean: Option.Option<string>
+  readonly embedderStd: Option.Option<string>
+  readonly embedderCopyDistance: Option.Option<number>
+}): Effect.Effect<ImageEmbedderOptions, UserError> =>
+  Effect.gen(function* () {
+    const mean = Option.isSome(options.embedderMean)
+      ? yield* channelValues("embedder-mean", options.embedderMean.value)
+      : undefined
+    const std = Option.isSome(options.embedderStd)
+      ? yield* channelValues("embedder-std", options.embedderStd.value)
+      : undefined
+    if (std?.some((v) => v <= 0)) return yield* new UserError({ message: "--embedder-std must be positive" })
+    return {
+      ...(mean === undefined ? {} : { mean }),
+      ...(std === undefined ? {} : { std }),
+      ...(Option.isSome(options.embedderCopyDistance)
+        ? { copyDistance: options.embedderCopyDistance.value }
+        : {}),
+    }
+  })
 
 const minutes = (seconds: number) =>
   seconds < 90 ? `${Math.ceil(seconds)} s` : `${(seconds / 60).toFixed(1)} min`
@@ -74,6 +110,28 @@ export const xyz = Command.make(
       Flag.optional,
       Flag.withDescription("training images, to spot copies (over-fit)"),
     ),
+    embedder: Flag.String("embedder").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "an image-embedding model in ONNX (CLIP vision, DINOv2) for the copy check instead of the structural measure",
+      ),
+    ),
+    embedderMean: Flag.String("embedder-mean").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "the embedder's RGB mean for 0–1 pixels (default CLIP's; DINOv2: 0.485,0.456,0.406)",
+      ),
+    ),
+    embedderStd: Flag.String("embedder-std").pipe(
+      Flag.optional,
+      Flag.withDescription("the embedder's RGB std (default CLIP's; DINOv2: 0.229,0.224,0.225)"),
+    ),
+    embedderCopyDistance: Flag.Finite("embedder-copy-distance").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        `cosine distance at or below which a cell is a copy of a training image (default ${defaultEmbedderCopyDistance})`,
+      ),
+    ),
     out: Flag.String("out").pipe(
       Flag.optional,
       Flag.withDescription("output folder (default <lora-dir>/xyz-<name>)"),
@@ -102,8 +160,12 @@ export const xyz = Command.make(
         return yield* new UserError({ message: `--weights takes numbers, e.g. 0.3,0.6,0.8` })
       const out = Option.getOrUndefined(options.out)
       const trainDataDir = Option.getOrUndefined(options.trainDataDir)
+      const embedderOptions = yield* embedderSettings(options)
       const backend = yield* chooseBackend(options.backend)
       const started = Date.now()
+      const embedder = Option.isSome(options.embedder)
+        ? yield* loadImageEmbedder(options.embedder.value, embedderOptions)
+        : undefined
       const result = yield* runXyz({
         ...drawSettings(options),
         loraDir: options.loraDir,
@@ -116,6 +178,7 @@ export const xyz = Command.make(
         ...(Option.isSome(weights) ? { weights: weights.value } : {}),
         ...(out === undefined ? {} : { outDir: out }),
         ...(trainDataDir === undefined ? {} : { trainDataDir }),
+        ...(embedder === undefined ? {} : { embedder }),
       }).pipe(Effect.scoped, showProgress({ json: false }), Effect.provide(backend))
       const toDraw = result.pictures - result.skipped
       if (options.dryRun) {
@@ -134,7 +197,7 @@ export const xyz = Command.make(
       for (const line of result.summary) yield* Console.log(line)
       for (const grid of result.grids) yield* Console.log(`grid: ${grid}`)
       if (result.page) yield* Console.log(`page: ${result.page}`)
-    }),
+    }).pipe(Effect.scoped),
 ).pipe(
   Command.withDescription("验单 — the epochs × weights grid of a training run, read for over/under-fitting"),
 )

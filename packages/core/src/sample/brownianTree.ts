@@ -1,5 +1,5 @@
 import { SeedSequence } from "../random/seedSequence.js"
-import type { NoiseSampler } from "./kSamplers.js"
+import type { NoiseSampler } from "./samplerPlan.js"
 
 /**
  * The noise A1111's DPM++ SDE samplers draw: k-diffusion's `BrownianTreeNoiseSampler` (one

@@ -96,12 +96,39 @@ export const sigmaToTimestep = (sigma: Tensor, schedule: DiscreteSchedule): Tens
  * LoRA multiplier): changing them never recompiles.
  */
 export const denoiserGraph = (buildUNet: UNetBuilder, options: DenoiserGraphOptions): DenoiserGraph => {
+  const x = input(denoiserNames.x, [options.batch, options.channels ?? 4, options.height, options.width])
+  const sigma = input(denoiserNames.sigma, [options.batch])
+  const { inputs, denoised } = guidedDenoiser(buildUNet, options, x, sigma)
+  return {
+    inputs: { x, sigma, ...inputs },
+    denoised,
+    graph: { outputs: { [denoiserNames.denoised]: denoised } },
+  }
+}
+
+/** What `guidedDenoiser` reads besides the latents and sigma. */
+export interface GuidanceInputs {
+  readonly cond: Tensor
+  readonly uncond: Tensor
+  readonly cfgScale: Tensor
+  readonly condVector?: Tensor
+  readonly uncondVector?: Tensor
+}
+
+/**
+ * `denoiserGraph`'s D(x, sigma) on given latents `x` [B, C, H, W] and noise levels `sigma` [B]; the
+ * conditioning and the CFG scale become the graph's inputs of `denoiserNames`.
+ */
+export const guidedDenoiser = (
+  buildUNet: UNetBuilder,
+  options: DenoiserGraphOptions,
+  x: Tensor,
+  sigma: Tensor,
+): { readonly inputs: GuidanceInputs; readonly denoised: Tensor } => {
   const schedule = options.schedule ?? discreteSchedule()
   const batch = options.batch
   const dtype = options.dtype ?? "f32"
   const names = denoiserNames
-  const x = input(names.x, [batch, options.channels ?? 4, options.height, options.width])
-  const sigma = input(names.sigma, [batch])
   const cond = input(names.cond, [batch, options.contextLength, options.contextDim])
   const uncond = input(names.uncond, [
     batch,
@@ -148,14 +175,11 @@ export const denoiserGraph = (buildUNet: UNetBuilder, options: DenoiserGraphOpti
   const denoised = add(uncondDenoised, mul(sub(condDenoised, uncondDenoised), cfgScale))
   return {
     inputs: {
-      x,
-      sigma,
       cond,
       uncond,
       cfgScale,
       ...(vectors ? { condVector: vectors.cond, uncondVector: vectors.uncond } : {}),
     },
     denoised,
-    graph: { outputs: { [names.denoised]: denoised } },
   }
 }

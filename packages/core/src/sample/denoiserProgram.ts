@@ -3,7 +3,7 @@ import type { DeviceBuffer, Program } from "../backend/Backend.js"
 import type { BackendError } from "../errors.js"
 import { type HostTensor, hostTensor } from "../tensor/hostTensor.js"
 import { denoiserNames } from "./denoiserGraph.js"
-import type { Denoiser } from "./kSamplers.js"
+import type { Denoiser } from "./samplerPlan.js"
 
 /** The CFG scale as the scalar input of a denoiser program. */
 export const cfgScaleInput = (scale: number): HostTensor<"f32"> =>

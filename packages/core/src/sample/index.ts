@@ -6,13 +6,15 @@ export {
   dpmppSdeNoiseSigmas,
   type SeededNormals,
 } from "./brownianTree.js"
-export { type DdimOptions, sampleDdim } from "./ddim.js"
+export { type DdimOptions, type DdimPlanOptions, ddimPlan, sampleDdim } from "./ddim.js"
 export {
   type DenoiserGraph,
   type DenoiserGraphOptions,
   type DenoiserPrediction,
   denoiserGraph,
   denoiserNames,
+  type GuidanceInputs,
+  guidedDenoiser,
   sigmaToTimestep,
   type UNetBuilder,
 } from "./denoiserGraph.js"
@@ -23,6 +25,7 @@ export {
   sigmaToT,
   tToSigma,
 } from "./discreteSchedule.js"
+export { COEFFICIENT_PIECES, coefficientPieces, exactCombination } from "./exactCombination.js"
 export {
   type ExtraNetworkTag,
   extractLoras,
@@ -32,10 +35,13 @@ export {
 } from "./extraNetworks.js"
 export {
   ancestralStep,
-  type Denoiser,
+  dpmpp2mPlan,
+  dpmppSdePlan,
+  eulerAncestralPlan,
+  eulerPlan,
+  heunPlan,
+  type KPlanOptions,
   type KSamplerOptions,
-  type NoiseSampler,
-  type SamplerStep,
   sampleDpmpp2m,
   sampleDpmppSde,
   sampleEuler,
@@ -52,7 +58,8 @@ export {
   type TextEncoderBuilder,
   weightedChunks,
 } from "./promptConditioning.js"
-export { type SampleOptions, sample } from "./sample.js"
+export { type SampleOptions, type SamplerSettings, sample, type Txt2ImgPlan, txt2imgPlan } from "./sample.js"
+export { type DeviceSampleOptions, sampleOnDevice } from "./sampleOnDevice.js"
 export {
   kohyaSampler,
   kohyaSamplerNames,
@@ -61,6 +68,12 @@ export {
   type SamplePrompt,
   SamplePromptError,
 } from "./samplePrompts.js"
+export {
+  type SamplerGraph,
+  samplerCoefficientRows,
+  samplerGraph,
+  samplerProgramNames,
+} from "./samplerGraph.js"
 export {
   parseSamplerName,
   resolveScheduler,
@@ -74,4 +87,18 @@ export {
   schedulerNames,
   scheduleTypeLabel,
 } from "./samplerNames.js"
+export {
+  type Denoiser,
+  drawsNoise,
+  type HostPlanOptions,
+  linearUpdate,
+  type NoiseSampler,
+  requireNoise,
+  runSamplerPlan,
+  type SamplerEvaluation,
+  type SamplerPlan,
+  type SamplerProgress,
+  type SamplerStep,
+  type UpdateCoefficients,
+} from "./samplerPlan.js"
 export { ddimTimesteps, exponentialSigmas, karrasSigmas, uniformSigmas } from "./sigmaSchedules.js"

@@ -1,31 +1,21 @@
-import { Effect } from "effect"
+import type { Effect } from "effect"
+import {
+  type Denoiser,
+  linearUpdate,
+  type NoiseSampler,
+  runSamplerPlan,
+  type SamplerEvaluation,
+  type SamplerPlan,
+  type SamplerStep,
+  type UpdateCoefficients,
+} from "./samplerPlan.js"
 
 /**
- * k-diffusion's samplers (`k_diffusion/sampling.py`) as host loops over a batch of latents in
- * variance-exploding form (x = x0 + sigma·noise), with the defaults A1111 calls them with (eta 1,
- * s_noise 1, no churn). Per-element arithmetic is f64, rounded to f32 once per update.
+ * k-diffusion's samplers (`k_diffusion/sampling.py`) over a batch of latents in variance-exploding form
+ * (x = x0 + sigma·noise), with the defaults A1111 calls them with (eta 1, s_noise 1, no churn), as
+ * `SamplerPlan`s: each update is the linear combination k-diffusion computes, rounded to f32 where the
+ * host loops round (once per k-diffusion statement).
  */
-
-/** D(x, sigma): the denoised prediction for the latents `x` at noise level `sigma` (same for the whole batch). */
-export type Denoiser<E = never, R = never> = (
-  x: Float32Array,
-  sigma: number,
-) => Effect.Effect<Float32Array, E, R>
-
-/**
- * Standard-normal noise the size of the latents for the step from `sigma` to `sigmaNext` (k-diffusion's
- * `noise_sampler`). A plain stream ignores the sigmas; a Brownian one uses them.
- */
-export type NoiseSampler = (sigma: number, sigmaNext: number) => Float32Array
-
-/** What a sampler reports after each model evaluation of step `step` (0-based). */
-export interface SamplerStep {
-  readonly step: number
-  readonly steps: number
-  readonly sigma: number
-  readonly x: Float32Array
-  readonly denoised: Float32Array
-}
 
 export interface KSamplerOptions<E, R> {
   readonly denoise: Denoiser<E, R>
@@ -41,18 +31,6 @@ export interface KSamplerOptions<E, R> {
   readonly onStep?: (step: SamplerStep) => Effect.Effect<void>
 }
 
-const needNoise = (noise: NoiseSampler | undefined, sampler: string): NoiseSampler => {
-  if (!noise) throw new RangeError(`${sampler} adds fresh noise every step; give it a noise sampler`)
-  return noise
-}
-
-const checkLength = (x: Float32Array, other: Float32Array, what: string): Float32Array => {
-  if (other.length !== x.length) {
-    throw new RangeError(`${what} has ${other.length} values for latents of ${x.length}`)
-  }
-  return other
-}
-
 /** k-diffusion `get_ancestral_step`: the sigma to step down to deterministically, and the noise to add back. */
 export const ancestralStep = (sigmaFrom: number, sigmaTo: number, eta = 1): { down: number; up: number } => {
   if (!eta) return { down: sigmaTo, up: 0 }
@@ -63,172 +41,140 @@ export const ancestralStep = (sigmaFrom: number, sigmaTo: number, eta = 1): { do
   return { down: Math.sqrt(sigmaTo ** 2 - up ** 2), up }
 }
 
-const report = <E, R>(
-  options: KSamplerOptions<E, R>,
-  step: number,
-  sigma: number,
-  x: Float32Array,
-  denoised: Float32Array,
-): Effect.Effect<void> =>
-  options.onStep
-    ? options.onStep({ step, steps: options.sigmas.length - 1, sigma, x, denoised })
-    : Effect.void
-
 /** x + (x − D)/sigma · (sigmaTo − sigma): one Euler step of the probability-flow ODE. */
-const eulerStep = (x: Float32Array, denoised: Float32Array, sigma: number, sigmaTo: number): Float32Array => {
-  const out = new Float32Array(x.length)
-  const dt = sigmaTo - sigma
-  for (let j = 0; j < x.length; j++) out[j] = x[j]! + ((x[j]! - denoised[j]!) / sigma) * dt
-  return out
+const euler = (sigma: number, sigmaTo: number): UpdateCoefficients => {
+  const ratio = (sigmaTo - sigma) / sigma
+  return linearUpdate({ x: 1 + ratio, denoised: -ratio })
 }
 
-/** a·x + b·y + c·z elementwise (z optional). */
-const combine = (
-  a: number,
-  x: Float32Array,
-  b: number,
-  y: Float32Array,
-  c = 0,
-  z?: Float32Array,
-): Float32Array => {
-  const out = new Float32Array(x.length)
-  for (let j = 0; j < x.length; j++) out[j] = a * x[j]! + b * y[j]! + (z ? c * z[j]! : 0)
-  return out
+/** Step `step`'s first evaluation, at sigma, with no noise. */
+const plainStep = (sigma: number, step: number, coefficients: UpdateCoefficients): SamplerEvaluation => ({
+  sigma,
+  inputScale: 1,
+  update: coefficients,
+  addNoise: 0,
+  step,
+})
+
+/** The sampling options a plan is made from. */
+export interface KPlanOptions {
+  readonly sigmas: ArrayLike<number>
+  readonly eta?: number
+  readonly sNoise?: number
+}
+
+const plan = (
+  name: string,
+  options: KPlanOptions,
+  step: (i: number, sigma: number, next: number) => ReadonlyArray<SamplerEvaluation>,
+): SamplerPlan => {
+  const { sigmas } = options
+  const evaluations: Array<SamplerEvaluation> = []
+  for (let i = 0; i < sigmas.length - 1; i++) evaluations.push(...step(i, sigmas[i]!, sigmas[i + 1]!))
+  return { name, steps: sigmas.length - 1, evaluations }
 }
 
 /** A1111 "Euler": k-diffusion `sample_euler`. */
-export const sampleEuler = <E, R>(options: KSamplerOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
-  Effect.gen(function* () {
-    const { sigmas } = options
-    let x = options.x
-    for (let i = 0; i < sigmas.length - 1; i++) {
-      const sigma = sigmas[i]!
-      const denoised = checkLength(x, yield* options.denoise(x, sigma), "the denoiser's output")
-      yield* report(options, i, sigma, x, denoised)
-      x = eulerStep(x, denoised, sigma, sigmas[i + 1]!)
-    }
-    return x
-  })
+export const eulerPlan = (options: KPlanOptions): SamplerPlan =>
+  plan("Euler", options, (i, sigma, next) => [plainStep(sigma, i, euler(sigma, next))])
 
-/** A1111 "Euler a": k-diffusion `sample_euler_ancestral`. */
-export const sampleEulerAncestral = <E, R>(
-  options: KSamplerOptions<E, R>,
-): Effect.Effect<Float32Array, E, R> =>
-  Effect.gen(function* () {
-    const { sigmas } = options
-    const noise = needNoise(options.noise, "Euler a")
-    const sNoise = options.sNoise ?? 1
-    let x = options.x
-    for (let i = 0; i < sigmas.length - 1; i++) {
-      const sigma = sigmas[i]!
-      const next = sigmas[i + 1]!
-      const denoised = checkLength(x, yield* options.denoise(x, sigma), "the denoiser's output")
-      yield* report(options, i, sigma, x, denoised)
-      const { down, up } = ancestralStep(sigma, next, options.eta ?? 1)
-      x = eulerStep(x, denoised, sigma, down)
-      if (next > 0) x = combine(1, x, sNoise * up, checkLength(x, noise(sigma, next), "the noise"))
-    }
-    return x
+/** A1111 "Euler a": k-diffusion `sample_euler_ancestral` (the noise is drawn whenever sigma_next > 0). */
+export const eulerAncestralPlan = (options: KPlanOptions): SamplerPlan =>
+  plan("Euler a", options, (i, sigma, next) => {
+    const { down, up } = ancestralStep(sigma, next, options.eta ?? 1)
+    const step = plainStep(sigma, i, euler(sigma, down))
+    return [next > 0 ? { ...step, noise: [sigma, next], addNoise: (options.sNoise ?? 1) * up } : step]
   })
 
 /** A1111 "Heun": k-diffusion `sample_heun` (Euler for the last step to sigma 0). */
-export const sampleHeun = <E, R>(options: KSamplerOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
-  Effect.gen(function* () {
-    const { sigmas } = options
-    let x = options.x
-    for (let i = 0; i < sigmas.length - 1; i++) {
-      const sigma = sigmas[i]!
-      const next = sigmas[i + 1]!
-      const denoised = checkLength(x, yield* options.denoise(x, sigma), "the denoiser's output")
-      yield* report(options, i, sigma, x, denoised)
-      if (next === 0) {
-        x = eulerStep(x, denoised, sigma, next)
-        continue
-      }
-      const x2 = eulerStep(x, denoised, sigma, next)
-      const denoised2 = checkLength(x, yield* options.denoise(x2, next), "the denoiser's output")
-      const dt = next - sigma
-      const out = new Float32Array(x.length)
-      for (let j = 0; j < x.length; j++) {
-        const d = (x[j]! - denoised[j]!) / sigma
-        const d2 = (x2[j]! - denoised2[j]!) / next
-        out[j] = x[j]! + ((d + d2) / 2) * dt
-      }
-      x = out
-    }
-    return x
+export const heunPlan = (options: KPlanOptions): SamplerPlan =>
+  plan("Heun", options, (i, sigma, next) => {
+    const first = plainStep(sigma, i, euler(sigma, next))
+    if (next === 0) return [first]
+    // x_saved + ((x_saved − D_old)/sigma + (x − D)/next)/2 · (next − sigma).
+    const dt = next - sigma
+    const second = linearUpdate({
+      saved: 1 + dt / (2 * sigma),
+      old: -dt / (2 * sigma),
+      x: dt / (2 * next),
+      denoised: -dt / (2 * next),
+    })
+    return [first, { sigma: next, inputScale: 1, update: second, addNoise: 0 }]
   })
 
 /** A1111 "DPM++ 2M": k-diffusion `sample_dpmpp_2m` (DPM-Solver++(2M), Lu et al. 2022). */
-export const sampleDpmpp2m = <E, R>(options: KSamplerOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
-  Effect.gen(function* () {
-    const { sigmas } = options
-    let x = options.x
-    let oldDenoised: Float32Array | undefined
-    for (let i = 0; i < sigmas.length - 1; i++) {
-      const sigma = sigmas[i]!
-      const next = sigmas[i + 1]!
-      const denoised = checkLength(x, yield* options.denoise(x, sigma), "the denoiser's output")
-      yield* report(options, i, sigma, x, denoised)
-      if (next === 0) {
-        // t_next = −ln 0 = ∞: the update is exactly x = D.
-        x = denoised
-      } else {
-        const h = Math.log(sigma) - Math.log(next)
-        const blend = -Math.expm1(-h)
-        if (!oldDenoised) {
-          x = combine(next / sigma, x, blend, denoised)
-        } else {
-          const hLast = Math.log(sigmas[i - 1]!) - Math.log(sigma)
-          const r = hLast / h
-          const c = 1 / (2 * r)
-          x = combine(next / sigma, x, blend * (1 + c), denoised, -blend * c, oldDenoised)
-        }
-      }
-      oldDenoised = denoised
-    }
-    return x
+export const dpmpp2mPlan = (options: KPlanOptions): SamplerPlan =>
+  plan("DPM++ 2M", options, (i, sigma, next) => {
+    // t_next = −ln 0 = ∞: the update is exactly x = D.
+    if (next === 0) return [plainStep(sigma, i, linearUpdate({ denoised: 1 }))]
+    const h = Math.log(sigma) - Math.log(next)
+    const blend = -Math.expm1(-h)
+    if (i === 0) return [plainStep(sigma, i, linearUpdate({ x: next / sigma, denoised: blend }))]
+    const hLast = Math.log(options.sigmas[i - 1]!) - Math.log(sigma)
+    const c = 1 / (2 * (hLast / h))
+    return [
+      plainStep(sigma, i, linearUpdate({ x: next / sigma, denoised: blend * (1 + c), old: -blend * c })),
+    ]
   })
 
 /**
  * A1111 "DPM++ SDE": k-diffusion `sample_dpmpp_sde` (DPM-Solver++ stochastic, r = 1/2): a midpoint
  * evaluation at sigma_s = sqrt(sigma · sigma_next), each half with ancestral noise; Euler to sigma 0.
  */
-export const sampleDpmppSde = <E, R>(options: KSamplerOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
-  Effect.gen(function* () {
-    const { sigmas } = options
-    const noise = needNoise(options.noise, "DPM++ SDE")
+export const dpmppSdePlan = (options: KPlanOptions): SamplerPlan =>
+  plan("DPM++ SDE", options, (i, sigma, next) => {
+    if (next === 0) return [plainStep(sigma, i, euler(sigma, next))]
     const eta = options.eta ?? 1
     const sNoise = options.sNoise ?? 1
     const r = 1 / 2
     // k-diffusion works in t = −ln sigma.
     const sigmaOf = (t: number) => Math.exp(-t)
     const tOf = (s: number) => -Math.log(s)
-    let x = options.x
-    for (let i = 0; i < sigmas.length - 1; i++) {
-      const sigma = sigmas[i]!
-      const next = sigmas[i + 1]!
-      const denoised = checkLength(x, yield* options.denoise(x, sigma), "the denoiser's output")
-      yield* report(options, i, sigma, x, denoised)
-      if (next === 0) {
-        x = eulerStep(x, denoised, sigma, next)
-        continue
-      }
-      const t = tOf(sigma)
-      const tNext = tOf(next)
-      const s = t + (tNext - t) * r
-      const first = ancestralStep(sigmaOf(t), sigmaOf(s), eta)
-      const sDown = tOf(first.down)
-      let x2 = combine(sigmaOf(sDown) / sigmaOf(t), x, -Math.expm1(t - sDown), denoised)
-      x2 = combine(1, x2, sNoise * first.up, checkLength(x, noise(sigmaOf(t), sigmaOf(s)), "the noise"))
-      const denoised2 = checkLength(x, yield* options.denoise(x2, sigmaOf(s)), "the denoiser's output")
-      const second = ancestralStep(sigmaOf(t), sigmaOf(tNext), eta)
-      const nextDown = tOf(second.down)
-      const fac = 1 / (2 * r)
-      const a = sigmaOf(nextDown) / sigmaOf(t)
-      const b = -Math.expm1(t - nextDown)
-      x = combine(a, x, b * (1 - fac), denoised, b * fac, denoised2)
-      x = combine(1, x, sNoise * second.up, checkLength(x, noise(sigmaOf(t), sigmaOf(tNext)), "the noise"))
-    }
-    return x
+    const t = tOf(sigma)
+    const tNext = tOf(next)
+    const s = t + (tNext - t) * r
+    const first = ancestralStep(sigmaOf(t), sigmaOf(s), eta)
+    const sDown = tOf(first.down)
+    const second = ancestralStep(sigmaOf(t), sigmaOf(tNext), eta)
+    const nextDown = tOf(second.down)
+    const fac = 1 / (2 * r)
+    const b = -Math.expm1(t - nextDown)
+    return [
+      {
+        ...plainStep(
+          sigma,
+          i,
+          linearUpdate({ x: sigmaOf(sDown) / sigmaOf(t), denoised: -Math.expm1(t - sDown) }),
+        ),
+        noise: [sigmaOf(t), sigmaOf(s)],
+        addNoise: sNoise * first.up,
+      },
+      {
+        sigma: sigmaOf(s),
+        inputScale: 1,
+        update: linearUpdate({
+          saved: sigmaOf(nextDown) / sigmaOf(t),
+          old: b * (1 - fac),
+          denoised: b * fac,
+        }),
+        noise: [sigmaOf(t), sigmaOf(tNext)],
+        addNoise: sNoise * second.up,
+      },
+    ]
   })
+
+const hostLoop =
+  (makePlan: (options: KPlanOptions) => SamplerPlan) =>
+  <E, R>(options: KSamplerOptions<E, R>): Effect.Effect<Float32Array, E, R> =>
+    runSamplerPlan(makePlan(options), options)
+
+/** A1111 "Euler" as a host loop over `denoise`. */
+export const sampleEuler = hostLoop(eulerPlan)
+/** A1111 "Euler a" as a host loop over `denoise`. */
+export const sampleEulerAncestral = hostLoop(eulerAncestralPlan)
+/** A1111 "Heun" as a host loop over `denoise`. */
+export const sampleHeun = hostLoop(heunPlan)
+/** A1111 "DPM++ 2M" as a host loop over `denoise`. */
+export const sampleDpmpp2m = hostLoop(dpmpp2mPlan)
+/** A1111 "DPM++ SDE" as a host loop over `denoise`. */
+export const sampleDpmppSde = hostLoop(dpmppSdePlan)

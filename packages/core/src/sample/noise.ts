@@ -1,7 +1,7 @@
 import { normalF32 } from "../random/philox.js"
 import { brownianTreeNoise, dpmppSdeNoiseSigmas } from "./brownianTree.js"
-import type { NoiseSampler } from "./kSamplers.js"
 import { nvRandn } from "./nvRandom.js"
+import type { NoiseSampler } from "./samplerPlan.js"
 
 /**
  * Where a picture's noise comes from: "philox" is danlu's own stream (the same numbers on every danlu

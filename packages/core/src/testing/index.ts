@@ -6,6 +6,13 @@ export { blockCases } from "./blocks.js"
 export { buildCaseGraph, type CaseGraph } from "./caseGraph.js"
 export { conformanceCases } from "./cases.js"
 export { compareTensor, defaultTolerances, hostValues, type Tolerance } from "./compare.js"
+export {
+  compareDeviceSampling,
+  countHostTraffic,
+  type HostTraffic,
+  type SamplingComparison,
+  stubUNet,
+} from "./deviceSampling.js"
 export { drawInput } from "./draw.js"
 export { finiteDifferenceMismatch, runFiniteDifferenceChecks } from "./finiteDifferences.js"
 export { type Golden, type GoldenTensor, goldenFolder, loadGolden, relativeError } from "./golden.js"

@@ -254,8 +254,8 @@ export const generateWith = (
 /**
  * txt2img as A1111 does it, on the backend in context: `<lora:…>` tags resolved in `loraDir` (each with its
  * own multiplier, a program input), the sampler and schedule by A1111 name, batch seeds seed, seed + 1, …,
- * PNGs with A1111's `parameters` written atomically into `outDir` as `00000-<seed>.png`. Latents travel to
- * the host between sampler steps (the samplers are host loops).
+ * PNGs with A1111's `parameters` written atomically into `outDir` as `00000-<seed>.png`. The latents stay
+ * on the device from the first sampler step to the last (`Sample.sampleOnDevice`).
  */
 export const generateImages = (
   options: GenerateOptions,

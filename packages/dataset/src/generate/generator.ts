@@ -40,8 +40,8 @@ import {
 import {
   decoderGraph,
   decoderNames,
-  denoiserGraph,
   loraTargetModules,
+  samplerGraph,
   sdxlTextNames,
   textGraph,
   vaeFactor,
@@ -193,11 +193,18 @@ export const openGenerator = (
         return made
       })
 
-    /** States of a program run: base weights by name, slot i's LoRA weights from the file loaded as `slots[i]`. */
+    const { latents, old, saved } = Sample.samplerProgramNames
+    const samplerStates = new Set<string>([latents, old, saved])
+
+    /**
+     * States of a program run: base weights by name, slot i's LoRA weights from the file loaded as
+     * `slots[i]`; the sampler's own states are `Sample.sampleOnDevice`'s.
+     */
     const statesFor = (made: Program, slots: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         const states: Record<string, DeviceBuffer> = {}
         for (const spec of made.states) {
+          if (samplerStates.has(spec.name)) continue
           const slot = slots.findIndex((_, i) => spec.name.startsWith(slotPrefix(i)))
           if (slot >= 0) {
             const file = slots[slot]!
@@ -317,7 +324,7 @@ export const openGenerator = (
           uncondLength: uncond.context.shape[1]!,
         }
         const denoiser = yield* program(`unet|${JSON.stringify(shape)}|${layout}`, () =>
-          denoiserGraph(architecture, shape, adapters()),
+          samplerGraph(architecture, shape, adapters()),
         )
         const names = Sample.denoiserNames
         const values: Record<string, HostTensor> = {
@@ -329,35 +336,42 @@ export const openGenerator = (
           [names.cfgScale]: Sample.cfgScaleInput(request.cfgScale),
           ...multipliers(request.loras),
         }
-        const fixed = Object.fromEntries(
+        const inputs = Object.fromEntries(
           denoiser.inputs.flatMap((spec) => (spec.name in values ? [[spec.name, values[spec.name]!]] : [])),
         )
-        const denoise = Sample.programDenoiser(denoiser, fixed, yield* statesFor(denoiser, files))
-        return { denoise, batch, height, width }
+        const states = yield* statesFor(denoiser, files)
+        const channels = architecture.unet.inChannels
+        // The latents stay on the device for the whole sampler run; only the final ones come back.
+        // Suspended: each run draws from fresh generators.
+        const sample = (settings: Sample.SamplerSettings, seeds: ReadonlyArray<number>) =>
+          Effect.suspend(() =>
+            Sample.sampleOnDevice({
+              ...settings,
+              program: denoiser,
+              inputs,
+              states,
+              noise: new Sample.ImageNoise({ rng: request.rng, seeds, size: channels * height * width }),
+              ...(request.onStep
+                ? {
+                    onStep: (step: Sample.SamplerProgress) =>
+                      Effect.sync(() => request.onStep!(step.step + 1, step.steps)),
+                  }
+                : {}),
+            }),
+          ).pipe(Effect.provideService(Backend, backend))
+        return { sample, batch, height, width }
       })
 
     const draw = (request: DrawRequest) =>
       Effect.gen(function* () {
-        const { denoise, batch, height, width } = yield* prepare(request)
+        const { sample, batch, height, width } = yield* prepare(request)
         const channels = architecture.unet.inChannels
-        const noise = new Sample.ImageNoise({
-          rng: request.rng,
-          seeds: request.seeds,
-          size: channels * height * width,
-        })
-        let latentsNonFinite = false
-        const latents = yield* Sample.sample({
-          sampler: request.sampler.sampler,
-          scheduler: request.sampler.scheduler,
-          steps: request.steps,
-          denoise,
-          noise,
-          onStep: (step) =>
-            Effect.sync(() => {
-              if (!latentsNonFinite && step.x.some((v) => !Number.isFinite(v))) latentsNonFinite = true
-              request.onStep?.(step.step + 1, step.steps)
-            }),
-        })
+        const latents = yield* sample(
+          { sampler: request.sampler.sampler, scheduler: request.sampler.scheduler, steps: request.steps },
+          request.seeds,
+        )
+        // NaN and infinity stay once they appear (every update reads the latents or the model's output).
+        const latentsNonFinite = latents.some((v) => !Number.isFinite(v))
         const decoderShape = { batch, height, width }
         const decoder = yield* program(`vae|${JSON.stringify(decoderShape)}`, () =>
           decoderGraph(architecture, decoderShape),
@@ -376,11 +390,12 @@ export const openGenerator = (
 
     const timeStep = (request: DrawRequest) =>
       Effect.gen(function* () {
-        const { denoise, batch, height, width } = yield* prepare(request)
-        const x = new Float32Array(batch * architecture.unet.inChannels * height * width)
-        yield* denoise(x, 1)
+        const { onStep: _, ...quiet } = request
+        const { sample } = yield* prepare(quiet)
+        const oneStep = sample({ sampler: "Euler", steps: 1 }, request.seeds)
+        yield* oneStep
         const started = performance.now()
-        yield* denoise(x, 1)
+        yield* oneStep
         return (performance.now() - started) / 1000
       })
 

@@ -99,14 +99,17 @@ export interface DenoiserShape {
   readonly uncondLength: number
 }
 
-/** The guided denoiser D(x, sigma) of `Sample.denoiserGraph` over the architecture's UNet, with `adapters`. */
-export const denoiserGraph = (
+/**
+ * The sampler program of `Sample.samplerGraph` over the architecture's UNet, with `adapters`: one guided
+ * model evaluation and a sampler's update of the latents it keeps on the device.
+ */
+export const samplerGraph = (
   architecture: SdArchitecture,
   shape: DenoiserShape,
   adapters: ReadonlyArray<ModuleAdapter>,
 ): Graph => {
   const scope = WeightScope.root({ adapters })
-  return Sample.denoiserGraph((inputs) => unet(scope.at(unetPrefix), architecture.unet, inputs), {
+  return Sample.samplerGraph((inputs) => unet(scope.at(unetPrefix), architecture.unet, inputs), {
     batch: shape.batch,
     channels: architecture.unet.inChannels,
     height: shape.height,

@@ -11,6 +11,7 @@ import {
   verdictColours,
   verdictLabel,
 } from "../diagnose/diagnoseGrid.js"
+import type { ImageEmbedder } from "../diagnose/nearestImage.js"
 import { DatasetError, describeCause } from "../errors.js"
 import {
   type GenerateProgress,
@@ -71,6 +72,8 @@ export interface XyzOptions {
   readonly outDir?: string
   /** The training images, for the memorisation check. */
   readonly trainDataDir?: string
+  /** Measures memorisation by embedding cosine distance instead of the structural distance. */
+  readonly embedder?: ImageEmbedder
   /** Count the cells and time one sampler step; draw nothing. */
   readonly dryRun?: boolean
   readonly version?: string
@@ -108,7 +111,11 @@ interface PlannedCell {
 const samplerEvaluations = (sampler: string, steps: number) =>
   /^(Heun|DPM\+\+ SDE)/.test(sampler) ? 2 * steps - 1 : steps
 
-const trainingImages = (dir: string) =>
+/**
+ * Training images as the memorisation check reads them: a 128 px thumbnail for the structural measure;
+ * for an embedder, at most 512 px (more than its input), never enlarged.
+ */
+const trainingImages = (dir: string, forEmbedder: boolean) =>
   Effect.gen(function* () {
     const paths = yield* listImages(dir, { recursive: true })
     return yield* Effect.forEach(
@@ -118,7 +125,10 @@ const trainingImages = (dir: string) =>
           try: async (): Promise<TrainingImage> => {
             const { data, info } = await openImage(path)
               .flatten({ background: white })
-              .resize(128, 128, { fit: "inside" })
+              .resize(forEmbedder ? 512 : 128, forEmbedder ? 512 : 128, {
+                fit: "inside",
+                withoutEnlargement: forEmbedder,
+              })
               .removeAlpha()
               .raw()
               .toBuffer({ resolveWithObject: true })
@@ -345,7 +355,10 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       decoded.set(cell.key, read)
     }
 
-    const training = options.trainDataDir === undefined ? [] : yield* trainingImages(options.trainDataDir)
+    const training =
+      options.trainDataDir === undefined
+        ? []
+        : yield* trainingImages(options.trainDataDir, options.embedder !== undefined)
     const validationLoss = yield* readValidationLoss(epochs.at(-1)!.path)
     const diagnosisCells: DiagnosisCell[] = planned.map((cell) => ({
       epoch: cell.settings.epoch.epoch,
@@ -353,7 +366,19 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
       variant: cellVariant(cell.settings),
       image: decoded.get(cell.key)!.image,
     }))
-    const diagnosis = yield* Effect.promise(() => diagnoseGrid(diagnosisCells, { training, validationLoss }))
+    // Only a user-supplied embedder can fail here (a model whose output is not an embedding).
+    const diagnosis = yield* Effect.tryPromise({
+      try: () =>
+        diagnoseGrid(diagnosisCells, {
+          training,
+          validationLoss,
+          ...(options.embedder === undefined ? {} : { embedder: options.embedder }),
+        }),
+      catch: (cause) =>
+        new DatasetError({
+          message: `the memorisation check with ${options.embedder?.name ?? "the structural measure"} failed: ${describeCause(cause)}`,
+        }),
+    })
     const recommended = diagnosis.recommendation
     const isRecommended = (cell: PlannedCell) =>
       recommended !== undefined &&

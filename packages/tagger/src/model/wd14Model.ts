@@ -1,14 +1,7 @@
-import { access } from "node:fs/promises"
 import { Effect, type Scope } from "effect"
-import type * as Ort from "onnxruntime-node"
 import { type ExecutionProviderUnavailable, TaggerInputError, TaggerModelError } from "../errors.js"
-import {
-  checkExecutionProvider,
-  defaultExecutionProvider,
-  type ExecutionProvider,
-  isProviderLoadError,
-  providerLoadFailed,
-} from "./executionProvider.js"
+import { defaultExecutionProvider, type ExecutionProvider } from "./executionProvider.js"
+import { describeShape, numericDim, openOnnxSession, tensorShape } from "./onnxSession.js"
 
 /** A loaded WD1.4-family tagger: NHWC float32 BGR 0–255 in, one probability per tag out. */
 export interface Wd14Model {
@@ -33,26 +26,6 @@ export interface LoadModelOptions {
   readonly threads?: number
 }
 
-let runtime: Promise<typeof Ort> | undefined
-/** Loaded on first use so that tag editing works where the native module is absent. */
-const loadRuntime = (): Promise<typeof Ort> => {
-  runtime ??= import("onnxruntime-node").then((module) => {
-    const ort = (module as { default?: typeof Ort }).default ?? module
-    // Failures reach the user as one line each; ONNX Runtime's own log would repeat them on stderr.
-    ort.env.logLevel = "fatal"
-    return ort
-  })
-  return runtime
-}
-
-const numericDim = (dim: number | string | undefined): number | undefined =>
-  typeof dim === "number" && dim > 0 ? dim : undefined
-
-const describeShape = (shape: ReadonlyArray<number | string>) => `[${shape.join(", ")}]`
-
-const tensorShape = (metadata: Ort.InferenceSession.ValueMetadata | undefined) =>
-  metadata?.isTensor === true ? metadata.shape : undefined
-
 /**
  * Opens a tagger model and checks its input and output against the WD1.4 contract. The session is
  * released when the scope closes.
@@ -67,44 +40,11 @@ export const loadWd14Model = (
 > =>
   Effect.gen(function* () {
     const provider = options.provider ?? defaultExecutionProvider
-    yield* Effect.tryPromise({
-      try: () => access(path),
-      catch: () =>
-        new TaggerInputError({
-          message: `model not found: ${path} (download a WD1.4 tagger's model.onnx)`,
-          option: "model",
-        }),
+    const missing = new TaggerInputError({
+      message: `model not found: ${path} (download a WD1.4 tagger's model.onnx)`,
+      option: "model",
     })
-    const ort = yield* Effect.tryPromise({
-      try: loadRuntime,
-      catch: (cause) =>
-        new TaggerModelError({
-          message: `cannot load onnxruntime-node, needed for auto-tagging: ${(cause as Error).message.split("\n")[0]}`,
-        }),
-    })
-    const unsupported = checkExecutionProvider(provider, ort.listSupportedBackends())
-    if (unsupported !== undefined) return yield* unsupported
-
-    const session = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () =>
-          ort.InferenceSession.create(path, {
-            executionProviders: [provider],
-            graphOptimizationLevel: "all",
-            logSeverityLevel: 4,
-            ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
-          }),
-        catch: (cause) => {
-          const message = (cause as Error).message ?? String(cause)
-          return provider !== "cpu" && isProviderLoadError(message)
-            ? providerLoadFailed(provider, message)
-            : new TaggerModelError({
-                message: `cannot load ${path} as an ONNX model: ${message.split("\n")[0]}`,
-              })
-        },
-      }),
-      (session) => Effect.promise(() => session.release()),
-    )
+    const { ort, session } = yield* openOnnxSession(path, options, missing, "auto-tagging")
 
     const inputName = session.inputNames[0]
     const outputName = session.outputNames[0]

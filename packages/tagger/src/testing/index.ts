@@ -1,4 +1,5 @@
 export * as onnxGraph from "./onnxGraph.js"
+export { buildTinyImageEmbedder, type TinyImageEmbedder } from "./tinyImageEmbedder.js"
 export {
   buildTinyWd14Model,
   meanColourWeights,
