@@ -16,13 +16,7 @@ import type { DType } from "../../tensor/dtype.js"
 import { castHostFloat } from "../../train/baseWeights.js"
 import type { SavePoint, TrainSink } from "../../train/loop.js"
 import { writeFileAtomic } from "./atomicWrite.js"
-import {
-  ensureFolder,
-  networkFileName,
-  removeSavedEpoch,
-  type TrainFilesPlace,
-  writeTrainState,
-} from "./trainFiles.js"
+import { ensureFolder, filesTrainSink, networkFileName, type TrainFilesPlace } from "./trainFiles.js"
 
 /** How a fine-tuned checkpoint stores its weights (kohya's `--save_precision`). */
 export type CheckpointSaveDType = "F32" | "F16" | "BF16"
@@ -89,13 +83,4 @@ const writeCheckpoint = (options: CheckpointTrainSinkOptions, point: SavePoint) 
  */
 export const checkpointTrainSink = (
   options: CheckpointTrainSinkOptions,
-): TrainSink<FileAccessError | CheckpointFormatError> => ({
-  saveNetwork: (point) =>
-    Effect.mapError(writeCheckpoint(options, point), (e) => e as FileAccessError | CheckpointFormatError),
-  saveState: (point, names, progress) =>
-    writeTrainState(options, point, names, progress) as Effect.Effect<
-      string,
-      FileAccessError | CheckpointFormatError
-    >,
-  removeEpoch: (epoch) => removeSavedEpoch(options, epoch),
-})
+): TrainSink<FileAccessError | CheckpointFormatError> => filesTrainSink(options, writeCheckpoint)

@@ -37,9 +37,7 @@ export {
   kohyaTrainSink,
   networkFileName,
   readTrainState,
-  removeSavedEpoch,
   safetensorsHashes,
   stateFolderName,
   type TrainFilesPlace,
-  writeTrainState,
 } from "./trainFiles.js"

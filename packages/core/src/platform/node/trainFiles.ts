@@ -114,7 +114,7 @@ export type TrainFilesPlace = Pick<KohyaTrainSinkOptions, "outputDir" | "outputN
  * A resumable state: every trained and optimizer state in f32 (bit-exact), with the run's progress in the
  * same file's metadata so the two can never disagree after a crash, and kohya's `train_state.json` beside it.
  */
-export const writeTrainState = (
+const writeTrainState = (
   options: TrainFilesPlace,
   point: SavePoint,
   names: ReadonlyArray<string>,
@@ -154,7 +154,7 @@ export const writeTrainState = (
   })
 
 /** Deletes an epoch's file and state folder (kohya's `save_last_n_epochs`); returns the paths. */
-export const removeSavedEpoch = (
+const removeSavedEpoch = (
   options: TrainFilesPlace,
   epoch: number,
 ): Effect.Effect<ReadonlyArray<string>, FileAccessError> =>
@@ -172,12 +172,16 @@ export const removeSavedEpoch = (
     return paths
   })
 
-/** The files of a run, named and written as sd-scripts writes them; every write is atomic. */
-export const kohyaTrainSink = (
-  options: KohyaTrainSinkOptions,
+/**
+ * A run's sink over one writer of its model file (a LoRA, a checkpoint): the resumable states and the
+ * pruning of old epoch files are the same for every kind of run.
+ */
+export const filesTrainSink = <O extends TrainFilesPlace, E>(
+  options: O,
+  writeModel: (options: O, point: SavePoint) => Effect.Effect<string, E>,
 ): TrainSink<FileAccessError | CheckpointFormatError> => ({
   saveNetwork: (point) =>
-    Effect.mapError(writeNetwork(options, point), (e) => e as FileAccessError | CheckpointFormatError),
+    Effect.mapError(writeModel(options, point), (e) => e as FileAccessError | CheckpointFormatError),
   saveState: (point, names, progress) =>
     writeTrainState(options, point, names, progress) as Effect.Effect<
       string,
@@ -185,6 +189,11 @@ export const kohyaTrainSink = (
     >,
   removeEpoch: (epoch) => removeSavedEpoch(options, epoch),
 })
+
+/** The files of a run, named and written as sd-scripts writes them; every write is atomic. */
+export const kohyaTrainSink = (
+  options: KohyaTrainSinkOptions,
+): TrainSink<FileAccessError | CheckpointFormatError> => filesTrainSink(options, writeNetwork)
 
 /** Reads a state folder written by {@link kohyaTrainSink} (`--resume <folder>`). */
 export const readTrainState = (
