@@ -29,7 +29,7 @@ export const demoImages: ReadonlyArray<DemoImage> = Array.from({ length: 16 }, (
     width,
     height,
     background: backgrounds[(i + Math.floor(i / 4)) % backgrounds.length]!,
-    scale: 0.5 + 0.08 * ((i * 7) % 5),
+    scale: 0.62 + 0.07 * ((i * 7) % 5),
     offsetX: (((i * 3) % 7) - 3) * 0.05,
   }
 })

@@ -10,13 +10,11 @@ import {
   WeightScope,
 } from "@danlu/core"
 
-/** The token table stays as seeded: captions use a few dozen of its 49408 rows, and its gradient is a scatter. */
-const frozen = (key: string) => key.endsWith("token_embedding.weight")
-
 /**
  * Full fine-tuning of the UNet and the text encoder with kohya's ε-prediction step (the same graph LoRA
  * training uses, with every weight as a trainable): noise and timesteps from the step's key, forward, loss,
- * backward, gradient clipping to norm 1, AdamW.
+ * backward, gradient clipping to norm 1, AdamW. Give it an architecture whose token table holds only the
+ * captions' tokens (see `compactVocabulary`): the table's gradient is a one-hot product over its rows.
  */
 export const unetTrainingGraph = (architecture: SdArchitecture, batch: number, latentSize: number) => {
   const scope = WeightScope.root()
@@ -34,9 +32,7 @@ export const unetTrainingGraph = (architecture: SdArchitecture, batch: number, l
     latents,
     denoise,
     groups: () => {
-      params = [...scope.tensors().entries()]
-        .filter(([key]) => !frozen(key))
-        .map(([, tensor]) => tensor as Tensor<"state">)
+      params = [...scope.tensors().values()] as Array<Tensor<"state">>
       return [{ trainables: params, lr: T.input("lr", []) }]
     },
     optimizer,
