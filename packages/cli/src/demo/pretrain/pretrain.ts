@@ -21,7 +21,6 @@ import {
 } from "@danlu/core"
 import { openModelFile, writeFileAtomic } from "@danlu/core/node"
 import { Effect } from "effect"
-import { compactVocabulary } from "./compactVocabulary.js"
 import { cosineLr, runFullTraining } from "./fullTraining.js"
 import { svgPixels } from "./sceneImages.js"
 import { sceneAt, sceneCaption, sceneSvg, seededRandom } from "./scenes.js"
@@ -140,7 +139,7 @@ const progress = (log: (line: string) => void, stage: string, total: number, sta
 /**
  * Pretrains the demo's base model from seeded weights: the procedural set rendered, the VAE trained as an
  * autoencoder, every image encoded once (latents scaled to unit variance, LDM's `scale_by_std`), then the UNet
- * and the text encoder (the captions' token embeddings included) trained on ε-prediction. Returns every weight of the checkpoint.
+ * trained on ε-prediction under the seeded text encoder, which stays frozen as SD froze CLIP. Returns every weight of the checkpoint.
  */
 export const pretrainDemoModel = (options: PretrainOptions) =>
   Effect.gen(function* () {
@@ -274,19 +273,11 @@ export const pretrainDemoModel = (options: PretrainOptions) =>
     started = performance.now()
     const tokenizer: ClipTokenizer = yield* clipTokenizer
     const latentSize = size / 2 ** (architecture.vae.channelMult.length - 1)
-    const vocabulary = compactVocabulary(
-      architecture,
-      [...captions, ""].map((caption) => conditioningValues(tokenizer, architecture, [caption])),
-    )
-    const tokenKey = Object.keys(initial).find((key) => key.endsWith("token_embedding.weight"))!
-    const unet = unetTrainingGraph(vocabulary.architecture, batch, latentSize)
+    const unet = unetTrainingGraph(architecture, batch, latentSize)
     const unetRandom = seededRandom(seed ^ 0x756e)
     const unetWeights = yield* runFullTraining({
       graph: unet.graph,
-      initial: (spec) =>
-        spec.name === tokenKey
-          ? vocabulary.compact(initial[tokenKey]!)
-          : (initial[spec.name] ?? unet.optimizerState[spec.name]!),
+      initial: (spec) => initial[spec.name] ?? unet.optimizerState[spec.name]!,
       steps: options.unetSteps,
       inputs: (step) =>
         Effect.sync(() => {
@@ -300,7 +291,7 @@ export const pretrainDemoModel = (options: PretrainOptions) =>
             ),
             loss_weights: hostTensor("f32", [batch], new Float32Array(batch).fill(1)),
             noise_key: hostTensor("u32", [4], stepKey(seed, step + 1)),
-            ...vocabulary.renumber(conditioningValues(tokenizer, architecture, text)),
+            ...conditioningValues(tokenizer, architecture, text),
           }
         }),
       lr: (step) => cosineLr(options.unetLr, step, options.unetSteps, 100),
@@ -308,12 +299,7 @@ export const pretrainDemoModel = (options: PretrainOptions) =>
       keep: unet.params.map((p) => p.attrs.name),
     })
     const unetSeconds = seconds(started)
-    const trained = {
-      ...initial,
-      ...vaeWeights,
-      ...unetWeights,
-      [tokenKey]: vocabulary.expand(initial[tokenKey]!, unetWeights[tokenKey]!),
-    }
+    const trained = { ...initial, ...vaeWeights, ...unetWeights }
     const weights = Object.fromEntries(
       [...architectureManifest(architecture).keys()].map((key) => [key, trained[key]!]),
     )
