@@ -1,6 +1,19 @@
+import { architectureManifest } from "@danlu/core"
 import { describe, expect, it } from "vitest"
 import { captionFollowing, previewPrompts } from "../src/demo/pretrain/captionFollowing.js"
+import { demoArchitecture } from "../src/demo/pretrain/pretrain.js"
 import { backgrounds, colours } from "../src/demo/pretrain/scenes.js"
+import { unetTrainingGraph } from "../src/demo/pretrain/unetStage.js"
+
+describe("the UNet stage of pretraining", () => {
+  it("trains every UNet weight and leaves the text encoder frozen", () => {
+    const trained = unetTrainingGraph(demoArchitecture, 1, 4).params.map((p) => p.attrs.name)
+    const unetKeys = [...architectureManifest(demoArchitecture).keys()].filter((key) =>
+      key.startsWith("model.diffusion_model."),
+    )
+    expect([...trained].sort()).toEqual(unetKeys.sort())
+  })
+})
 
 describe("the caption-following measure", () => {
   const size = 16

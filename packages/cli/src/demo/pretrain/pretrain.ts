@@ -54,12 +54,12 @@ export const defaultPretrainOptions: Omit<PretrainOptions, "log"> = {
   images: 2048,
   size: 32,
   batch: 8,
-  vaeBatch: 8,
-  vaeCrop: 32,
-  vaeSteps: 300,
-  unetSteps: 600,
-  vaeLr: 2e-3,
-  unetLr: 8e-4,
+  vaeBatch: 16,
+  vaeCrop: 16,
+  vaeSteps: 650,
+  unetSteps: 2000,
+  vaeLr: 3e-3,
+  unetLr: 3e-3,
   captionDropout: 0.1,
 }
 
