@@ -13,6 +13,7 @@ import { gridPng, pixelsPng } from "./demo/pretrain/sceneImages.js"
 /**
  * `npm run pretrain-demo-model`: reproduces the demo's bundled base model from its seed on the ONNX Runtime
  * CPU backend, and writes previews (the VAE's reconstructions, samples of a few captions) into --previews.
+ * `--evaluate model.safetensors` only samples and measures an existing checkpoint.
  */
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,13 @@ const { values } = parseArgs({
     "vae-steps": { type: "string" },
     "unet-steps": { type: "string" },
     images: { type: "string" },
+    "vae-lr": { type: "string" },
+    "unet-lr": { type: "string" },
+    batch: { type: "string" },
+    "vae-batch": { type: "string" },
+    evaluate: { type: "string" },
+    "vae-from": { type: "string" },
+    "vae-crop": { type: "string" },
   },
 })
 const options = {
@@ -28,12 +36,32 @@ const options = {
   ...(values["vae-steps"] ? { vaeSteps: Number(values["vae-steps"]) } : {}),
   ...(values["unet-steps"] ? { unetSteps: Number(values["unet-steps"]) } : {}),
   ...(values.images ? { images: Number(values.images) } : {}),
+  ...(values["vae-lr"] ? { vaeLr: Number(values["vae-lr"]) } : {}),
+  ...(values["unet-lr"] ? { unetLr: Number(values["unet-lr"]) } : {}),
+  ...(values.batch ? { batch: Number(values.batch) } : {}),
+  ...(values["vae-batch"] ? { vaeBatch: Number(values["vae-batch"]) } : {}),
+  ...(values["vae-from"] ? { vaeFrom: values["vae-from"] } : {}),
+  ...(values["vae-crop"] ? { vaeCrop: Number(values["vae-crop"]) } : {}),
   log: (line: string) => process.stdout.write(`${line}\n`),
 }
 const out = values.out ?? bundledBaseModelPath()
 const previews = values.previews ?? "danlu-pretrain-previews"
 
-const program = Effect.gen(function* () {
+/** Samples the checkpoint at `path` into the previews and logs how well it follows its captions. */
+const preview = (path: string) =>
+  Effect.gen(function* () {
+    const samples = yield* basePreview(path)
+    yield* Effect.promise(async () => {
+      await mkdir(previews, { recursive: true })
+      await writeFile(join(previews, "base-samples.png"), samples.png)
+    })
+    const { shapes, backgrounds } = samples.following
+    options.log(
+      `caption following: shape colour right in ${shapes.right}/${shapes.of} pictures (chance 1/10), background in ${backgrounds.right}/${backgrounds.of} (chance 1/6)`,
+    )
+  })
+
+const pretrain = Effect.gen(function* () {
   const started = performance.now()
   const model = yield* pretrainDemoModel(options)
   const total = (performance.now() - started) / 1000
@@ -45,8 +73,11 @@ const program = Effect.gen(function* () {
       size: options.size,
       batch: options.batch,
       vae_batch: options.vaeBatch,
+      vae_crop: options.vaeCrop,
       vae_steps: options.vaeSteps,
       unet_steps: options.unetSteps,
+      vae_lr: options.vaeLr,
+      unet_lr: options.unetLr,
     }),
   })
   options.log(
@@ -60,10 +91,11 @@ const program = Effect.gen(function* () {
     for (let i = 0; i < 8; i++) tiles.push(await pixelsPng(model.reconstructions, options.size, i * image))
     await writeFile(join(previews, "vae-reconstructions.png"), await gridPng(tiles, options.size, 8, 4))
   })
-  const samples = yield* basePreview(out)
-  yield* Effect.promise(() => writeFile(join(previews, "base-samples.png"), samples))
+  yield* preview(out)
   options.log(`previews in ${previews}`)
 })
+
+const program = values.evaluate === undefined ? pretrain : preview(values.evaluate)
 
 Effect.runPromise(program.pipe(Effect.provide(layer))).catch((error: unknown) => {
   process.stderr.write(`pretrain-demo-model: ${error instanceof Error ? error.message : String(error)}\n`)

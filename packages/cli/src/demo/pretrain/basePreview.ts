@@ -21,25 +21,19 @@ import {
 } from "@danlu/core"
 import { openModelFile } from "@danlu/core/node"
 import { Effect } from "effect"
+import { captionFollowing, type PreviewPrompt, previewPrompts } from "./captionFollowing.js"
 import { gridPng, pixelsPng } from "./sceneImages.js"
-
-/** Captions from the pretraining set's vocabulary, each drawn with two seeds. */
-export const previewPrompts = [
-  "large red circle, white background",
-  "large blue square, white background",
-  "large yellow triangle, black background",
-  "small green circle on the left, grey background",
-  "large purple diamond, yellow background",
-  "large orange ring, blue background",
-  "small white circle at the top, grass and sky",
-  "large pink square, checkered white background",
-] as const
 
 /**
  * Samples a checkpoint with A1111's defaults for a quick look (DPM++ 2M, 20 steps, CFG 5, an empty negative
- * prompt): each preview prompt with seeds 1 and 2, as one PNG grid (one prompt per column).
+ * prompt): each preview prompt with seeds 1 to `seeds`, as one PNG grid (one prompt per column, one seed per
+ * row), and how well the pictures follow their captions' colour words.
  */
-export const basePreview = (path: string, prompts: ReadonlyArray<string> = previewPrompts) =>
+export const basePreview = (
+  path: string,
+  seeds = 4,
+  prompts: ReadonlyArray<PreviewPrompt> = previewPrompts,
+) =>
   Effect.scoped(
     Effect.gen(function* () {
       const backend = yield* Backend
@@ -56,9 +50,8 @@ export const basePreview = (path: string, prompts: ReadonlyArray<string> = previ
             )
           return (inputs: Record<string, HostTensor>) => program.run(inputs, states)
         })
-      const rows = 2
-      const n = prompts.length * rows
-      const captions = Array.from({ length: n }, (_, i) => prompts[i % prompts.length]!)
+      const n = prompts.length * seeds
+      const captions = Array.from({ length: n }, (_, i) => prompts[i % prompts.length]!.prompt)
       const textScope = WeightScope.root()
       const context = textConditioning(
         textScope,
@@ -121,6 +114,7 @@ export const basePreview = (path: string, prompts: ReadonlyArray<string> = previ
       const tiles = yield* Effect.promise(() =>
         Promise.all(Array.from({ length: n }, (_, i) => pixelsPng(image, size, i * 3 * size * size))),
       )
-      return yield* Effect.promise(() => gridPng(tiles, size, prompts.length, 4))
+      const png = yield* Effect.promise(() => gridPng(tiles, size, prompts.length, 4))
+      return { png, following: captionFollowing(image, n, size, prompts) }
     }),
   )

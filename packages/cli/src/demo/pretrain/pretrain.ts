@@ -9,15 +9,17 @@ import {
   fromHostTensor,
   type HostTensor,
   hostTensor,
+  readBaseWeight,
   type SdArchitecture,
   stepKey,
   syntheticCheckpoint,
   tensorsInMemory,
   tinyArchitecture,
   toHostTensor,
+  vaePrefix,
   writeSafetensors,
 } from "@danlu/core"
-import { writeFileAtomic } from "@danlu/core/node"
+import { openModelFile, writeFileAtomic } from "@danlu/core/node"
 import { Effect } from "effect"
 import { cosineLr, runFullTraining } from "./fullTraining.js"
 import { svgPixels } from "./sceneImages.js"
@@ -34,12 +36,16 @@ export interface PretrainOptions {
   readonly batch: number
   /** The VAE's batch: its full-resolution convolutions cost more per image than the UNet's. */
   readonly vaeBatch: number
+  /** The side of the random crops the VAE trains on: its convolutions cost a quarter at half the side. */
+  readonly vaeCrop: number
   readonly vaeSteps: number
   readonly unetSteps: number
   readonly vaeLr: number
   readonly unetLr: number
   /** Share of captions left empty, so the model also learns the unconditional prediction CFG needs. */
   readonly captionDropout: number
+  /** A checkpoint whose VAE is taken as it is instead of training one (to try UNet settings quickly). */
+  readonly vaeFrom?: string
   readonly log: (line: string) => void
 }
 
@@ -48,11 +54,12 @@ export const defaultPretrainOptions: Omit<PretrainOptions, "log"> = {
   images: 2048,
   size: 32,
   batch: 8,
-  vaeBatch: 8,
-  vaeSteps: 300,
-  unetSteps: 600,
-  vaeLr: 2e-3,
-  unetLr: 8e-4,
+  vaeBatch: 16,
+  vaeCrop: 16,
+  vaeSteps: 650,
+  unetSteps: 2000,
+  vaeLr: 3e-3,
+  unetLr: 3e-3,
   captionDropout: 0.1,
 }
 
@@ -64,6 +71,8 @@ export const demoArchitecture: SdArchitecture = (() => {
   const tiny = tinyArchitecture("sd1")
   return { ...tiny, unet: { ...tiny.unet, numResBlocks: 1 } }
 })()
+
+const initialLogvar = -8
 
 export interface PretrainedModel {
   readonly architecture: SdArchitecture
@@ -81,6 +90,30 @@ const batchOf = (rows: ReadonlyArray<Float32Array>, indices: ReadonlyArray<numbe
   indices.forEach((index, i) => {
     out.set(rows[index]!, i * width)
   })
+  return out
+}
+
+/** A random `crop`×`crop` window of each picture (channels first, `size`×`size`). */
+const cropsOf = (
+  rows: ReadonlyArray<Float32Array>,
+  indices: ReadonlyArray<number>,
+  size: number,
+  crop: number,
+  random: () => number,
+) => {
+  const out = new Float32Array(indices.length * 3 * crop * crop)
+  let o = 0
+  for (const index of indices) {
+    const row = rows[index]!
+    const x = Math.floor(random() * (size - crop + 1))
+    const y = Math.floor(random() * (size - crop + 1))
+    for (let c = 0; c < 3; c++)
+      for (let j = 0; j < crop; j++) {
+        const start = (c * size + y + j) * size + x
+        out.set(row.subarray(start, start + crop), o)
+        o += crop
+      }
+  }
   return out
 }
 
@@ -106,7 +139,7 @@ const progress = (log: (line: string) => void, stage: string, total: number, sta
 /**
  * Pretrains the demo's base model from seeded weights: the procedural set rendered, the VAE trained as an
  * autoencoder, every image encoded once (latents scaled to unit variance, LDM's `scale_by_std`), then the UNet
- * and the text encoder trained on ε-prediction. Returns every weight of the checkpoint.
+ * trained on ε-prediction under the seeded text encoder, which stays frozen as SD froze CLIP. Returns every weight of the checkpoint.
  */
 export const pretrainDemoModel = (options: PretrainOptions) =>
   Effect.gen(function* () {
@@ -125,30 +158,54 @@ export const pretrainDemoModel = (options: PretrainOptions) =>
         toHostTensor(t),
       ]),
     )
+    // The posterior starts nearly deterministic (logvar ≈ −8): from seeded weights its logvar is ≈ 0, so the
+    // decoder would first see mostly noise and learn only the mean picture for hundreds of steps.
+    const quant = initial[`${vaePrefix}.quant_conv.bias`]!
+    const embedDim = demoArchitecture.vae.embedDim
+    initial[`${vaePrefix}.quant_conv.bias`] = hostTensor(
+      "f32",
+      quant.shape,
+      Float32Array.from(quant.data as Float32Array, (v, i) => (i < embedDim ? v : initialLogvar)),
+    )
     const pickBatch = (random: () => number, count = batch) =>
       Array.from({ length: count }, () => Math.floor(random() * scenes.length))
 
     let started = performance.now()
-    const { vaeBatch } = options
-    const vae = vaeTrainingGraph(demoArchitecture, vaeBatch, size)
+    const { vaeBatch, vaeCrop } = options
+    const vae = vaeTrainingGraph(demoArchitecture, vaeBatch, vaeCrop)
     const vaeRandom = seededRandom(seed ^ 0x7661)
-    const vaeWeights = yield* runFullTraining({
-      graph: vae.graph,
-      initial: (spec) => initial[spec.name] ?? vae.optimizerState[spec.name]!,
-      steps: options.vaeSteps,
-      inputs: (step) =>
-        Effect.succeed({
-          image: hostTensor(
-            "f32",
-            [vaeBatch, 3, size, size],
-            batchOf(pixels, pickBatch(vaeRandom, vaeBatch)),
-          ),
-          noise_key: hostTensor("u32", [4], stepKey(seed ^ 0x7661, step + 1)),
-        }),
-      lr: (step) => cosineLr(options.vaeLr, step, options.vaeSteps, 50),
-      onStep: progress(log, "vae", options.vaeSteps, started),
-      keep: vae.params.map((p) => p.attrs.name),
-    })
+    const { vaeFrom } = options
+    const vaeWeights: Record<string, HostTensor> = vaeFrom
+      ? yield* Effect.scoped(
+          Effect.gen(function* () {
+            const file = yield* openModelFile(vaeFrom)
+            const entries = yield* Effect.forEach(vae.params, (p) =>
+              Effect.map(
+                readBaseWeight(file, p.attrs.name, p.shape, "f32"),
+                (t) => [p.attrs.name, t] as const,
+              ),
+            )
+            log(`VAE taken from ${vaeFrom}`)
+            return Object.fromEntries(entries)
+          }),
+        )
+      : yield* runFullTraining({
+          graph: vae.graph,
+          initial: (spec) => initial[spec.name] ?? vae.optimizerState[spec.name]!,
+          steps: options.vaeSteps,
+          inputs: (step) =>
+            Effect.succeed({
+              image: hostTensor(
+                "f32",
+                [vaeBatch, 3, vaeCrop, vaeCrop],
+                cropsOf(pixels, pickBatch(vaeRandom, vaeBatch), size, vaeCrop, vaeRandom),
+              ),
+              noise_key: hostTensor("u32", [4], stepKey(seed ^ 0x7661, step + 1)),
+            }),
+          lr: (step) => cosineLr(options.vaeLr, step, options.vaeSteps, 50),
+          onStep: progress(log, "vae", options.vaeSteps, started),
+          keep: vae.params.map((p) => p.attrs.name),
+        })
     const vaeSeconds = seconds(started)
 
     started = performance.now()

@@ -46,7 +46,7 @@ const places = [
   { name: "at the bottom", x: 0.5, y: 0.7 },
 ] as const
 
-const backgrounds = [
+export const backgrounds = [
   { caption: "white background", fill: "#ffffff", plain: "white" },
   { caption: "grey background", fill: "#909090", plain: "grey" },
   { caption: "black background", fill: "#101010", plain: "black" },
