@@ -24,7 +24,17 @@ const median = (values) => {
 }
 
 /** One ONNX case in this process: builds the step, compiles it, one warm-up step, `steps` timed steps. */
-const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDir }) => {
+const runCase = async ({
+  size,
+  batch,
+  rank,
+  alpha,
+  latent,
+  steps,
+  compileCacheDir,
+  gradientCheckpointing = false,
+  disabledOptimizers = [],
+}) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
   const core = await import("@danlu/core")
   const {
@@ -45,8 +55,9 @@ const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDi
     architecture,
     conditioningInputs(architecture, batch),
     undefined,
+    { gradientCheckpointing },
   )
-  const denoise = conditionedUNet(scope, architecture, conditioning)
+  const denoise = conditionedUNet(scope, architecture, conditioning, { gradientCheckpointing })
   const optimizer = core.makeOptimizer("AdamW")
   const tensors = () => [...network.tensors().entries()]
   const step = buildTrainingStep({
@@ -72,6 +83,7 @@ const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDi
   const backend = await createOnnxBackend({
     intraOpThreads: cpus().length,
     ...(compileCacheDir ? { compileCacheDir } : {}),
+    disabledOptimizers,
   })
   const { states, parameters } = await uploadScopeWeights(backend, scope)
   const initial = {

@@ -26,4 +26,9 @@ export interface OnnxBackendConfig {
   readonly enableCpuMemArena?: boolean
   /** ONNX Runtime's memory pattern (default on): one block per run planned from the first run's sizes. */
   readonly enableMemPattern?: boolean
+  /**
+   * ONNX Runtime graph transformers to skip, by name (its `optimization.disable_specified_optimizers`), e.g.
+   * `["CommonSubexpressionElimination"]`, which otherwise merges a recomputed block back into the forward pass.
+   */
+  readonly disabledOptimizers?: ReadonlyArray<string>
 }

@@ -68,6 +68,9 @@ export const makeOnnxBackend = (
         : { interOpNumThreads: config.interOpThreads, executionMode: "parallel" as const }),
       ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
       ...(config.enableMemPattern === undefined ? {} : { enableMemPattern: config.enableMemPattern }),
+      ...(config.disabledOptimizers === undefined || config.disabledOptimizers.length === 0
+        ? {}
+        : { extra: { optimization: { disable_specified_optimizers: config.disabledOptimizers.join(",") } } }),
     })
 
     const compileUncached = (graph: Graph) =>

@@ -246,15 +246,6 @@ export const checkTrainConfig = (
 
   problems.push(...checkSizes(config))
 
-  // Precision: danlu trains in f32 so far; say so instead of ignoring the option quietly (full_fp16 and
-  // full_bf16 need mixed_precision, so this one line covers them).
-  if (config.mixedPrecision !== "no") {
-    warn(
-      "mixedPrecision",
-      `mixed_precision = "${config.mixedPrecision}" has no effect yet: danlu trains in f32 (more memory, same results)`,
-    )
-  }
-
   // augmentation, caching, captions
   if ((config.cacheLatents || config.cacheLatentsToDisk) && (config.colorAug || config.randomCrop)) {
     error(

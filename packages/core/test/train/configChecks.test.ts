@@ -104,14 +104,10 @@ describe("checkTrainConfig", () => {
 })
 
 describe("precision options", () => {
-  it("says that mixed precision has no effect yet instead of ignoring it", () => {
+  it("takes mixed precision and full_bf16 without a word, and refuses full_bf16 without bf16", () => {
     const problems = checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16", fullBf16: true }))
-    expect(problems.filter((p) => p.key === "mixed_precision" || p.key === "full_bf16")).toEqual([
-      expect.objectContaining({
-        level: "warning",
-        key: "mixed_precision",
-        message: expect.stringMatching(/no effect yet/),
-      }),
-    ])
+    expect(problems.filter((p) => p.key === "mixed_precision" || p.key === "full_bf16")).toEqual([])
+    const refused = checkTrainConfig(resolveTrainConfig({ mixedPrecision: "fp16", fullBf16: true }))
+    expect(refused.map((p) => `${p.level} ${p.key}`)).toContain("error full_bf16")
   })
 })

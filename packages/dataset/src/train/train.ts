@@ -13,6 +13,7 @@ import {
   conditionedUNet,
   conditioningInputs,
   type DeviceBuffer,
+  type DType,
   detectCheckpoint,
   type HostTensor,
   hostTensor,
@@ -39,6 +40,7 @@ import {
   type TrainEvent,
   type TrainResult,
   textConditioning,
+  trainingPrecision,
   vaeDownscale,
   vaeEncode,
   vaeLatent,
@@ -102,7 +104,8 @@ const vaeEncoder = (
   architecture: SdArchitecture,
   vaeHash: string,
   seed: number,
-  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+  readWeight: (key: string, shape: readonly number[], dtype: DType) => Effect.Effect<HostTensor, unknown>,
+  storage: DType | undefined,
 ) =>
   Effect.gen(function* () {
     const backend = yield* Backend
@@ -118,7 +121,7 @@ const vaeEncoder = (
         const key = latentScope(shape)
         const seen = programs.get(key)
         if (seen) return seen
-        const weights = WeightScope.root()
+        const weights = WeightScope.root(storage === undefined ? {} : { storage })
         const image = T.input("image", [1, ...shape])
         const posterior = vaeEncode(weights.at(vaePrefix), architecture.vae, image)
         const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
@@ -129,7 +132,9 @@ const vaeEncoder = (
         for (const spec of program.states) {
           let buffer = uploaded.get(spec.name)
           if (buffer === undefined) {
-            buffer = yield* Scope.provide(scope)(backend.upload(yield* readWeight(spec.name, spec.shape)))
+            buffer = yield* Scope.provide(scope)(
+              backend.upload(yield* readWeight(spec.name, spec.shape, spec.dtype)),
+            )
             uploaded.set(spec.name, buffer)
           }
           states[spec.name] = buffer
@@ -315,7 +320,17 @@ export const train = (
         )
       }
     }
-    const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
+    const readWeight = (key: string, shape: readonly number[], dtype: DType) =>
+      readBaseWeight(file, key, shape, dtype)
+    const precision = trainingPrecision(config)
+    const { dtypes } = (yield* Backend).capabilities
+    const missing = [precision.storage, precision.network].find(
+      (dtype) => dtype !== undefined && !dtypes.includes(dtype),
+    )
+    if (missing !== undefined)
+      return yield* fail(
+        `${config.fullFp16 ? "full_fp16" : config.fullBf16 ? "full_bf16" : "mixed_precision"} needs ${missing}, which this backend does not have (it has ${dtypes.join(", ")})`,
+      )
 
     const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
     const vaeHash = createHash("sha256")
@@ -324,7 +339,13 @@ export const train = (
       const stored = yield* file.read(info.name)
       vaeHash.update(info.name).update(stored.bytes)
     }
-    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight)
+    const encoder = yield* vaeEncoder(
+      architecture,
+      vaeHash.digest("hex"),
+      seed,
+      readWeight,
+      precision.storage,
+    )
 
     yield* Effect.tryPromise({
       try: () => mkdir(config.outputDir!, { recursive: true }),
@@ -382,6 +403,7 @@ export const train = (
         : config.networkTrainTextEncoderOnly
           ? ["te", "te1", "te2"]
           : ["unet", "te", "te1", "te2"],
+      dtype: precision.network,
     })
     const tokenizer = yield* clipTokenizer
     const textCache = config.cacheTextEncoderOutputs
@@ -397,6 +419,7 @@ export const train = (
             ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
           ],
           readWeight,
+          precision.storage,
         )
       : undefined
     if (textCache) hooks.emit({ type: "captions", encoded: textCache.outputs.size })
@@ -406,7 +429,10 @@ export const train = (
       module: config.networkArgs.moduleDropout,
     })
     const buildModel = (shape: BatchShape, hook?: LoraForwardHook) => {
-      const scope = WeightScope.root({ adapters: [hook ? network.adapterWith(hook) : network.adapter] })
+      const scope = WeightScope.root({
+        adapters: [hook ? network.adapterWith(hook) : network.adapter],
+        ...(precision.storage === undefined ? {} : { storage: precision.storage }),
+      })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
       const conditioning = textCache
         ? cachedConditioning(architecture, textCache, shape.batch)
@@ -693,7 +719,7 @@ export const train = (
         Effect.suspend(() => {
           const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
           if (known) return Effect.succeed(known)
-          return readWeight(spec.name, spec.shape)
+          return readWeight(spec.name, spec.shape, spec.dtype)
         }),
       isTrainingState: (name) =>
         trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
