@@ -34,6 +34,7 @@ const runCase = async ({
   compileCacheDir,
   gradientCheckpointing = false,
   disabledOptimizers = [],
+  mixedPrecision = "no",
 }) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
   const core = await import("@danlu/core")
@@ -48,7 +49,8 @@ const runCase = async ({
   } = core
   const architecture = size === "sd15" ? core.standardArchitecture("sd1") : core.tinyArchitecture("sd1")
   const network = LoraNetwork.create({ rank, alpha })
-  const scope = WeightScope.root({ adapters: [network.adapter] })
+  const { storage } = core.trainingPrecision({ mixedPrecision, fullFp16: false, fullBf16: false })
+  const scope = WeightScope.root({ adapters: [network.adapter], ...(storage ? { storage } : {}) })
   const latents = T.input("latents", [batch, 4, latent, latent])
   const conditioning = textConditioning(
     scope,
@@ -85,7 +87,7 @@ const runCase = async ({
     ...(compileCacheDir ? { compileCacheDir } : {}),
     disabledOptimizers,
   })
-  const { states, parameters } = await uploadScopeWeights(backend, scope)
+  const { states, parameters, bytes: weightBytes } = await uploadScopeWeights(backend, scope)
   const initial = {
     ...network.initialWeights(42),
     ...optimizer.initialState(tensors().map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }))),
@@ -150,6 +152,7 @@ const runCase = async ({
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
       loss,
       parameters,
+      weightBytes,
       trainable,
     })}\n`,
   )

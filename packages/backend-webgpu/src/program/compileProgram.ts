@@ -62,7 +62,9 @@ export const compileProgram = (
       catch: (cause) => asBackendError(cause, backendName, "cannot plan the graph"),
     })
     for (const node of plan.analyzed.order) {
-      if (!gpu.capabilities.dtypes.includes(node.dtype)) {
+      // bf16 weights are held packed two to a u32; strided-map kernels (a cast to f32) read them.
+      const held = node.dtype === "bf16" && (node.op === "state" || node.op === "input")
+      if (!held && !gpu.capabilities.dtypes.includes(node.dtype)) {
         return yield* failure(
           node.op,
           `${node.dtype} is not supported on this device (it supports ${gpu.capabilities.dtypes.join(", ")}); cast first`,

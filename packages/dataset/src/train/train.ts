@@ -323,13 +323,11 @@ export const train = (
     const readWeight = (key: string, shape: readonly number[], dtype: DType) =>
       readBaseWeight(file, key, shape, dtype)
     const precision = trainingPrecision(config)
+    // Every backend holds half weights for a cast; full_fp16/full_bf16 also compute in half, which needs the dtype.
     const { dtypes } = (yield* Backend).capabilities
-    const missing = [precision.storage, precision.network].find(
-      (dtype) => dtype !== undefined && !dtypes.includes(dtype),
-    )
-    if (missing !== undefined)
+    if (!dtypes.includes(precision.network))
       return yield* fail(
-        `${config.fullFp16 ? "full_fp16" : config.fullBf16 ? "full_bf16" : "mixed_precision"} needs ${missing}, which this backend does not have (it has ${dtypes.join(", ")})`,
+        `${config.fullFp16 ? "full_fp16" : "full_bf16"} needs ${precision.network} math, which this backend does not have (it has ${dtypes.join(", ")}); use mixed_precision alone`,
       )
 
     const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
