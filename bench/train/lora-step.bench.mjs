@@ -49,7 +49,7 @@ const runCase = async ({
   } = core
   const architecture = size === "sd15" ? core.standardArchitecture("sd1") : core.tinyArchitecture("sd1")
   const network = LoraNetwork.create({ rank, alpha })
-  const { storage } = core.trainingPrecision({ mixedPrecision, fullFp16: false, fullBf16: false })
+  const storage = core.baseWeightStorage(mixedPrecision)
   const scope = WeightScope.root({ adapters: [network.adapter], ...(storage ? { storage } : {}) })
   const latents = T.input("latents", [batch, 4, latent, latent])
   const conditioning = textConditioning(

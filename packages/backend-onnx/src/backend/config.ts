@@ -27,8 +27,11 @@ export interface OnnxBackendConfig {
   /** ONNX Runtime's memory pattern (default on): one block per run planned from the first run's sizes. */
   readonly enableMemPattern?: boolean
   /**
-   * ONNX Runtime graph transformers to skip, by name (its `optimization.disable_specified_optimizers`), e.g.
-   * `["CommonSubexpressionElimination"]`, which otherwise merges a recomputed block back into the forward pass.
+   * ONNX Runtime graph transformers to skip, by name (its `optimization.disable_specified_optimizers`).
+   * Default `["CommonSubexpressionElimination"]`: it merges what a training graph recomputes on purpose
+   * (checkpointed blocks, half weights cast again at each use) back into the forward pass, and keeps the
+   * merged values alive until the backward pass (SD1.5 LoRA step: 16.8 → 12.3 GiB peak RSS without it;
+   * ADR 0007). `[]` runs every transformer.
    */
   readonly disabledOptimizers?: ReadonlyArray<string>
 }

@@ -54,6 +54,7 @@ export const makeOnnxBackend = (
       }),
     )
     const programs = makeProgramCache(config.cachedPrograms ?? 16)
+    const disabledOptimizers = config.disabledOptimizers ?? ["CommonSubexpressionElimination"]
     yield* Effect.addFinalizer(() => programs.close)
 
     const sessionOptions = (
@@ -68,9 +69,9 @@ export const makeOnnxBackend = (
         : { interOpNumThreads: config.interOpThreads, executionMode: "parallel" as const }),
       ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
       ...(config.enableMemPattern === undefined ? {} : { enableMemPattern: config.enableMemPattern }),
-      ...(config.disabledOptimizers === undefined || config.disabledOptimizers.length === 0
+      ...(disabledOptimizers.length === 0
         ? {}
-        : { extra: { optimization: { disable_specified_optimizers: config.disabledOptimizers.join(",") } } }),
+        : { extra: { optimization: { disable_specified_optimizers: disabledOptimizers.join(",") } } }),
     })
 
     const compileUncached = (graph: Graph) =>

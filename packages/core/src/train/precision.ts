@@ -1,25 +1,17 @@
-import type { DType } from "../tensor/dtype.js"
 import type { TrainConfig } from "./config.js"
 
-/** Where a training run keeps which numbers. */
-export interface TrainingPrecision {
-  /** dtype the frozen base weights are held in (kohya's `weight_dtype`); undefined: f32. Math stays f32. */
-  readonly storage: "f16" | "bf16" | undefined
-  /** dtype of the trained LoRA weights, their gradients and optimizer moments (half only with full_fp16/full_bf16). */
-  readonly network: DType
-}
-
 /**
- * kohya's `mixed_precision`, `full_fp16` and `full_bf16` as dtypes: the frozen weights in the half type, each
- * cast to f32 where it is read; the trained weights stay f32 unless a `full_*` option puts them in half too.
+ * The dtype kohya's `mixed_precision` holds the frozen base weights in (its `weight_dtype`), undefined for
+ * f32. Each weight is cast to f32 where the model reads it; the LoRA weights, gradients and optimizer
+ * moments stay f32.
  */
-export const trainingPrecision = (
-  config: Pick<TrainConfig, "mixedPrecision" | "fullFp16" | "fullBf16">,
-): TrainingPrecision => {
-  const storage =
-    config.mixedPrecision === "fp16" ? "f16" : config.mixedPrecision === "bf16" ? "bf16" : undefined
-  return {
-    storage,
-    network: config.fullFp16 ? "f16" : config.fullBf16 ? "bf16" : "f32",
-  }
-}
+export const baseWeightStorage = (
+  mixedPrecision: TrainConfig["mixedPrecision"],
+): "f16" | "bf16" | undefined =>
+  mixedPrecision === "fp16" ? "f16" : mixedPrecision === "bf16" ? "bf16" : undefined
+
+/** Why kohya's `full_fp16`/`full_bf16` (the LoRA itself in half) cannot run, when one is set. */
+export const fullHalfRefusal = (config: Pick<TrainConfig, "fullFp16" | "fullBf16">): string | undefined =>
+  config.fullFp16 || config.fullBf16
+    ? `${config.fullFp16 ? "full_fp16" : "full_bf16"} is not supported: danlu's optimizers update f32 LoRA weights; use mixed_precision alone (half base weights, f32 LoRA, kohya's default)`
+    : undefined

@@ -7,6 +7,7 @@ import {
   asBackendError,
   Backend,
   type BatchShape,
+  baseWeightStorage,
   buildTrainingStep,
   buildValidationLoss,
   clipTokenizer,
@@ -15,6 +16,7 @@ import {
   type DeviceBuffer,
   type DType,
   detectCheckpoint,
+  fullHalfRefusal,
   type HostTensor,
   hostTensor,
   importLora,
@@ -40,7 +42,6 @@ import {
   type TrainEvent,
   type TrainResult,
   textConditioning,
-  trainingPrecision,
   vaeDownscale,
   vaeEncode,
   vaeLatent,
@@ -322,13 +323,9 @@ export const train = (
     }
     const readWeight = (key: string, shape: readonly number[], dtype: DType) =>
       readBaseWeight(file, key, shape, dtype)
-    const precision = trainingPrecision(config)
-    // Every backend holds half weights for a cast; full_fp16/full_bf16 also compute in half, which needs the dtype.
-    const { dtypes } = (yield* Backend).capabilities
-    if (!dtypes.includes(precision.network))
-      return yield* fail(
-        `${config.fullFp16 ? "full_fp16" : "full_bf16"} needs ${precision.network} math, which this backend does not have (it has ${dtypes.join(", ")}); use mixed_precision alone`,
-      )
+    const fullHalf = fullHalfRefusal(config)
+    if (fullHalf !== undefined) return yield* fail(fullHalf)
+    const storage = baseWeightStorage(config.mixedPrecision)
 
     const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
     const vaeHash = createHash("sha256")
@@ -337,13 +334,7 @@ export const train = (
       const stored = yield* file.read(info.name)
       vaeHash.update(info.name).update(stored.bytes)
     }
-    const encoder = yield* vaeEncoder(
-      architecture,
-      vaeHash.digest("hex"),
-      seed,
-      readWeight,
-      precision.storage,
-    )
+    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight, storage)
 
     yield* Effect.tryPromise({
       try: () => mkdir(config.outputDir!, { recursive: true }),
@@ -401,7 +392,6 @@ export const train = (
         : config.networkTrainTextEncoderOnly
           ? ["te", "te1", "te2"]
           : ["unet", "te", "te1", "te2"],
-      dtype: precision.network,
     })
     const tokenizer = yield* clipTokenizer
     const textCache = config.cacheTextEncoderOutputs
@@ -417,7 +407,7 @@ export const train = (
             ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
           ],
           readWeight,
-          precision.storage,
+          storage,
         )
       : undefined
     if (textCache) hooks.emit({ type: "captions", encoded: textCache.outputs.size })
@@ -429,7 +419,7 @@ export const train = (
     const buildModel = (shape: BatchShape, hook?: LoraForwardHook) => {
       const scope = WeightScope.root({
         adapters: [hook ? network.adapterWith(hook) : network.adapter],
-        ...(precision.storage === undefined ? {} : { storage: precision.storage }),
+        ...(storage === undefined ? {} : { storage }),
       })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
       const conditioning = textCache
