@@ -7,7 +7,9 @@
 // Each case is its own process. Full-size cases run only when the machine has the memory free (no swap here).
 // Run: npm run build && node bench/train/lora-step.bench.mjs
 //   BENCH_SIZES=tiny,sd15 (default both)  BENCH_BATCHES=1,2 (SD1.5 batches)  BENCH_STEPS=3 (timed SD1.5 steps;
-//   tiny: 10)  BENCH_TORCH=0 skips PyTorch
+//   tiny: 10)  BENCH_TORCH=0 skips PyTorch  BENCH_MIXED_PRECISION=fp16|bf16 (base weights in half)
+//   BENCH_CHECKPOINTING=1 (gradient_checkpointing)  BENCH_CSE=1 (keep ONNX Runtime's common-subexpression
+//   elimination, which backend-onnx turns off by default)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -33,7 +35,7 @@ const runCase = async ({
   steps,
   compileCacheDir,
   gradientCheckpointing = false,
-  disabledOptimizers = [],
+  disabledOptimizers,
   mixedPrecision = "no",
 }) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
@@ -85,7 +87,7 @@ const runCase = async ({
   const backend = await createOnnxBackend({
     intraOpThreads: cpus().length,
     ...(compileCacheDir ? { compileCacheDir } : {}),
-    disabledOptimizers,
+    ...(disabledOptimizers ? { disabledOptimizers } : {}),
   })
   const { states, parameters, bytes: weightBytes } = await uploadScopeWeights(backend, scope)
   const initial = {
@@ -198,7 +200,7 @@ if (process.argv[2] === "--case") {
   }
   const remember = (key, batch, r, parameters) => {
     if (batch === 1 && r.peakRssMiB !== undefined && parameters !== undefined)
-      batchOnePeaks[key] = { peak: r.peakRssMiB / 1024, weights: (parameters * 4) / 2 ** 30 }
+      batchOnePeaks[key] = { peak: r.peakRssMiB / 1024, weights: (r.weightBytes ?? parameters * 4) / 2 ** 30 }
   }
   const rows = []
   const loads = []
@@ -225,7 +227,14 @@ if (process.argv[2] === "--case") {
       const config = configs[size]
       const model = torch ? await torchModel(size) : undefined
       for (const batch of config.batches) {
-        const label = `${size === "sd15" ? "SD1.5 512²" : "tiny SD1, 32² latents,"} rank ${config.rank} batch ${batch}`
+        const variant = [
+          process.env.BENCH_MIXED_PRECISION ? `mixed_precision ${process.env.BENCH_MIXED_PRECISION}` : "",
+          process.env.BENCH_CHECKPOINTING === "1" ? "gradient_checkpointing" : "",
+          process.env.BENCH_CSE === "1" ? "with ORT CSE" : "",
+        ]
+          .filter((v) => v !== "")
+          .join(", ")
+        const label = `${size === "sd15" ? "SD1.5 512²" : "tiny SD1, 32² latents,"} rank ${config.rank} batch ${batch}${variant ? `, ${variant}` : ""}`
         const need = needFor(`onnx-${size}`, size, batch, config.needGiB)
         if (availableGiB() < need) {
           const reason = `skipped: ${availableGiB().toFixed(1)} GiB available, needs ${need}`
@@ -234,7 +243,16 @@ if (process.argv[2] === "--case") {
           continue
         }
         const onnx = (caseConfig) => runChild(process.execPath, [self, "--case", JSON.stringify(caseConfig)])
-        const base = { size, batch, rank: config.rank, alpha: config.alpha, latent: config.latent }
+        const base = {
+          size,
+          batch,
+          rank: config.rank,
+          alpha: config.alpha,
+          latent: config.latent,
+          mixedPrecision: process.env.BENCH_MIXED_PRECISION ?? "no",
+          gradientCheckpointing: process.env.BENCH_CHECKPOINTING === "1",
+          ...(process.env.BENCH_CSE === "1" ? { disabledOptimizers: [] } : {}),
+        }
         loads.push(loadAverage())
         const first = await onnx({
           ...base,
