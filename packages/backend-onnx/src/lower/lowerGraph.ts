@@ -52,15 +52,18 @@ export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): Lower
 
   let bf16Table: string | undefined
   /** A source in its compute type: f16 widened by a Cast, bf16 bits looked up in a table of their values. */
-  const widen = (onnxName: string, node: Tensor): string => {
-    if (node.dtype !== "bf16") return ctx.cast(onnxName, computeType[node.dtype])
-    bf16Table ??= b.constant(ElemType.FLOAT, [65536], bf16Values())
-    return b.op("Gather", [bf16Table, ctx.cast(onnxName, ElemType.INT32)])
-  }
-  // A 16-bit source widened to FLOAT, and a cast of one to f32 (a kohya half weight read in f32), are
-  // emitted again at each use rather than once: a single f32 copy would live from a weight's use in the
-  // forward pass to its use in the backward pass, so half weights would cost more memory than f32 ones.
-  // ONNX Runtime's common-subexpression elimination merges the copies back unless it is disabled.
+  const widen = (onnxName: string, node: Tensor): string =>
+    b.leading(() => {
+      if (node.dtype !== "bf16") return ctx.cast(onnxName, computeType[node.dtype])
+      bf16Table ??= b.constant(ElemType.FLOAT, [65536], bf16Values())
+      return b.op("Gather", [bf16Table, ctx.cast(onnxName, ElemType.INT32)])
+    })
+  // A 16-bit source widened to FLOAT, and every node computed from such sources alone (a kohya half weight
+  // cast to f32, transposed, reshaped), are emitted again at each use rather than once: a single f32 copy
+  // would live from a weight's use in the forward pass to its use in the backward pass, so half weights
+  // would cost more memory than f32 ones. ONNX Runtime's common-subexpression elimination merges the copies
+  // back unless it is disabled, and its execution order computes them just before their use only when they
+  // come first in the file (`leading`).
   const remat = new Map<number, () => string>()
   const sourceRemat = new Map<string, () => string>()
   const lowered = (t: Tensor): string => remat.get(t.id)?.() ?? values.get(t.id)!
@@ -99,7 +102,8 @@ export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): Lower
       const result = emit(ctx, node as never, node.inputs.map(lowered))
       return exactOps.has(node.op) ? result : ctx.round(result, node.dtype)
     }
-    if (node.op === "cast" && node.dtype === "f32" && remat.has(node.inputs[0]!.id)) remat.set(node.id, lower)
+    if (node.inputs.length > 0 && node.inputs.every((t) => remat.has(t.id)))
+      remat.set(node.id, () => b.leading(lower))
     else values.set(node.id, lower())
   })
 
