@@ -31,6 +31,12 @@ const emitters = { ...primitiveEmitters, ...compositeEmitters } as unknown as Re
 
 const scopeOf = (index: number, node: Tensor): string => `n${index}:${node.op}`
 
+/**
+ * Ops of one input that are emitted again at each use when that input is: a cast or a view of a weight.
+ * Only single-input ops, so re-emitting costs the length of a chain, never a whole subgraph.
+ */
+const rematOps: ReadonlySet<string> = new Set(["cast", "reshape", "permute", "slice"])
+
 /** Every bf16 bit pattern's f32 value: bf16 bits are the top half of an f32's. */
 const bf16Values = (): Float32Array =>
   new Float32Array(Uint32Array.from({ length: 65536 }, (_, bits) => bits << 16).buffer)
@@ -58,8 +64,8 @@ export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): Lower
       bf16Table ??= b.constant(ElemType.FLOAT, [65536], bf16Values())
       return b.op("Gather", [bf16Table, ctx.cast(onnxName, ElemType.INT32)])
     })
-  // A 16-bit source widened to FLOAT, and every node computed from such sources alone (a kohya half weight
-  // cast to f32, transposed, reshaped), are emitted again at each use rather than once: a single f32 copy
+  // A 16-bit source widened to FLOAT, and a cast or view of one (a kohya half weight cast to f32,
+  // transposed, reshaped: `rematOps`), are emitted again at each use rather than once: a single f32 copy
   // would live from a weight's use in the forward pass to its use in the backward pass, so half weights
   // would cost more memory than f32 ones. ONNX Runtime's common-subexpression elimination merges the copies
   // back unless it is disabled, and its execution order computes them just before their use only when they
@@ -102,8 +108,7 @@ export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): Lower
       const result = emit(ctx, node as never, node.inputs.map(lowered))
       return exactOps.has(node.op) ? result : ctx.round(result, node.dtype)
     }
-    if (node.inputs.length > 0 && node.inputs.every((t) => remat.has(t.id)))
-      remat.set(node.id, () => b.leading(lower))
+    if (rematOps.has(node.op) && remat.has(node.inputs[0]!.id)) remat.set(node.id, () => b.leading(lower))
     else values.set(node.id, lower())
   })
 
