@@ -19,6 +19,14 @@ export const memoryCases = [
   ["mixed_precision bf16", { mixedPrecision: "bf16" }],
   ["mixed_precision fp16, ORT CSE on", { ...withCse, mixedPrecision: "fp16" }],
   ["mixed_precision fp16, gradient_checkpointing", { mixedPrecision: "fp16", gradientCheckpointing: true }],
+  [
+    "mixed_precision fp16, CPU arena off",
+    { mixedPrecision: "fp16", backendOptions: { enableCpuMemArena: false } },
+  ],
+  [
+    "mixed_precision fp16, memory pattern off",
+    { mixedPrecision: "fp16", backendOptions: { enableMemPattern: false } },
+  ],
 ]
 
 const sizes = {

@@ -37,6 +37,7 @@ const runCase = async ({
   gradientCheckpointing = false,
   disabledOptimizers,
   mixedPrecision = "no",
+  backendOptions = {},
 }) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
   const core = await import("@danlu/core")
@@ -88,6 +89,7 @@ const runCase = async ({
     intraOpThreads: cpus().length,
     ...(compileCacheDir ? { compileCacheDir } : {}),
     ...(disabledOptimizers ? { disabledOptimizers } : {}),
+    ...backendOptions,
   })
   const { states, parameters, bytes: weightBytes } = await uploadScopeWeights(backend, scope)
   const initial = {

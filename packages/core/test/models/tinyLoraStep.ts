@@ -1,5 +1,4 @@
 import {
-  type DType,
   grad,
   LoraNetwork,
   sd1TextConditioning,

@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import {
   castHostFloat,
+  type DeviceBuffer,
   type HostTensor,
   hostTensor,
   Reference,
@@ -20,7 +21,7 @@ const runOnReference = (step: ReturnType<typeof tinyLoraStep>, feeds: Feeds) =>
         const backend = Reference.makeReferenceBackend()
         const outputs = Object.fromEntries([step.loss, ...step.grads].map((t, i) => [`out${i}`, t]))
         const program = yield* backend.compile({ outputs })
-        const states: Record<string, Awaited<ReturnType<typeof Effect.runPromise<unknown, never>>>> = {}
+        const states: Record<string, DeviceBuffer> = {}
         let baseBytes = 0
         for (const spec of program.states) {
           const f32 = hostTensor("f32", spec.shape, Float32Array.from(feeds[spec.name]!))
@@ -39,7 +40,7 @@ const runOnReference = (step: ReturnType<typeof tinyLoraStep>, feeds: Feeds) =>
             ]
           }),
         )
-        const out = yield* program.run(inputs, states as never)
+        const out = yield* program.run(inputs, states)
         return {
           values: [step.loss, ...step.grads].map((_, i) => Float64Array.from(out[`out${i}`]!.data)),
           baseBytes,
