@@ -330,6 +330,8 @@ export const train = (
     const vaeKeys = file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))
     const vaeHash = createHash("sha256")
     vaeHash.update(JSON.stringify(architecture.vae))
+    // Half VAE weights encode slightly different latents: they get their own cache entries.
+    if (storage !== undefined) vaeHash.update(storage)
     for (const info of vaeKeys) {
       const stored = yield* file.read(info.name)
       vaeHash.update(info.name).update(stored.bytes)
