@@ -68,7 +68,7 @@ export const makeOnnxBackend = (
         ? {}
         : { interOpNumThreads: config.interOpThreads, executionMode: "parallel" as const }),
       ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
-      ...(config.enableMemPattern === undefined ? {} : { enableMemPattern: config.enableMemPattern }),
+      enableMemPattern: config.enableMemPattern ?? false,
       ...(disabledOptimizers.length === 0
         ? {}
         : { extra: { optimization: { disable_specified_optimizers: disabledOptimizers.join(",") } } }),
