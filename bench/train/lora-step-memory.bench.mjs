@@ -1,5 +1,6 @@
 // Peak RSS, compile and step time of the LoRA training step on ONNX Runtime under each memory setting:
-// ONNX Runtime's common-subexpression elimination (CSE) on or off (backend-onnx turns it off by default),
+// ONNX Runtime's common-subexpression elimination (CSE) and memory pattern (backend-onnx turns both off by
+// default),
 // gradient_checkpointing, and mixed_precision fp16/bf16 (base weights held in half, ADR 0007). Each case is
 // one process of lora-step.bench.mjs (`--case`), run one at a time under the memory watchdog: one
 // warm-up step, then BENCH_STEPS timed steps (default 1).
@@ -9,15 +10,15 @@ import { fileURLToPath } from "node:url"
 import { availableGiB, loadAverage, runChild } from "../lib/child.mjs"
 import { writeReport } from "../lib/report.mjs"
 
-const withCse = { disabledOptimizers: [] }
+const before = { disabledOptimizers: [], backendOptions: { enableMemPattern: true } }
 export const memoryCases = [
-  ["f32, ORT CSE on (before)", withCse],
-  ["f32, gradient_checkpointing, ORT CSE on", { ...withCse, gradientCheckpointing: true }],
+  ["f32, ORT CSE and memory pattern on (before)", before],
+  ["f32, gradient_checkpointing, ORT CSE and memory pattern on", { ...before, gradientCheckpointing: true }],
   ["f32 (CSE off, the default)", {}],
   ["f32, gradient_checkpointing", { gradientCheckpointing: true }],
   ["mixed_precision fp16", { mixedPrecision: "fp16" }],
   ["mixed_precision bf16", { mixedPrecision: "bf16" }],
-  ["mixed_precision fp16, ORT CSE on", { ...withCse, mixedPrecision: "fp16" }],
+  ["mixed_precision fp16, ORT CSE on", { disabledOptimizers: [], mixedPrecision: "fp16" }],
   ["mixed_precision fp16, gradient_checkpointing", { mixedPrecision: "fp16", gradientCheckpointing: true }],
   [
     "mixed_precision fp16, CPU arena off",
