@@ -14,9 +14,14 @@ export const lcgData = (n, seed, scale = 0.01) => {
   return data
 }
 
-/** Uploads every weight a model scope asked for; returns the state buffers by name and the parameter count. */
+/**
+ * Uploads every weight a model scope asked for, in the dtype the scope holds it (f16/bf16 under mixed
+ * precision); returns the state buffers by name, the parameter count and the bytes uploaded.
+ */
 export const uploadScopeWeights = async (backend, scope) => {
+  const { castHostFloat } = await import("@danlu/core")
   const states = {}
+  let bytes = 0
   let parameters = 0
   for (const [i, entry] of [...scope.manifest().values()].entries()) {
     const n = count(entry.shape)
@@ -25,7 +30,9 @@ export const uploadScopeWeights = async (backend, scope) => {
       entry.shape.length === 1
         ? new Float32Array(n).fill(entry.key.endsWith("weight") ? 1 : 0)
         : lcgData(n, i + 1)
-    states[entry.key] = await backend.upload({ dtype: "f32", shape: entry.shape, data })
+    const host = castHostFloat({ dtype: "f32", shape: entry.shape, data }, entry.dtype)
+    bytes += host.data.byteLength
+    states[entry.key] = await backend.upload(host)
   }
-  return { states, parameters }
+  return { states, parameters, bytes }
 }

@@ -7,7 +7,9 @@
 // Each case is its own process. Full-size cases run only when the machine has the memory free (no swap here).
 // Run: npm run build && node bench/train/lora-step.bench.mjs
 //   BENCH_SIZES=tiny,sd15 (default both)  BENCH_BATCHES=1,2 (SD1.5 batches)  BENCH_STEPS=3 (timed SD1.5 steps;
-//   tiny: 10)  BENCH_TORCH=0 skips PyTorch
+//   tiny: 10)  BENCH_TORCH=0 skips PyTorch  BENCH_MIXED_PRECISION=fp16|bf16 (base weights in half)
+//   BENCH_CHECKPOINTING=1 (gradient_checkpointing)  BENCH_CSE=1 (keep ONNX Runtime's common-subexpression
+//   elimination, which backend-onnx turns off by default)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -24,7 +26,19 @@ const median = (values) => {
 }
 
 /** One ONNX case in this process: builds the step, compiles it, one warm-up step, `steps` timed steps. */
-const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDir }) => {
+const runCase = async ({
+  size,
+  batch,
+  rank,
+  alpha,
+  latent,
+  steps,
+  compileCacheDir,
+  gradientCheckpointing = false,
+  disabledOptimizers,
+  mixedPrecision = "no",
+  backendOptions = {},
+}) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
   const core = await import("@danlu/core")
   const {
@@ -38,15 +52,17 @@ const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDi
   } = core
   const architecture = size === "sd15" ? core.standardArchitecture("sd1") : core.tinyArchitecture("sd1")
   const network = LoraNetwork.create({ rank, alpha })
-  const scope = WeightScope.root({ adapters: [network.adapter] })
+  const storage = core.baseWeightStorage(mixedPrecision)
+  const scope = WeightScope.root({ adapters: [network.adapter], ...(storage ? { storage } : {}) })
   const latents = T.input("latents", [batch, 4, latent, latent])
   const conditioning = textConditioning(
     scope,
     architecture,
     conditioningInputs(architecture, batch),
     undefined,
+    { gradientCheckpointing },
   )
-  const denoise = conditionedUNet(scope, architecture, conditioning)
+  const denoise = conditionedUNet(scope, architecture, conditioning, { gradientCheckpointing })
   const optimizer = core.makeOptimizer("AdamW")
   const tensors = () => [...network.tensors().entries()]
   const step = buildTrainingStep({
@@ -72,8 +88,10 @@ const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDi
   const backend = await createOnnxBackend({
     intraOpThreads: cpus().length,
     ...(compileCacheDir ? { compileCacheDir } : {}),
+    ...(disabledOptimizers ? { disabledOptimizers } : {}),
+    ...backendOptions,
   })
-  const { states, parameters } = await uploadScopeWeights(backend, scope)
+  const { states, parameters, bytes: weightBytes } = await uploadScopeWeights(backend, scope)
   const initial = {
     ...network.initialWeights(42),
     ...optimizer.initialState(tensors().map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }))),
@@ -138,6 +156,7 @@ const runCase = async ({ size, batch, rank, alpha, latent, steps, compileCacheDi
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
       loss,
       parameters,
+      weightBytes,
       trainable,
     })}\n`,
   )
@@ -183,7 +202,7 @@ if (process.argv[2] === "--case") {
   }
   const remember = (key, batch, r, parameters) => {
     if (batch === 1 && r.peakRssMiB !== undefined && parameters !== undefined)
-      batchOnePeaks[key] = { peak: r.peakRssMiB / 1024, weights: (parameters * 4) / 2 ** 30 }
+      batchOnePeaks[key] = { peak: r.peakRssMiB / 1024, weights: (r.weightBytes ?? parameters * 4) / 2 ** 30 }
   }
   const rows = []
   const loads = []
@@ -210,7 +229,14 @@ if (process.argv[2] === "--case") {
       const config = configs[size]
       const model = torch ? await torchModel(size) : undefined
       for (const batch of config.batches) {
-        const label = `${size === "sd15" ? "SD1.5 512²" : "tiny SD1, 32² latents,"} rank ${config.rank} batch ${batch}`
+        const variant = [
+          process.env.BENCH_MIXED_PRECISION ? `mixed_precision ${process.env.BENCH_MIXED_PRECISION}` : "",
+          process.env.BENCH_CHECKPOINTING === "1" ? "gradient_checkpointing" : "",
+          process.env.BENCH_CSE === "1" ? "with ORT CSE" : "",
+        ]
+          .filter((v) => v !== "")
+          .join(", ")
+        const label = `${size === "sd15" ? "SD1.5 512²" : "tiny SD1, 32² latents,"} rank ${config.rank} batch ${batch}${variant ? `, ${variant}` : ""}`
         const need = needFor(`onnx-${size}`, size, batch, config.needGiB)
         if (availableGiB() < need) {
           const reason = `skipped: ${availableGiB().toFixed(1)} GiB available, needs ${need}`
@@ -219,7 +245,16 @@ if (process.argv[2] === "--case") {
           continue
         }
         const onnx = (caseConfig) => runChild(process.execPath, [self, "--case", JSON.stringify(caseConfig)])
-        const base = { size, batch, rank: config.rank, alpha: config.alpha, latent: config.latent }
+        const base = {
+          size,
+          batch,
+          rank: config.rank,
+          alpha: config.alpha,
+          latent: config.latent,
+          mixedPrecision: process.env.BENCH_MIXED_PRECISION ?? "no",
+          gradientCheckpointing: process.env.BENCH_CHECKPOINTING === "1",
+          ...(process.env.BENCH_CSE === "1" ? { disabledOptimizers: [] } : {}),
+        }
         loads.push(loadAverage())
         const first = await onnx({
           ...base,

@@ -15,7 +15,7 @@ const withBackend = <A, E>(
   f: (backend: Backend["Service"]) => Effect.Effect<A, E, import("effect").Scope.Scope>,
 ) => Effect.runPromise(Effect.scoped(Effect.flatMap(Backend, f)).pipe(Effect.provide(layer)))
 
-it("uploads and downloads every dtype unchanged (bf16 travels as exact f32)", async () => {
+it("uploads and downloads every dtype unchanged (bf16 travels as its bits)", async () => {
   const hosts: Array<HostTensor> = [
     hostTensor("f32", [3], Float32Array.of(1.5, -2, 3e-8)),
     hostTensor("f16", [2], Uint16Array.of(toF16Bits(0.1), toF16Bits(-65504))),
@@ -59,6 +59,31 @@ it("carries updated state from one run to the next without a download", async ()
   expect(seen).toEqual([0, 1, 2, 3])
   expect(counterValue.data).toEqual(Float32Array.of(4, 14))
   expect(weightValue.data).toEqual(Uint16Array.of(toF16Bits(16), toF16Bits(-8)))
+})
+
+it("decodes every finite bf16 bit pattern exactly and keeps an updated bf16 state as bits", async () => {
+  const bits = Uint16Array.from({ length: 65536 }, (_, i) => i).filter((b) => (b & 0x7f80) !== 0x7f80)
+  const weights = T.state("w", [bits.length], "bf16")
+  const scale = T.state("scale", [2], "bf16")
+  const graph = { outputs: { wide: T.cast(weights, "f32") }, updates: { scale: T.mul(scale, 3) } }
+  const { wide, scaled } = await withBackend((backend) =>
+    Effect.gen(function* () {
+      const program = yield* backend.compile(graph)
+      const states = {
+        w: yield* backend.upload(hostTensor("bf16", [bits.length], bits)),
+        scale: yield* backend.upload(
+          hostTensor("bf16", [2], Uint16Array.of(toBF16Bits(1), toBF16Bits(-0.5))),
+        ),
+      }
+      yield* program.run({}, states)
+      const out = yield* program.run({}, states)
+      return { wide: out.wide!.data as Float32Array, scaled: yield* backend.download(states.scale) }
+    }),
+  )
+  expect(new Uint32Array(wide.buffer, wide.byteOffset, wide.length)).toEqual(
+    Uint32Array.from(bits, (b) => b << 16),
+  )
+  expect(scaled.data).toEqual(Uint16Array.of(toBF16Bits(9), toBF16Bits(-4.5)))
 })
 
 it("takes a device buffer as a program input", async () => {

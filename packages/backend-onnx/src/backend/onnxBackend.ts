@@ -53,6 +53,7 @@ export const makeOnnxBackend = (
       }),
     )
     const programs = makeProgramCache(config.cachedPrograms ?? 16)
+    const disabledOptimizers = config.disabledOptimizers ?? ["CommonSubexpressionElimination"]
     yield* Effect.addFinalizer(() => programs.close)
 
     const sessionOptions = (
@@ -66,7 +67,10 @@ export const makeOnnxBackend = (
         ? {}
         : { interOpNumThreads: config.interOpThreads, executionMode: "parallel" as const }),
       ...(config.enableCpuMemArena === undefined ? {} : { enableCpuMemArena: config.enableCpuMemArena }),
-      ...(config.enableMemPattern === undefined ? {} : { enableMemPattern: config.enableMemPattern }),
+      enableMemPattern: config.enableMemPattern ?? false,
+      ...(disabledOptimizers.length === 0
+        ? {}
+        : { extra: { optimization: { disable_specified_optimizers: disabledOptimizers.join(",") } } }),
     })
 
     const compileUncached = (graph: Graph) =>

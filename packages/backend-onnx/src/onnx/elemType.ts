@@ -4,6 +4,7 @@ import type { DType } from "@danlu/core"
 export const ElemType = {
   FLOAT: 1,
   UINT8: 2,
+  UINT16: 4,
   INT32: 6,
   INT64: 7,
   BOOL: 9,
@@ -31,8 +32,8 @@ export const computeType: Readonly<Record<DType, ElemType>> = {
 }
 
 /**
- * How each core dtype crosses `run()`. onnxruntime-node's JS tensors have no bfloat16 type, so bf16
- * travels as FLOAT holding exact bf16 values (the host widens and narrows the bits, losslessly).
+ * How each core dtype leaves `run()`. onnxruntime-node's JS tensors have no bfloat16 type, so a bf16
+ * output travels as FLOAT holding exact bf16 values (the host narrows them to their bits, losslessly).
  */
 export const boundaryType: Readonly<Record<DType, ElemType>> = {
   f32: ElemType.FLOAT,
@@ -42,6 +43,12 @@ export const boundaryType: Readonly<Record<DType, ElemType>> = {
   u32: ElemType.UINT32,
   bool: ElemType.BOOL,
 }
+
+/**
+ * How each core dtype enters `run()`: as `boundaryType`, except bf16, which comes in as its bits (UINT16,
+ * 2 bytes an element, so bf16 weights take half the memory of f32) and is decoded in the graph.
+ */
+export const sourceType: Readonly<Record<DType, ElemType>> = { ...boundaryType, bf16: ElemType.UINT16 }
 
 /** The 16-bit type a float dtype is rounded to after each op, if any. */
 export const roundingType = (dtype: DType): ElemType | undefined =>

@@ -94,6 +94,9 @@ const valueInfo = ({ name, elemType, dims }: ValueInfo): onnx.IValueInfoProto =>
  */
 export class ModelBuilder {
   private readonly nodes: Array<onnx.INodeProto> = []
+  /** Nodes placed before all others (see `leading`). */
+  private readonly leadingNodes: Array<onnx.INodeProto> = []
+  private target = this.nodes
   private readonly initializers: Array<onnx.ITensorProto> = []
   private readonly inputs: Array<ValueInfo> = []
   private readonly outputs: Array<ValueInfo> = []
@@ -115,7 +118,7 @@ export class ModelBuilder {
     output?: string,
   ): string {
     const out = output ?? this.fresh(opType)
-    this.nodes.push({
+    this.target.push({
       name: `${this.scope}#${this.counter++}`,
       opType,
       input: [...inputs],
@@ -152,8 +155,24 @@ export class ModelBuilder {
     this.outputs.push({ name, elemType, dims })
   }
 
+  /**
+   * Runs `emit` with its nodes placed at the front of the graph, in order; they may only read graph inputs,
+   * constants and each other. ONNX Runtime's default execution order is a depth-first walk back from the
+   * outputs that visits a node's input with the highest node index first, so a node placed early is
+   * computed late: just before its consumer, after the consumer's other inputs.
+   */
+  leading<A>(emit: () => A): A {
+    const previous = this.target
+    this.target = this.leadingNodes
+    try {
+      return emit()
+    } finally {
+      this.target = previous
+    }
+  }
+
   get nodeCount(): number {
-    return this.nodes.length
+    return this.leadingNodes.length + this.nodes.length
   }
 
   /** The serialized `ModelProto`. */
@@ -165,7 +184,7 @@ export class ModelBuilder {
         opsetImport: [{ domain: "", version: opsetVersion }],
         graph: {
           name: graphName,
-          node: this.nodes,
+          node: [...this.leadingNodes, ...this.nodes],
           initializer: this.initializers,
           input: this.inputs.map(valueInfo),
           output: this.outputs.map(valueInfo),

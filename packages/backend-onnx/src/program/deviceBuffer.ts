@@ -31,18 +31,11 @@ export const ownBuffer = (value: DeviceBuffer, name: string): Effect.Effect<Onnx
 const ortType = {
   f32: "float32",
   f16: "float16",
-  bf16: "float32",
+  bf16: "uint16",
   i32: "int32",
   u32: "uint32",
   bool: "bool",
 } as const
-
-/** Widens bf16 bit patterns to the f32 values they encode (exact). */
-const bf16ToF32 = (bits: Uint16Array): Float32Array => {
-  const words = new Uint32Array(bits.length)
-  for (let i = 0; i < bits.length; i++) words[i] = bits[i]! << 16
-  return new Float32Array(words.buffer)
-}
 
 /** Narrows f32 values that hold exact bf16 values back to their bit patterns. */
 const f32ToBf16 = (values: Float32Array): Uint16Array => {
@@ -58,7 +51,11 @@ const f32ToBf16 = (values: Float32Array): Uint16Array => {
  */
 export const toOrtTensor = (ort: OrtModule, host: HostTensor, copy: boolean): Ort.Tensor => {
   const dims = [...host.shape]
-  if (host.dtype === "bf16") return new ort.Tensor("float32", bf16ToF32(host.data as Uint16Array), dims)
+  // bf16 goes in as its bits (the graph decodes them; see `sourceType`).
+  if (host.dtype === "bf16") {
+    const bits = host.data as Uint16Array
+    return new ort.Tensor("uint16", copy ? bits.slice() : bits, dims)
+  }
   const data = copy ? host.data.slice() : host.data
   return new ort.Tensor(ortType[host.dtype], data as Float32Array, dims)
 }
@@ -66,6 +63,11 @@ export const toOrtTensor = (ort: OrtModule, host: HostTensor, copy: boolean): Or
 /** An ONNX Runtime tensor as a host tensor; `copy: false` hands over the tensor's own array. */
 export const toHostTensor = (tensor: Ort.Tensor, dtype: DType, shape: Shape, copy: boolean): HostTensor => {
   const data = tensor.data as HostTensor["data"]
-  if (dtype === "bf16") return { dtype, shape, data: f32ToBf16(data as Float32Array) }
+  if (dtype === "bf16")
+    return {
+      dtype,
+      shape,
+      data: tensor.type === "uint16" ? (copy ? data.slice() : data) : f32ToBf16(data as Float32Array),
+    } as HostTensor
   return { dtype, shape, data: copy ? data.slice() : data } as HostTensor
 }

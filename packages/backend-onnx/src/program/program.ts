@@ -36,8 +36,13 @@ export const makeProgram = (
       }
       // onnxruntime-node copies every output into a new ArrayBuffer, preallocated or not (measured in
       // bench/onnx/state.bench.mjs), so the update's own array becomes the state's value.
+      // A bf16 update comes out as f32 values and goes back in as bits, the form the next run takes.
       for (const spec of analyzed.updates) {
-        stateBuffers.get(spec.name)!.current = results[lowered.updateNames.get(spec.name)!] as Ort.Tensor
+        const updated = results[lowered.updateNames.get(spec.name)!] as Ort.Tensor
+        stateBuffers.get(spec.name)!.current =
+          spec.dtype === "bf16"
+            ? toOrtTensor(ort, toHostTensor(updated, spec.dtype, spec.shape, false), false)
+            : updated
       }
       return outputs
     })

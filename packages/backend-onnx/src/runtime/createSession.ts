@@ -27,6 +27,7 @@ const cachedModelPath = (
       ort.env.versions.common,
       options.executionProviders,
       options.graphOptimizationLevel,
+      options.extra,
       arch(),
       cpus()[0]?.model,
     ]),

@@ -135,7 +135,9 @@ export const gpuDeviceOf = (gpu: GpuContext): KernelDevice<GPUBuffer, GpuLaunch,
       for (const block of launch.params) paramsStore.release(block)
     },
     unsupported: (node) => {
-      if (!gpu.capabilities.dtypes.includes(node.dtype))
+      // bf16 weights are held packed two to a u32; strided-map kernels (a cast to f32) read them.
+      const held = node.dtype === "bf16" && (node.op === "state" || node.op === "input")
+      if (!held && !gpu.capabilities.dtypes.includes(node.dtype))
         return `${node.dtype} is not supported on this device (it supports ${gpu.capabilities.dtypes.join(", ")}); cast first`
       const bytes = bufferBytes(node)
       if (bytes > gpu.maxBindingBytes)

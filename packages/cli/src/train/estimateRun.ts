@@ -1,6 +1,7 @@
 import { freemem, totalmem } from "node:os"
 import {
   architectureOf,
+  baseWeightStorage,
   type ConfigProblem,
   DeviceOutOfMemory,
   detectCheckpoint,
@@ -98,8 +99,10 @@ export const estimateRun = (config: TrainConfig, modelPath: string, options: Run
       options.memoryLimit === undefined
         ? { totalBytes: totalmem(), freeBytes: freemem() + process.memoryUsage().rss }
         : { totalBytes: options.memoryLimit, freeBytes: options.memoryLimit }
+    const storage: "f32" | "f16" | "bf16" = baseWeightStorage(config.mixedPrecision) ?? "f32"
     const input = {
       baseParameters,
+      baseWeightStorage: storage,
       network,
       gradientAccumulationSteps: config.gradientAccumulationSteps,
       totalSteps: options.totalSteps,
@@ -108,7 +111,7 @@ export const estimateRun = (config: TrainConfig, modelPath: string, options: Run
     }
     const before = estimateTraining(input)
     const lines = [
-      `memory: ${memorySize(before.staticBytes)} before activations: base weights ${memorySize(before.baseWeightBytes)} (f32), LoRA ${(network.parameters / 1e6).toFixed(1)} M parameters with gradients and ${config.optimizerType} state ${memorySize(before.networkBytes)}`,
+      `memory: ${memorySize(before.staticBytes)} before activations: base weights ${memorySize(before.baseWeightBytes)} (${storage}), LoRA ${(network.parameters / 1e6).toFixed(1)} M parameters with gradients and ${config.optimizerType} state ${memorySize(before.networkBytes)}`,
     ]
     const problems: Array<ConfigProblem> = []
     const memoryText = `${memorySize(memory.totalBytes)}${options.memoryLimit === undefined ? ` (${memorySize(memory.freeBytes)} free)` : " (--memory)"}`

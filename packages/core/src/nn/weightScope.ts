@@ -1,11 +1,12 @@
 import type { BaseFamily } from "../models/detect/baseVersion.js"
+import { cast } from "../ops/cast.js"
 import { shapeError } from "../ops/check.js"
 import { state } from "../ops/sources.js"
-import type { DType } from "../tensor/dtype.js"
+import { type DType, isFloat } from "../tensor/dtype.js"
 import { formatShape, type Shape, sameShape } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
 
-/** A weight a model asked for: its full checkpoint key, shape and dtype. */
+/** A weight a model asked for: its full checkpoint key, shape and the dtype the program holds it in. */
 export interface WeightEntry {
   readonly key: string
   readonly shape: Shape
@@ -54,9 +55,12 @@ class ScopeRegistry implements AdapterBuild {
   readonly weights = new Map<string, WeightEntry>()
   readonly tensors = new Map<string, Tensor>()
   readonly modules = new Map<string, ModuleInfo>()
+  /** What `weight` returned for each key: the state itself, or its cast from `storage`. */
+  readonly reads = new Map<string, Tensor>()
   private readonly claims = new Map<string, object>()
   constructor(
     readonly dtype: DType,
+    readonly storage: DType | undefined,
     readonly adapters: ReadonlyArray<ModuleAdapter>,
   ) {}
 
@@ -71,6 +75,12 @@ class ScopeRegistry implements AdapterBuild {
 export interface WeightScopeOptions {
   /** dtype of the weights as the program holds them (default f32). */
   readonly dtype?: DType
+  /**
+   * dtype the float weights are held in, when it differs from `dtype`: each weight is a state of this dtype
+   * cast to `dtype` where the model reads it — kohya's `weight_dtype` under mixed precision (f16/bf16
+   * weights, f32 math).
+   */
+  readonly storage?: DType
   /** Layer wrappers, applied in order (LoRA networks). */
   readonly adapters?: ReadonlyArray<ModuleAdapter>
 }
@@ -113,16 +123,19 @@ export class WeightScope {
 
   /** A fresh build: an empty manifest, weights of `dtype`, layers wrapped by `adapters`. */
   static root(options: WeightScopeOptions = {}): WeightScope {
-    return new WeightScope(new ScopeRegistry(options.dtype ?? "f32", options.adapters ?? []), {
-      segments: [],
-      componentName: "",
-      componentStart: 0,
-      aliasSegments: [],
-      parentAlias: [],
-      classes: [],
-      family: undefined,
-      adapted: true,
-    })
+    return new WeightScope(
+      new ScopeRegistry(options.dtype ?? "f32", options.storage, options.adapters ?? []),
+      {
+        segments: [],
+        componentName: "",
+        componentStart: 0,
+        aliasSegments: [],
+        parentAlias: [],
+        classes: [],
+        family: undefined,
+        adapted: true,
+      },
+    )
   }
 
   /** A child scope; dotted strings and numbers are both path segments. */
@@ -194,25 +207,33 @@ export class WeightScope {
     return [...this.segments, ...split(name)].join(".")
   }
 
-  /** The weight `name` below this scope, as a `state` tensor named by its full key; recorded in the manifest. */
+  /**
+   * The weight `name` below this scope in `dtype`: the `state` tensor named by its full key (cast from the
+   * scope's `storage` dtype if it has one); recorded in the manifest.
+   */
   weight(name: string, shape: Shape, dtype: DType = this.registry.dtype): Tensor {
     const key = this.keyOf(name)
+    const storage = this.registry.storage
+    const held = storage !== undefined && isFloat(dtype) && isFloat(storage) ? storage : dtype
     const seen = this.registry.weights.get(key)
-    if (seen) {
-      if (!sameShape(seen.shape, shape) || seen.dtype !== dtype) {
+    const read = this.registry.reads.get(key)
+    if (seen && read) {
+      if (!sameShape(seen.shape, shape) || read.dtype !== dtype) {
         shapeError(
           "weight",
-          `"${key}" was asked for as ${formatShape(seen.shape)} ${seen.dtype} and now as ${formatShape(shape)} ${dtype}`,
+          `"${key}" was asked for as ${formatShape(seen.shape)} ${read.dtype} and now as ${formatShape(shape)} ${dtype}`,
           seen.shape,
           shape,
         )
       }
-      return this.registry.tensors.get(key)!
+      return read
     }
-    const tensor = state(key, shape, dtype)
-    this.registry.weights.set(key, { key, shape: [...shape], dtype })
+    const tensor = state(key, shape, held)
+    const value = held === dtype ? tensor : cast(tensor, dtype)
+    this.registry.weights.set(key, { key, shape: [...shape], dtype: held })
     this.registry.tensors.set(key, tensor)
-    return tensor
+    this.registry.reads.set(key, value)
+    return value
   }
 
   /** Records a layer built in this scope and runs the adapters over its output. */
@@ -249,7 +270,10 @@ export class WeightScope {
     return this.registry.weights
   }
 
-  /** The `state` tensor of every weight asked for, by full key (what `grad` takes to differentiate weights). */
+  /**
+   * The `state` tensor of every weight asked for, by full key (what `grad` takes to differentiate weights);
+   * with a `storage` dtype, the state as held, before its cast.
+   */
   tensors(): ReadonlyMap<string, Tensor> {
     return this.registry.tensors
   }

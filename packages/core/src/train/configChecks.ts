@@ -1,4 +1,5 @@
 import { defaultTrainConfig, kohyaOptionName, type TrainConfig } from "./config.js"
+import { fullHalfRefusal } from "./precision.js"
 
 /** One problem found before training: an error stops the run, a warning is printed. */
 export interface ConfigProblem {
@@ -270,15 +271,6 @@ export const checkTrainConfig = (
 
   problems.push(...checkSizes(config))
 
-  // Precision: danlu trains in f32 so far; say so instead of ignoring the option quietly (full_fp16 and
-  // full_bf16 need mixed_precision, so this one line covers them).
-  if (config.mixedPrecision !== "no") {
-    warn(
-      "mixedPrecision",
-      `mixed_precision = "${config.mixedPrecision}" has no effect yet: danlu trains in f32 (more memory, same results)`,
-    )
-  }
-
   // augmentation, caching, captions
   if ((config.cacheLatents || config.cacheLatentsToDisk) && (config.colorAug || config.randomCrop)) {
     error(
@@ -348,13 +340,8 @@ export const checkTrainConfig = (
       "zero_terminal_snr without v_parameterization: an ε-prediction model cannot learn the last step",
     )
   }
-  if (config.fullFp16 && config.fullBf16) error("fullFp16", "full_fp16 and full_bf16 together; keep one")
-  if (config.fullFp16 && config.mixedPrecision !== "fp16") {
-    error("fullFp16", `full_fp16 needs mixed_precision = "fp16", not "${config.mixedPrecision}"`)
-  }
-  if (config.fullBf16 && config.mixedPrecision !== "bf16") {
-    error("fullBf16", `full_bf16 needs mixed_precision = "bf16", not "${config.mixedPrecision}"`)
-  }
+  const fullHalf = fullHalfRefusal(config)
+  if (fullHalf !== undefined) error(config.fullFp16 ? "fullFp16" : "fullBf16", fullHalf)
 
   // saving and sampling
   if (

@@ -65,8 +65,10 @@ export interface MeasuredStep {
 }
 
 export interface TrainEstimateInput {
-  /** Parameters of the base model (its weights are held in f32). */
+  /** Parameters of the base model. */
   readonly baseParameters: number
+  /** How the base weights are held: f32, or half with `mixed_precision` (default f32). */
+  readonly baseWeightStorage?: "f32" | "f16" | "bf16" | undefined
   readonly network: NetworkSize
   readonly gradientAccumulationSteps: number
   /** Optimizer steps of the run, when known. */
@@ -79,7 +81,7 @@ export interface TrainEstimateInput {
 }
 
 export interface TrainEstimate {
-  /** f32 base weights. */
+  /** The base weights as they are held. */
   readonly baseWeightBytes: number
   /** LoRA weights, their gradients, the optimizer state and (with gradient accumulation) accumulators. */
   readonly networkBytes: number
@@ -97,7 +99,9 @@ const f32 = 4
 
 /** The memory and time a run will take, from the model's size and (when there is one) a measured step. */
 export const estimateTraining = (input: TrainEstimateInput): TrainEstimate => {
-  const baseWeightBytes = input.baseParameters * f32
+  const baseWeightBytes =
+    input.baseParameters *
+    (input.baseWeightStorage === undefined || input.baseWeightStorage === "f32" ? f32 : 2)
   const accumulators = input.gradientAccumulationSteps > 1 ? input.network.parameters * f32 : 0
   const networkBytes = 2 * input.network.parameters * f32 + input.network.optimizerStateBytes + accumulators
   const staticBytes = baseWeightBytes + networkBytes

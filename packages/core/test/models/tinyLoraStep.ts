@@ -11,10 +11,13 @@ import {
 } from "../../src/index.js"
 import { syntheticFeeds } from "../../src/testing/syntheticWeights.js"
 
-/** A LoRA training step's gradients on the tiny SD1 UNet and text encoder, with or without checkpointing. */
-export const tinyLoraStep = (gradientCheckpointing: boolean) => {
+/**
+ * A LoRA training step's gradients on the tiny SD1 UNet and text encoder, with or without checkpointing,
+ * with the base weights held in `storage` (mixed precision) or f32.
+ */
+export const tinyLoraStep = (gradientCheckpointing: boolean, storage?: "f16" | "bf16") => {
   const network = LoraNetwork.create({ rank: 2, alpha: 1 })
-  const scope = WeightScope.root({ adapters: [network.adapter] })
+  const scope = WeightScope.root({ adapters: [network.adapter], ...(storage ? { storage } : {}) })
   const tokens = T.input("tokens", [1, tinyClipL.maxPositions], "i32")
   const context = sd1TextConditioning(scope, tinyClipL, tokens, 1, { gradientCheckpointing })
   const x = T.input("x", [1, 4, 8, 8])

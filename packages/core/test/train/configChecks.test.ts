@@ -104,13 +104,15 @@ describe("checkTrainConfig", () => {
 })
 
 describe("precision options", () => {
-  it("says that mixed precision has no effect yet instead of ignoring it", () => {
-    const problems = checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16", fullBf16: true }))
-    expect(problems.filter((p) => p.key === "mixed_precision" || p.key === "full_bf16")).toEqual([
+  it("takes mixed precision without a word and refuses full_fp16 / full_bf16 in one line", () => {
+    const precision = (p: { readonly key: string }) => /precision|full_/.test(p.key)
+    expect(checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16" })).filter(precision)).toEqual([])
+    const refused = checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16", fullBf16: true }))
+    expect(refused.filter(precision)).toEqual([
       expect.objectContaining({
-        level: "warning",
-        key: "mixed_precision",
-        message: expect.stringMatching(/no effect yet/),
+        level: "error",
+        key: "full_bf16",
+        message: expect.stringMatching(/not supported/),
       }),
     ])
   })

@@ -49,6 +49,10 @@ describe("estimateTraining", () => {
       peakBytes: 4_160_000,
       fits: "yes",
     })
+    // mixed_precision holds the base weights in half; the LoRA side stays f32.
+    const half = estimateTraining({ ...base, baseWeightStorage: "bf16" })
+    expect(half.baseWeightBytes).toBe(2_000_000)
+    expect(half.networkBytes).toBe(estimate.networkBytes)
     // Gradient accumulation keeps one more f32 copy of the LoRA.
     expect(estimateTraining({ ...base, gradientAccumulationSteps: 4 }).networkBytes).toBe(200_000)
   })

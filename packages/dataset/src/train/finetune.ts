@@ -77,7 +77,7 @@ export const finetune = (
       frozenTextEncoder: !trainTextEncoder,
       frozenTextEncoderOption: "stop_text_encoder_training = -1",
     })
-    const { architecture, data, file, readWeight, seed, totalSteps, epochs, accumulation } = setup
+    const { architecture, data, file, readWeight, storage, seed, totalSteps, epochs, accumulation } = setup
 
     const tokenizer = yield* clipTokenizer
     const textCache = config.cacheTextEncoderOutputs
@@ -92,6 +92,7 @@ export const finetune = (
             ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
           ],
           readWeight,
+          storage,
         )
       : undefined
     if (textCache) tell({ type: "captions", encoded: textCache.outputs.size })
@@ -103,7 +104,8 @@ export const finetune = (
       const conditioning = textCache
         ? cachedConditioning(architecture, textCache, shape.batch)
         : textConditioning(
-            trainTextEncoder ? scope : WeightScope.root(),
+            // A frozen text encoder is held as mixed_precision says; trained weights stay f32.
+            trainTextEncoder ? scope : WeightScope.root(storage === undefined ? {} : { storage }),
             architecture,
             conditioningInputs(architecture, shape.batch),
             config.clipSkip,
@@ -285,7 +287,7 @@ export const finetune = (
       initialState: (spec) =>
         Effect.suspend(() => {
           const known = optimizerInitial[spec.name] ?? stepInitial[spec.name]
-          return known ? Effect.succeed(known) : readWeight(spec.name, spec.shape)
+          return known ? Effect.succeed(known) : readWeight(spec.name, spec.shape, spec.dtype)
         }),
       isTrainingState: (name) =>
         trainedSet.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),

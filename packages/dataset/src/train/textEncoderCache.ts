@@ -5,6 +5,7 @@ import {
   conditioningInputNames,
   conditioningInputs,
   conditioningValues,
+  type DType,
   type HostTensor,
   hostTensor,
   type SdArchitecture,
@@ -30,8 +31,12 @@ export interface TextEncoderCache {
 }
 
 /** The frozen text encoder(s) of one caption: the context and, for SDXL, the pooled output. */
-const textOutputs = (architecture: SdArchitecture, clipSkip: number | undefined) => {
-  const scope = WeightScope.root()
+const textOutputs = (
+  architecture: SdArchitecture,
+  clipSkip: number | undefined,
+  storage: DType | undefined,
+) => {
+  const scope = WeightScope.root(storage === undefined ? {} : { storage })
   const inputs = conditioningInputs(architecture, 1)
   if (architecture.family !== "sdxl")
     return { context: textConditioning(scope, architecture, inputs, clipSkip).context }
@@ -57,19 +62,21 @@ export const cacheTextEncoderOutputs = (
   tokenizer: ClipTokenizer,
   clipSkip: number | undefined,
   captions: Iterable<string>,
-  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+  readWeight: (key: string, shape: readonly number[], dtype: DType) => Effect.Effect<HostTensor, unknown>,
+  /** dtype the encoder's weights are held in (mixed precision); f32 when undefined. */
+  storage?: DType,
 ): Effect.Effect<TextEncoderCache, unknown, Backend> =>
   Effect.scoped(
     Effect.gen(function* () {
       const backend = yield* Backend
-      const graph = textOutputs(architecture, clipSkip)
+      const graph = textOutputs(architecture, clipSkip, storage)
       const program = yield* backend.compile({ outputs: graph, updates: {} })
       const states: Record<
         string,
         Awaited<ReturnType<typeof backend.upload>> extends never ? never : unknown
       > = {}
       for (const spec of program.states)
-        states[spec.name] = yield* backend.upload(yield* readWeight(spec.name, spec.shape))
+        states[spec.name] = yield* backend.upload(yield* readWeight(spec.name, spec.shape, spec.dtype))
       const outputs = new Map<string, { context: Float32Array; pooled?: Float32Array }>()
       const noSize = {
         originalSize: { width: 8, height: 8 },

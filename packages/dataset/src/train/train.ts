@@ -94,6 +94,7 @@ export const train = (
       seed,
       architecture,
       readWeight,
+      storage,
       data,
       accumulation,
       totalSteps,
@@ -129,6 +130,7 @@ export const train = (
             ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
           ],
           readWeight,
+          storage,
         )
       : undefined
     if (textCache) tell({ type: "captions", encoded: textCache.outputs.size })
@@ -138,7 +140,10 @@ export const train = (
       module: config.networkArgs.moduleDropout,
     })
     const buildModel = (shape: BatchShape, hook?: LoraForwardHook) => {
-      const scope = WeightScope.root({ adapters: [hook ? network.adapterWith(hook) : network.adapter] })
+      const scope = WeightScope.root({
+        adapters: [hook ? network.adapterWith(hook) : network.adapter],
+        ...(storage === undefined ? {} : { storage }),
+      })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
       const conditioning = textCache
         ? cachedConditioning(architecture, textCache, shape.batch)
@@ -403,7 +408,7 @@ export const train = (
         Effect.suspend(() => {
           const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
           if (known) return Effect.succeed(known)
-          return readWeight(spec.name, spec.shape)
+          return readWeight(spec.name, spec.shape, spec.dtype)
         }),
       isTrainingState: (name) =>
         trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),

@@ -4,8 +4,11 @@ import { join } from "node:path"
 import {
   architectureOf,
   Backend,
+  baseWeightStorage,
   type DeviceBuffer,
+  type DType,
   detectCheckpoint,
+  fullHalfRefusal,
   type HostTensor,
   hostTensor,
   readBaseWeight,
@@ -49,7 +52,8 @@ export const vaeEncoder = (
   architecture: SdArchitecture,
   vaeHash: string,
   seed: number,
-  readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>,
+  readWeight: (key: string, shape: readonly number[], dtype: DType) => Effect.Effect<HostTensor, unknown>,
+  storage: DType | undefined,
 ) =>
   Effect.gen(function* () {
     const backend = yield* Backend
@@ -65,7 +69,7 @@ export const vaeEncoder = (
         const key = latentScope(shape)
         const seen = programs.get(key)
         if (seen) return seen
-        const weights = WeightScope.root()
+        const weights = WeightScope.root(storage === undefined ? {} : { storage })
         const image = T.input("image", [1, ...shape])
         const posterior = vaeEncode(weights.at(vaePrefix), architecture.vae, image)
         const noise = T.random(T.input("noise_key", [4], "u32"), posterior.mean.shape, "normal")
@@ -76,7 +80,9 @@ export const vaeEncoder = (
         for (const spec of program.states) {
           let buffer = uploaded.get(spec.name)
           if (buffer === undefined) {
-            buffer = yield* Scope.provide(scope)(backend.upload(yield* readWeight(spec.name, spec.shape)))
+            buffer = yield* Scope.provide(scope)(
+              backend.upload(yield* readWeight(spec.name, spec.shape, spec.dtype)),
+            )
             uploaded.set(spec.name, buffer)
           }
           states[spec.name] = buffer
@@ -181,8 +187,14 @@ export interface TrainingSetup {
   readonly seed: number
   readonly file: TensorFile
   readonly architecture: SdArchitecture
-  /** A base weight in f32, checked against the shape the model expects. */
-  readonly readWeight: (key: string, shape: readonly number[]) => Effect.Effect<HostTensor, unknown>
+  /** A base weight in `dtype`, checked against the shape the model expects. */
+  readonly readWeight: (
+    key: string,
+    shape: readonly number[],
+    dtype: DType,
+  ) => Effect.Effect<HostTensor, unknown>
+  /** How the frozen base weights are held (`mixed_precision`); undefined is f32. */
+  readonly storage: DType | undefined
   readonly data: TrainingData<unknown>
   readonly accumulation: number
   /** kohya's `max_train_steps` (from `max_train_epochs` when set). */
@@ -266,15 +278,21 @@ export const prepareTraining = (
         )
       }
     }
-    const readWeight = (key: string, shape: readonly number[]) => readBaseWeight(file, key, shape, "f32")
+    const readWeight = (key: string, shape: readonly number[], dtype: DType) =>
+      readBaseWeight(file, key, shape, dtype)
+    const fullHalf = fullHalfRefusal(config)
+    if (fullHalf !== undefined) return yield* fail(fullHalf)
+    const storage = baseWeightStorage(config.mixedPrecision)
 
     const vaeHash = createHash("sha256")
     vaeHash.update(JSON.stringify(architecture.vae))
+    // Half VAE weights encode slightly different latents: they get their own cache entries.
+    if (storage !== undefined) vaeHash.update(storage)
     for (const info of file.tensors.filter((t) => t.name.startsWith(`${vaePrefix}.`))) {
       const stored = yield* file.read(info.name)
       vaeHash.update(info.name).update(stored.bytes)
     }
-    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight)
+    const encoder = yield* vaeEncoder(architecture, vaeHash.digest("hex"), seed, readWeight, storage)
 
     yield* Effect.tryPromise({
       try: () => mkdir(outputDir, { recursive: true }),
@@ -326,6 +344,7 @@ export const prepareTraining = (
       file,
       architecture,
       readWeight,
+      storage,
       data,
       accumulation,
       totalSteps,

@@ -33,7 +33,8 @@ export const stridedMapSource = (shader: StridedMapShader): string => {
   const lines: Array<string> = [header([shader.out, ...inputs])]
   lines.push(`@group(0) @binding(0) var<storage, read_write> out: array<${storageType(shader.out)}>;`)
   inputs.forEach((dtype, i) => {
-    lines.push(`@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${storageType(dtype)}>;`)
+    const element = dtype === "bf16" ? "u32" : storageType(dtype)
+    lines.push(`@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${element}>;`)
   })
   lines.push(paramsBinding(operands))
   lines.push(`fn param(i: u32) -> f32 { return bitcast<f32>(params[${paramBase}u + i]); }`)
@@ -50,7 +51,14 @@ export const stridedMapSource = (shader: StridedMapShader): string => {
     lines.push("  }")
   }
   inputs.forEach((dtype, i) => {
-    lines.push(`  let v${i} = ${computeType(dtype)}(in${i}[p${i + 1}]);`)
+    const p = `p${i + 1}`
+    // WGSL has no bf16: two of them share a u32 (element 2k in the low half), and a bf16 is the top
+    // half of an f32, so reading one is a shift or a mask and a bitcast.
+    lines.push(
+      dtype === "bf16"
+        ? `  let w${i} = in${i}[${p} / 2u]; let v${i} = bitcast<f32>(select(w${i} << 16u, w${i} & 0xffff0000u, (${p} & 1u) == 1u));`
+        : `  let v${i} = ${computeType(dtype)}(in${i}[${p}]);`,
+    )
   })
   lines.push(`  out[p0] = ${storageType(shader.out)}(${shader.expression});`)
   lines.push("}")
