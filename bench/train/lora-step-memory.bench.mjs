@@ -1,7 +1,7 @@
 // Peak RSS, compile and step time of the LoRA training step on ONNX Runtime under each memory setting:
 // ONNX Runtime's common-subexpression elimination (CSE) and memory pattern (backend-onnx turns both off by
 // default),
-// gradient_checkpointing, and mixed_precision fp16/bf16 (base weights held in half, ADR 0007). Each case is
+// gradient_checkpointing, and mixed_precision fp16/bf16 (base weights held in half, ADR 0011). Each case is
 // one process of lora-step.bench.mjs (`--case`), run one at a time under the memory watchdog: one
 // warm-up step, then BENCH_STEPS timed steps (default 1).
 // Run: npm run build && BENCH_SIZES=tiny node bench/train/lora-step-memory.bench.mjs

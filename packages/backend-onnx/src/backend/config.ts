@@ -26,7 +26,7 @@ export interface OnnxBackendConfig {
   readonly enableCpuMemArena?: boolean
   /**
    * ONNX Runtime's memory pattern (default off): one block per run planned from the first run's sizes. On
-   * the SD1.5 LoRA step (fp16 weights) it cost 3.8 GiB of peak RSS and no speed (ADR 0007).
+   * the SD1.5 LoRA step (fp16 weights) it cost 3.8 GiB of peak RSS and no speed (ADR 0011).
    */
   readonly enableMemPattern?: boolean
   /**
@@ -34,7 +34,7 @@ export interface OnnxBackendConfig {
    * Default `["CommonSubexpressionElimination"]`: it merges what a training graph recomputes on purpose
    * (checkpointed blocks, half weights cast again at each use) back into the forward pass, and keeps the
    * merged values alive until the backward pass (SD1.5 LoRA step: 16.8 → 12.3 GiB peak RSS without it;
-   * ADR 0007). `[]` runs every transformer.
+   * ADR 0011). `[]` runs every transformer.
    */
   readonly disabledOptimizers?: ReadonlyArray<string>
 }
