@@ -32,6 +32,7 @@ export {
 } from "./stepOptions.js"
 export * from "./syntheticCheckpoint.js"
 export * from "./trainEstimate.js"
+export * from "./trainedNetwork.js"
 export {
   accumulatorName,
   buildTrainingStep,

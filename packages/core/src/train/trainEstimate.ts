@@ -1,10 +1,10 @@
-import { LoraNetwork } from "../lora/network.js"
 import { WeightScope } from "../nn/weightScope.js"
 import { input } from "../ops/sources.js"
 import { makeOptimizer } from "../optim/makeOptimizer.js"
 import type { SdArchitecture } from "./architecture.js"
 import type { TrainConfig } from "./config.js"
 import { conditionedUNet, conditioningInputs, textConditioning } from "./sdModel.js"
+import { trainedNetwork } from "./trainedNetwork.js"
 
 /** What a run trains: its LoRA parameters and the bytes of the optimizer's state for them. */
 export interface NetworkSize {
@@ -18,18 +18,7 @@ export interface NetworkSize {
  * it would carry. Nothing is computed.
  */
 export const networkSize = (architecture: SdArchitecture, config: TrainConfig): NetworkSize => {
-  const network = LoraNetwork.create({
-    rank: config.networkDim,
-    alpha: config.networkAlpha,
-    convRank: config.networkArgs.convDim,
-    convAlpha: config.networkArgs.convAlpha,
-    unetNaming: architecture.family === "sdxl" ? "ldm" : "diffusers",
-    components: config.networkTrainUnetOnly
-      ? ["unet"]
-      : config.networkTrainTextEncoderOnly
-        ? ["te", "te1", "te2"]
-        : ["unet", "te", "te1", "te2"],
-  })
+  const network = trainedNetwork(architecture, config)
   const scope = WeightScope.root({ adapters: [network.adapter] })
   // Any latent the UNet's levels can halve works: the network's shape does not depend on it.
   const side = 2 ** architecture.unet.channelMult.length

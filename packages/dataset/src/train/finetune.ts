@@ -16,9 +16,7 @@ import {
   type HostTensor,
   hostTensor,
   type LrGroup,
-  lrMultiplier,
   makeOptimizer,
-  resolveWarmupSteps,
   runTrainingLoop,
   type SavePoint,
   stepInputNames,
@@ -38,6 +36,7 @@ import { DatasetError } from "../errors.js"
 import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { checkpointModelspec } from "./checkpointMetadata.js"
+import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
@@ -198,7 +197,7 @@ export const finetune = (
     }
 
     const embedded = file.metadata[architectureMetadataKey]
-    const validationLosses: Array<{ epoch: number; loss: number }> = []
+    const validationLosses = validationLossLog()
     const metadata = (point: SavePoint): Record<string, string> => ({
       ...(embedded === undefined ? {} : { [architectureMetadataKey]: embedded }),
       ...(config.noMetadata
@@ -228,9 +227,7 @@ export const finetune = (
             ss_epoch: String(point.epoch),
             ss_steps: String(point.step),
             ss_training_comment: config.trainingComment ?? "None",
-            ...(validationLosses.length === 0
-              ? {}
-              : { "danlu.validation_loss": JSON.stringify(validationLosses) }),
+            ...validationLosses.metadata(),
           }),
       ...checkpointModelspec(config, architecture, setup.outputName, new Date()),
     })
@@ -281,9 +278,6 @@ export const finetune = (
             }
           : {}),
       }),
-      validationInputs: () => ({
-        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(config.validationSeed ?? seed, 0xffff)),
-      }),
       initialState: (spec) =>
         Effect.suspend(() => {
           const known = optimizerInitial[spec.name] ?? stepInitial[spec.name]
@@ -292,27 +286,12 @@ export const finetune = (
       isTrainingState: (name) =>
         trainedSet.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
       groups,
-      lrMultiplier: (step) =>
-        lrMultiplier(config.lrScheduler === "adafactor" ? "constant" : config.lrScheduler, step, {
-          totalSteps,
-          warmupSteps: resolveWarmupSteps(config.lrWarmupSteps, totalSteps),
-          numCycles: config.lrSchedulerNumCycles,
-          power: config.lrSchedulerPower,
-          initialLr: config.learningRate,
-        }),
-      epochs,
-      totalSteps,
-      gradientAccumulationSteps: accumulation,
-      saveEveryNEpochs: config.saveEveryNEpochs,
-      saveEveryNSteps: config.saveEveryNSteps,
-      saveLastNEpochs: config.saveLastNEpochs,
-      saveState: config.saveState,
+      ...loopScheduleOf(config, { seed, totalSteps, epochs }),
       sink,
       ...(resume ? { resume } : {}),
       stopRequested: hooks.stopRequested,
       emit: (event) => {
-        if (event.type === "epoch" && event.validationLoss !== undefined)
-          validationLosses.push({ epoch: event.epoch, loss: event.validationLoss })
+        validationLosses.record(event)
         hooks.emit(event)
       },
     })

@@ -15,14 +15,11 @@ import {
   importLora,
   kohyaMetadata,
   type LoraForwardHook,
-  LoraNetwork,
   type LrGroup,
   loraDownName,
   loraUpName,
-  lrMultiplier,
   makeOptimizer,
   type OptimizerArgValue,
-  resolveWarmupSteps,
   runTrainingLoop,
   type SavePoint,
   stepInputNames,
@@ -32,6 +29,7 @@ import {
   type TrainConfig,
   type TrainResult,
   textConditioning,
+  trainedNetwork,
   WeightScope,
 } from "@danlu/core"
 import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
@@ -42,6 +40,7 @@ import { DatasetError } from "../errors.js"
 import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
+import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { loraDropout } from "./loraDropout.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
@@ -104,18 +103,7 @@ export const train = (
       frozenTextEncoderOption: "network_train_unet_only",
     })
 
-    const network = LoraNetwork.create({
-      rank: config.networkDim,
-      alpha: config.networkAlpha,
-      convRank: config.networkArgs.convDim,
-      convAlpha: config.networkArgs.convAlpha,
-      unetNaming: architecture.family === "sdxl" ? "ldm" : "diffusers",
-      components: config.networkTrainUnetOnly
-        ? ["unet"]
-        : config.networkTrainTextEncoderOnly
-          ? ["te", "te1", "te2"]
-          : ["unet", "te", "te1", "te2"],
-    })
+    const network = trainedNetwork(architecture, config)
     const tokenizer = yield* clipTokenizer
     const textCache = config.cacheTextEncoderOutputs
       ? yield* cacheTextEncoderOutputs(
@@ -342,7 +330,7 @@ export const train = (
       ),
       ...(dataset ? datasetsMetadata(dataset, data) : foldersMetadata),
     }
-    const validationLosses: Array<{ epoch: number; loss: number }> = []
+    const validationLosses = validationLossLog()
     const metadata = (point: SavePoint): Record<string, string> => ({
       ...kohyaMetadata({
         family: architecture.family,
@@ -358,9 +346,7 @@ export const train = (
           ss_epoch: String(point.epoch),
           ss_steps: String(point.step),
           ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
-          ...(validationLosses.length === 0
-            ? {}
-            : { "danlu.validation_loss": JSON.stringify(validationLosses) }),
+          ...validationLosses.metadata(),
         },
       }),
     })
@@ -401,9 +387,6 @@ export const train = (
         [stepInputNames.step]: scalarTensor(optimizerStep),
         ...(accumulation > 1 ? { [stepInputNames.applyUpdate]: scalarTensor(apply ? 1 : 0) } : {}),
       }),
-      validationInputs: () => ({
-        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(config.validationSeed ?? seed, 0xffff)),
-      }),
       initialState: (spec) =>
         Effect.suspend(() => {
           const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
@@ -413,27 +396,12 @@ export const train = (
       isTrainingState: (name) =>
         trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
       groups,
-      lrMultiplier: (step) =>
-        lrMultiplier(config.lrScheduler === "adafactor" ? "constant" : config.lrScheduler, step, {
-          totalSteps,
-          warmupSteps: resolveWarmupSteps(config.lrWarmupSteps, totalSteps),
-          numCycles: config.lrSchedulerNumCycles,
-          power: config.lrSchedulerPower,
-          initialLr: config.learningRate,
-        }),
-      epochs,
-      totalSteps,
-      gradientAccumulationSteps: accumulation,
-      saveEveryNEpochs: config.saveEveryNEpochs,
-      saveEveryNSteps: config.saveEveryNSteps,
-      saveLastNEpochs: config.saveLastNEpochs,
-      saveState: config.saveState,
+      ...loopScheduleOf(config, { seed, totalSteps, epochs }),
       sink,
       ...(resume ? { resume } : {}),
       stopRequested: hooks.stopRequested,
       emit: (event) => {
-        if (event.type === "epoch" && event.validationLoss !== undefined)
-          validationLosses.push({ epoch: event.epoch, loss: event.validationLoss })
+        validationLosses.record(event)
         hooks.emit(event)
       },
     })

@@ -1,0 +1,21 @@
+import { LoraNetwork } from "../lora/network.js"
+import type { SdArchitecture } from "./architecture.js"
+import type { TrainConfig } from "./config.js"
+
+/**
+ * The LoRA (or LoCon) network a kohya config trains on a model: rank and alpha, `conv_dim`/`conv_alpha`,
+ * the parts trained, and the module names sd-scripts writes for the family (SDXL's are the ldm names).
+ */
+export const trainedNetwork = (architecture: SdArchitecture, config: TrainConfig): LoraNetwork =>
+  LoraNetwork.create({
+    rank: config.networkDim,
+    alpha: config.networkAlpha,
+    convRank: config.networkArgs.convDim,
+    convAlpha: config.networkArgs.convAlpha,
+    unetNaming: architecture.family === "sdxl" ? "ldm" : "diffusers",
+    components: config.networkTrainUnetOnly
+      ? ["unet"]
+      : config.networkTrainTextEncoderOnly
+        ? ["te", "te1", "te2"]
+        : ["unet", "te", "te1", "te2"],
+  })
