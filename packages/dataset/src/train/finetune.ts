@@ -30,19 +30,17 @@ import {
 } from "@danlu/core"
 import { checkpointTrainSink, readTrainState } from "@danlu/core/node"
 import { Effect, type Scope } from "effect"
-import { processCaption } from "../captions/captionPipeline.js"
 import type { DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError } from "../errors.js"
-import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { checkpointModelspec } from "./checkpointMetadata.js"
 import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
-import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
+import { cachedConditioning } from "./textEncoderCache.js"
 import { optimizerArgStrings, type TrainRunHooks } from "./train.js"
 import { trainingSamples } from "./trainingSamples.js"
-import { prepareTraining } from "./trainingSetup.js"
+import { cachedTextOutputs, prepareTraining } from "./trainingSetup.js"
 import { runEventTeller } from "./trainRunEvents.js"
 
 const fail = (message: string) => new DatasetError({ message })
@@ -79,21 +77,7 @@ export const finetune = (
     const { architecture, data, file, readWeight, storage, seed, totalSteps, epochs, accumulation } = setup
 
     const tokenizer = yield* clipTokenizer
-    const textCache = config.cacheTextEncoderOutputs
-      ? yield* cacheTextEncoderOutputs(
-          architecture,
-          tokenizer,
-          config.clipSkip,
-          [
-            ...[...data.images, ...data.regularizationImages].map((image) =>
-              processCaption(image.caption, image.subset.caption, 1, createRng(seed)),
-            ),
-            ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
-          ],
-          readWeight,
-          storage,
-        )
-      : undefined
+    const textCache = yield* cachedTextOutputs(config, setup, tokenizer)
     if (textCache) tell({ type: "captions", encoded: textCache.outputs.size })
 
     /** The model on a fresh scope; a frozen text encoder is built on a scope of its own, so it is not trained. */

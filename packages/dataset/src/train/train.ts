@@ -34,19 +34,17 @@ import {
 } from "@danlu/core"
 import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
 import { Effect, type Scope } from "effect"
-import { processCaption } from "../captions/captionPipeline.js"
 import type { DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError } from "../errors.js"
-import { createRng } from "../random/rng.js"
 import { batchInputs } from "./batchInputs.js"
 import { datasetsMetadata } from "./datasetsMetadata.js"
 import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { loraDropout } from "./loraDropout.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
-import { cachedConditioning, cacheTextEncoderOutputs } from "./textEncoderCache.js"
+import { cachedConditioning } from "./textEncoderCache.js"
 import { trainingSamples } from "./trainingSamples.js"
-import { prepareTraining } from "./trainingSetup.js"
+import { cachedTextOutputs, prepareTraining } from "./trainingSetup.js"
 import { runEventTeller, type TrainRunEvent } from "./trainRunEvents.js"
 
 export interface TrainRunHooks {
@@ -86,41 +84,17 @@ export const train = (
 ): Effect.Effect<TrainResult, unknown, Backend | Scope.Scope> =>
   Effect.gen(function* () {
     const tell = yield* runEventTeller(hooks.emit)
-    const {
-      modelPath,
-      outputDir,
-      outputName,
-      seed,
-      architecture,
-      readWeight,
-      storage,
-      data,
-      accumulation,
-      totalSteps,
-      epochs,
-    } = yield* prepareTraining(config, hooks, dataset, {
+    const setup = yield* prepareTraining(config, hooks, dataset, {
       frozenTextEncoder: config.networkTrainUnetOnly,
       frozenTextEncoderOption: "network_train_unet_only",
     })
+    const { modelPath, outputDir, outputName, seed, architecture, readWeight, storage, data, accumulation } =
+      setup
+    const { totalSteps, epochs } = setup
 
     const network = trainedNetwork(architecture, config)
     const tokenizer = yield* clipTokenizer
-    const textCache = config.cacheTextEncoderOutputs
-      ? yield* cacheTextEncoderOutputs(
-          architecture,
-          tokenizer,
-          config.clipSkip,
-          [
-            ...[...data.images, ...data.regularizationImages].map((image) =>
-              processCaption(image.caption, image.subset.caption, 1, createRng(seed)),
-            ),
-            // Validation batches keep each image's caption as it is.
-            ...data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
-          ],
-          readWeight,
-          storage,
-        )
-      : undefined
+    const textCache = yield* cachedTextOutputs(config, setup, tokenizer)
     if (textCache) tell({ type: "captions", encoded: textCache.outputs.size })
     const dropout = loraDropout({
       network: config.networkDropout,

@@ -5,6 +5,7 @@ import {
   architectureOf,
   Backend,
   baseWeightStorage,
+  type ClipTokenizer,
   type DeviceBuffer,
   type DType,
   detectCheckpoint,
@@ -25,10 +26,12 @@ import {
 import { openModelFile } from "@danlu/core/node"
 import { Effect, Scope } from "effect"
 import type { Sizing } from "../buckets/sizing.js"
-import type { CaptionOptions } from "../captions/captionPipeline.js"
+import { type CaptionOptions, processCaption } from "../captions/captionPipeline.js"
 import type { DatasetBlueprint, DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError, describeCause } from "../errors.js"
 import type { LatentEncoder } from "../latent/latentCache.js"
+import { createRng } from "../random/rng.js"
+import { cacheTextEncoderOutputs } from "./textEncoderCache.js"
 import type { TrainRunHooks } from "./train.js"
 import {
   foldersAsDataset,
@@ -351,3 +354,25 @@ export const prepareTraining = (
       epochs: Math.ceil(totalSteps / updatesPerEpoch),
     }
   })
+
+/**
+ * With `cache_text_encoder_outputs` (captions fixed for the run): every caption a step or the validation loss
+ * can see — the training images' captions as the pipeline gives them, the validation images' as they are —
+ * encoded once by the frozen text encoder. Undefined without the option.
+ */
+export const cachedTextOutputs = (config: TrainConfig, setup: TrainingSetup, tokenizer: ClipTokenizer) =>
+  config.cacheTextEncoderOutputs
+    ? cacheTextEncoderOutputs(
+        setup.architecture,
+        tokenizer,
+        config.clipSkip,
+        [
+          ...[...setup.data.images, ...setup.data.regularizationImages].map((image) =>
+            processCaption(image.caption, image.subset.caption, 1, createRng(setup.seed)),
+          ),
+          ...setup.data.validation.flatMap((batch) => batch.samples.map((sample) => sample.caption)),
+        ],
+        setup.readWeight,
+        setup.storage,
+      )
+    : Effect.succeed(undefined)
