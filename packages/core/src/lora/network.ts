@@ -54,6 +54,11 @@ export interface LoraNetworkOptions extends LoraTargetOptions {
   readonly components?: ReadonlyArray<string>
   /** dtype of the LoRA weights in the program (default f32 whatever the base weights are). */
   readonly dtype?: DType
+  /**
+   * dtype the LoRA weights are held in, when it differs from `dtype`: each is a state of this dtype cast to
+   * `dtype` where the layer reads it (kohya's `full_fp16` / `full_bf16`: half weights, f32 math).
+   */
+  readonly storage?: DType
 }
 
 const shapesFor = (module: ModuleInfo, rank: number): { down: Shape; up: Shape } =>
@@ -72,10 +77,13 @@ export class LoraNetwork {
   /** Every layer seen, by `layerId`: its LoRA, or undefined when it is not a target. */
   private readonly planned = new Map<string, LoraModule | undefined>()
   private readonly stateTensors = new Map<string, Tensor<"state">>()
+  /** What each state is read as: itself, or its cast from `storage` (one per state, shared by every build). */
+  private readonly reads = new Map<string, Tensor>()
   readonly multiplier: number | Tensor
   /** The naming given at creation; undefined picks it per module from the model family. */
   readonly unetNaming: UNetLoraNaming | undefined
   readonly dtype: DType
+  readonly storage: DType
   readonly prefix: string
 
   private constructor(
@@ -90,6 +98,7 @@ export class LoraNetwork {
     this.multiplier = multiplier
     this.unetNaming = options.unetNaming
     this.dtype = options.dtype ?? "f32"
+    this.storage = options.storage ?? this.dtype
     this.prefix = options.prefix ?? ""
   }
 
@@ -227,12 +236,14 @@ export class LoraNetwork {
     return this.prefix + name
   }
 
-  private tensor(name: string, shape: Shape): Tensor<"state"> {
-    const seen = this.stateTensors.get(name)
+  private tensor(name: string, shape: Shape): Tensor {
+    const seen = this.reads.get(name)
     if (seen) return seen
-    const tensor = state(name, shape, this.dtype)
+    const tensor = state(name, shape, this.storage)
+    const read = cast(tensor, this.dtype)
     this.stateTensors.set(name, tensor)
-    return tensor
+    this.reads.set(name, read)
+    return read
   }
 }
 

@@ -392,8 +392,12 @@ export const trainOptionSpecs: { readonly [K in keyof TrainConfig]-?: OptionSpec
   seed: integer("seed of noise, timesteps, shuffling and augmentation"),
   gradientCheckpointing: boolean("recompute activations in the backward pass to save memory"),
   mixedPrecision: choice("precision of the frozen weights and activations", ["no", "fp16", "bf16"]),
-  fullFp16: boolean("keep the trained weights in fp16 too"),
-  fullBf16: boolean("keep the trained weights in bf16 too"),
+  fullFp16: boolean(
+    "keep the trained weights and optimizer moments in fp16 too (needs mixed_precision fp16)",
+  ),
+  fullBf16: boolean(
+    "keep the trained weights and optimizer moments in bf16 too (needs mixed_precision bf16)",
+  ),
   clipSkip: integer("use the text encoder's Nth layer from the end (2 for NAI-derived anime models)", 1),
   maxTokenLength: {
     kind: { type: "integer", oneOf: [75, 150, 225] },

@@ -1,5 +1,5 @@
 import { defaultTrainConfig, kohyaOptionName, type TrainConfig } from "./config.js"
-import { fullHalfRefusal } from "./precision.js"
+import { fullHalfMismatch } from "./precision.js"
 
 /** One problem found before training: an error stops the run, a warning is printed. */
 export interface ConfigProblem {
@@ -340,8 +340,9 @@ export const checkTrainConfig = (
       "zero_terminal_snr without v_parameterization: an ε-prediction model cannot learn the last step",
     )
   }
-  const fullHalf = fullHalfRefusal(config)
-  if (fullHalf !== undefined) error(config.fullFp16 ? "fullFp16" : "fullBf16", fullHalf)
+  const fullHalf = fullHalfMismatch(config)
+  if (fullHalf !== undefined)
+    error(config.fullFp16 && config.mixedPrecision !== "fp16" ? "fullFp16" : "fullBf16", fullHalf)
 
   // saving and sampling
   if (

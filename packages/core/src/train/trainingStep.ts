@@ -2,10 +2,12 @@ import { grad } from "../autodiff/grad.js"
 import type { Graph } from "../graph/graph.js"
 import { add, div, greater, minimum, mul, sqrt, square, where } from "../ops/elementwise.js"
 import { sum } from "../ops/reduce.js"
-import { input, state } from "../ops/sources.js"
+import { input, state, zeros } from "../ops/sources.js"
+import type { DType } from "../tensor/dtype.js"
 import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import type { Tensor } from "../tensor/tensor.js"
 import { inputDraws, NOISE_KEY, philoxDraws } from "./draws.js"
+import { f32Reads, heldUpdates, isHalfHeld } from "./heldStates.js"
 import { noiseSchedule } from "./noiseSchedule.js"
 import { type Denoise, stepInputNames, stepLoss } from "./stepLoss.js"
 import { drawTimesteps } from "./stepNoise.js"
@@ -46,6 +48,13 @@ export interface TrainingStepSpec {
    */
   readonly groups: ReadonlyArray<TrainableGroup> | (() => ReadonlyArray<TrainableGroup>)
   readonly optimizer: StepOptimizer
+  /**
+   * The optimizer's starting states (`Optimizer.initialState` of the parameters as held), whose dtypes say
+   * how each state is held. With half-held parameters (`full_fp16` / `full_bf16`) a state held in half is
+   * read as f32 and its new value rounded to half once; without this map every optimizer state is held as
+   * the update computes it (f32).
+   */
+  readonly optimizerStates?: Readonly<Record<string, { readonly dtype: DType }>>
   readonly options?: StepOptions
 }
 
@@ -73,6 +82,10 @@ export const accumulatorName = (param: string): string => `accum.${param}`
  * `accum.<param>` states, and on the micro-step whose `apply_update` input is 1 the optimizer gets the sum
  * divided by N (accelerate's average), after which the accumulators reset; on the others, parameters and
  * optimizer states keep their values.
+ *
+ * A trained parameter held in f16/bf16 (kohya's `full_fp16` / `full_bf16`) must be read through a cast to f32;
+ * its gradient is taken through that read (f32), the optimizer sees it as an f32 state, and its new value, like
+ * each new value of its half-held optimizer states (`optimizerStates`), is rounded to half once when written.
  */
 export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   const options = resolveStepOptions(spec.options)
@@ -85,7 +98,19 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   const params = trainableGroups.flatMap((g) => g.trainables)
   if (params.length === 0) throw new RangeError("a training step needs at least one trainable parameter")
   const activeOf = trainableGroups.flatMap((g) => g.trainables.map(() => g.active))
-  const grads = grad(loss, params).map((g, i) => (activeOf[i] ? mul(g, activeOf[i]) : g))
+  // A half-held parameter is differentiated through its f32 reads, so its gradient is f32 (never rounded).
+  const halfParams = params.filter((p) => isHalfHeld(p.dtype))
+  const reads = f32Reads(loss, halfParams)
+  const wrt = params.map((p) => reads.get(p) ?? [p])
+  const flat = grad(loss, wrt.flat())
+  let next = 0
+  const grads = wrt
+    .map((ts, i) =>
+      ts.length === 0
+        ? zeros(params[i]!.shape, "f32")
+        : ts.map(() => flat[next++]!).reduce((a, b) => add(a, b)),
+    )
+    .map((g, i) => (activeOf[i] ? mul(g, activeOf[i]) : g))
   const accumulating = options.gradientAccumulationSteps > 1
   const apply = accumulating ? greater(input(stepInputNames.applyUpdate, []), 0.5) : undefined
   const updates: Record<string, Tensor> = {}
@@ -104,10 +129,14 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
     options.maxGradNorm > 0 ? minimum(div(options.maxGradNorm, add(norm, 1e-6)), 1) : undefined
   const clipped = clipCoefficient ? averaged.map((g) => mul(g, clipCoefficient)) : averaged
 
+  // The optimizer sees a half-held parameter as an f32 state of its name; `heldUpdates` reads it from the half one.
   let at = 0
   const groups = trainableGroups.map((group) => ({
     lr: group.lr,
-    trainables: group.trainables.map((param) => ({ param, grad: clipped[at++]! })),
+    trainables: group.trainables.map((param) => ({
+      param: isHalfHeld(param.dtype) ? state(param.attrs.name, param.shape, "f32") : param,
+      grad: clipped[at++]!,
+    })),
   }))
   const optimized = spec.optimizer.update(groups, input(stepInputNames.step, []))
   const gates = new Map<string, Tensor>()
@@ -120,12 +149,20 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   const gateOf = (name: string) =>
     gates.get(name) ??
     (name.startsWith("optimizer.") ? gates.get(name.slice(10, name.lastIndexOf("."))) : undefined)
+  const gatedUpdates: Record<string, Tensor> = {}
   for (const [name, value] of Object.entries(optimized)) {
     const kept = () => state(name, value.shape, value.dtype)
     const gate = gateOf(name)
     const gated = gate ? where(gate, value, kept()) : value
-    updates[name] = apply ? where(apply, gated, kept()) : gated
+    gatedUpdates[name] = apply ? where(apply, gated, kept()) : gated
   }
+  const heldParams = new Map(halfParams.map((p) => [p.attrs.name, p.dtype]))
+  Object.assign(
+    updates,
+    halfParams.length === 0
+      ? gatedUpdates
+      : heldUpdates(gatedUpdates, (name) => heldParams.get(name) ?? spec.optimizerStates?.[name]?.dtype),
+  )
   return {
     graph: { outputs: { loss, loss_per_sample: perSample, grad_norm: norm }, updates },
     initialState,

@@ -104,16 +104,29 @@ describe("checkTrainConfig", () => {
 })
 
 describe("precision options", () => {
-  it("takes mixed precision without a word and refuses full_fp16 / full_bf16 in one line", () => {
+  it("takes full_fp16 / full_bf16 with their mixed_precision, and refuses any other pairing in one line as kohya does", () => {
     const precision = (p: { readonly key: string }) => /precision|full_/.test(p.key)
-    expect(checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16" })).filter(precision)).toEqual([])
-    const refused = checkTrainConfig(resolveTrainConfig({ mixedPrecision: "bf16", fullBf16: true }))
-    expect(refused.filter(precision)).toEqual([
+    const problems = (config: Parameters<typeof resolveTrainConfig>[0]) =>
+      checkTrainConfig(resolveTrainConfig(config)).filter(precision)
+    expect(problems({ mixedPrecision: "bf16" })).toEqual([])
+    expect(problems({ mixedPrecision: "bf16", fullBf16: true })).toEqual([])
+    expect(problems({ mixedPrecision: "fp16", fullFp16: true })).toEqual([])
+    expect(problems({ mixedPrecision: "bf16", fullFp16: true })).toEqual([
+      expect.objectContaining({
+        level: "error",
+        key: "full_fp16",
+        message: 'full_fp16 requires mixed_precision = "fp16" (it is "bf16")',
+      }),
+    ])
+    expect(problems({ fullBf16: true })).toEqual([
       expect.objectContaining({
         level: "error",
         key: "full_bf16",
-        message: expect.stringMatching(/not supported/),
+        message: 'full_bf16 requires mixed_precision = "bf16" (it is "no")',
       }),
+    ])
+    expect(problems({ mixedPrecision: "fp16", fullFp16: true, fullBf16: true })).toEqual([
+      expect.objectContaining({ level: "error", key: "full_bf16" }),
     ])
   })
 })

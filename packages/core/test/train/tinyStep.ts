@@ -7,6 +7,7 @@ import {
   type StepOptions,
   T,
   type Tensor,
+  type TrainingStepSpec,
   tinySd1UNet,
   unet,
   unetPrefix,
@@ -43,9 +44,21 @@ export const sgdOptimizer: StepOptimizer = {
     ),
 }
 
-/** A LoRA step on the tiny UNet with a fixed text context input. */
-export const tinyUNetStep = (options: StepOptions, optimizer: StepOptimizer = adamWOptimizer) => {
-  const network = LoraNetwork.create({ rank: 1, alpha: 1, components: ["unet"] })
+/**
+ * A LoRA step on the tiny UNet with a fixed text context input; with `held`, the LoRA weights are held in
+ * half (full_fp16 / full_bf16) and the optimizer's states as `held.optimizerStates` says.
+ */
+export const tinyUNetStep = (
+  options: StepOptions,
+  optimizer: StepOptimizer = adamWOptimizer,
+  held?: Pick<TrainingStepSpec, "optimizerStates"> & { readonly storage: "f16" | "bf16" },
+) => {
+  const network = LoraNetwork.create({
+    rank: 1,
+    alpha: 1,
+    components: ["unet"],
+    ...(held ? { storage: held.storage } : {}),
+  })
   const scope = WeightScope.root({ adapters: [network.adapter] })
   const latents = T.input("latents", [...LATENT_SHAPE])
   const context = T.input("context", [...CONTEXT_SHAPE])
@@ -57,6 +70,7 @@ export const tinyUNetStep = (options: StepOptions, optimizer: StepOptimizer = ad
     ],
     optimizer,
     options,
+    ...(held?.optimizerStates ? { optimizerStates: held.optimizerStates } : {}),
   })
   return { ...step, network, scope }
 }

@@ -10,6 +10,7 @@ import { fromHostTensor, type StoredTensor, toHostTensor } from "../../io/stored
 import { kohyaTensors, type LoraSaveDType } from "../../lora/kohyaFile.js"
 import type { LoraModuleWeights } from "../../lora/moduleWeights.js"
 import type { HostTensor } from "../../tensor/hostTensor.js"
+import { castHostFloat } from "../../train/baseWeights.js"
 import type { SavePoint, TrainProgress, TrainSink } from "../../train/loop.js"
 import { writeFileAtomic } from "./atomicWrite.js"
 import { fileError } from "./fileErrors.js"
@@ -92,7 +93,13 @@ export const ensureFolder = (folder: string): Effect.Effect<void, FileAccessErro
 const writeNetwork = (options: KohyaTrainSinkOptions, point: SavePoint) =>
   Effect.gen(function* () {
     yield* ensureFolder(options.outputDir)
-    const weights = (yield* point.read(options.networkStates)) as Record<string, HostTensor<"f32">>
+    // Weights held in half (full_fp16 / full_bf16) widen exactly; the file follows save_precision.
+    const weights = Object.fromEntries(
+      Object.entries(yield* point.read(options.networkStates)).map(([name, value]) => [
+        name,
+        castHostFloat(value, "f32") as HostTensor<"f32">,
+      ]),
+    )
     const tensors = kohyaTensors(options.modules(weights), options.savePrecision)
     const metadata = options.metadata(point)
     const hashes = yield* safetensorsHashes(tensors, metadata)
