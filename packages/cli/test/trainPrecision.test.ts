@@ -146,11 +146,4 @@ describe("mixed_precision", () => {
       closeTo(webgpu.losses, reference.losses, 1e-3)
     }
   }, 300_000)
-
-  it("refuses full_fp16 / full_bf16 in one line", async () => {
-    const refused = await run(Reference.layer, { mixedPrecision: "bf16", fullBf16: true })
-    expect(refused.exit._tag).toBe("Failure")
-    if (refused.exit._tag === "Failure")
-      expect(String(refused.exit.cause)).toMatch(/full_bf16 is not supported: danlu's optimizers update f32/)
-  })
 })

@@ -5,6 +5,7 @@ import type { BackendError } from "../errors.js"
 import type { Graph, TensorSpec } from "../graph/graph.js"
 import { Progress } from "../progress/progress.js"
 import type { HostTensor } from "../tensor/hostTensor.js"
+import { castHostFloat } from "./baseWeights.js"
 import type { BatchSource, TrainBatch } from "./batchSource.js"
 import type { TrainEvent } from "./events.js"
 import { trainProgressEvent } from "./trainProgress.js"
@@ -179,7 +180,9 @@ export const runTrainingLoop = <E>(
           buffers.has(spec.name)
             ? Effect.void
             : Effect.gen(function* () {
-                const value = resumeStates[spec.name] ?? (yield* options.initialState(spec))
+                // A state saved in another float dtype (full_bf16 turned on or off) is taken rounded to this one.
+                const resumed = resumeStates[spec.name]
+                const value = resumed ? castHostFloat(resumed, spec.dtype) : yield* options.initialState(spec)
                 buffers.set(spec.name, yield* backend.upload(value))
               }),
         { discard: true },

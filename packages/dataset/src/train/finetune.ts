@@ -11,6 +11,7 @@ import {
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
+  type DType,
   fineTuneGroups,
   fineTuneInputNames,
   type HostTensor,
@@ -47,9 +48,18 @@ const fail = (message: string) => new DatasetError({ message })
 
 const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
 
-/** `save_precision` as the checkpoint stores it; unset keeps the f32 the weights were trained in. */
-const saveDType = (precision: TrainConfig["savePrecision"]) =>
-  precision === "fp16" ? "F16" : precision === "bf16" ? "BF16" : precision === "float" ? "F32" : undefined
+/**
+ * `save_precision` as the checkpoint stores it; unset keeps the dtype the weights were trained in: f32, or
+ * the half dtype of `full_fp16` / `full_bf16` (kohya saves them as they are then).
+ */
+const saveDType = (precision: TrainConfig["savePrecision"], trained: DType | undefined) =>
+  precision === "fp16" || (precision === undefined && trained === "f16")
+    ? "F16"
+    : precision === "bf16" || (precision === undefined && trained === "bf16")
+      ? "BF16"
+      : precision === "float"
+        ? "F32"
+        : undefined
 
 /**
  * Full fine-tuning as sd-scripts' `train_db.py` does it, on the backend in the Effect context: every weight
@@ -74,20 +84,34 @@ export const finetune = (
       frozenTextEncoder: !trainTextEncoder,
       frozenTextEncoderOption: "stop_text_encoder_training = -1",
     })
-    const { architecture, data, file, readWeight, storage, seed, totalSteps, epochs, accumulation } = setup
+    const {
+      architecture,
+      data,
+      file,
+      readWeight,
+      storage,
+      trainedStorage,
+      seed,
+      totalSteps,
+      epochs,
+      accumulation,
+    } = setup
 
     const tokenizer = yield* clipTokenizer
     const textCache = yield* cachedTextOutputs(config, setup, tokenizer)
     if (textCache) tell({ type: "captions", encoded: textCache.outputs.size })
 
-    /** The model on a fresh scope; a frozen text encoder is built on a scope of its own, so it is not trained. */
+    /**
+     * The model on a fresh scope, its trained weights held as `full_fp16` / `full_bf16` say (f32 without); a
+     * frozen text encoder is built on a scope of its own, so it is not trained.
+     */
     const buildModel = (shape: BatchShape) => {
-      const scope = WeightScope.root()
+      const scope = WeightScope.root(trainedStorage === undefined ? {} : { storage: trainedStorage })
       const latents = T.input("latents", [shape.batch, ...shape.latentShape])
       const conditioning = textCache
         ? cachedConditioning(architecture, textCache, shape.batch)
         : textConditioning(
-            // A frozen text encoder is held as mixed_precision says; trained weights stay f32.
+            // A frozen text encoder is held as mixed_precision says.
             trainTextEncoder ? scope : WeightScope.root(storage === undefined ? {} : { storage }),
             architecture,
             conditioningInputs(architecture, shape.batch),
@@ -143,6 +167,7 @@ export const finetune = (
         denoise,
         groups: trainableGroups,
         optimizer,
+        optimizerStates: optimizerInitial,
         options: stepOptions,
       })
       stepInitial = { ...stepInitial, ...step.initialState }
@@ -206,6 +231,8 @@ export const finetune = (
             ss_gradient_accumulation_steps: String(accumulation),
             ss_max_grad_norm: String(config.maxGradNorm),
             ss_mixed_precision: config.mixedPrecision,
+            ss_full_fp16: config.fullFp16 ? "True" : "False",
+            ss_full_bf16: config.fullBf16 ? "True" : "False",
             ss_seed: String(seed),
             ss_clip_skip: String(config.clipSkip ?? "None"),
             ss_epoch: String(point.epoch),
@@ -220,7 +247,7 @@ export const finetune = (
       outputName: setup.outputName,
       base: file,
       trainedStates: trained,
-      savePrecision: saveDType(config.savePrecision),
+      savePrecision: saveDType(config.savePrecision, trainedStorage),
       metadata,
       stateMetadata: { [runIdentityKey]: JSON.stringify(identity) },
     })

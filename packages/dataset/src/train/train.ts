@@ -7,9 +7,11 @@ import {
   type BatchShape,
   buildTrainingStep,
   buildValidationLoss,
+  castHostFloat,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
+  type DType,
   type HostTensor,
   hostTensor,
   importLora,
@@ -71,6 +73,14 @@ export const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgVa
   })
 
 const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
+
+/** `save_precision` as the LoRA file stores it; unset keeps the dtype the weights were trained in (kohya's None). */
+const loraSaveDType = (precision: TrainConfig["savePrecision"], trained: DType | undefined) =>
+  precision === "fp16" || (precision === undefined && trained === "f16")
+    ? "F16"
+    : precision === "bf16" || (precision === undefined && trained === "bf16")
+      ? "BF16"
+      : "F32"
 
 /**
  * Trains a LoRA as sd-scripts' `train_network.py` does, on the backend in the Effect context: the base model,
@@ -176,6 +186,7 @@ export const train = (
         denoise,
         groups: graphGroups,
         optimizer,
+        optimizerStates: optimizerInitial,
         options: stepOptions,
       })
       stepInitial = { ...stepInitial, ...step.initialState }
@@ -261,7 +272,9 @@ export const train = (
         .map(([k, v]) => `${k}=${v}`)
         .join(",")})`,
       ss_mixed_precision: config.mixedPrecision,
-      ss_full_fp16: String(config.fullFp16),
+      // Python's str(bool), as kohya writes them.
+      ss_full_fp16: config.fullFp16 ? "True" : "False",
+      ss_full_bf16: config.fullBf16 ? "True" : "False",
       ss_sd_model_name: modelPath.split(/[\\/]/).pop() ?? modelPath,
       ss_clip_skip: String(config.clipSkip ?? "None"),
       ss_max_token_length: String(config.maxTokenLength ?? "None"),
@@ -327,8 +340,7 @@ export const train = (
     const sink = kohyaTrainSink({
       outputDir,
       outputName,
-      savePrecision:
-        config.savePrecision === "fp16" ? "F16" : config.savePrecision === "bf16" ? "BF16" : "F32",
+      savePrecision: loraSaveDType(config.savePrecision, setup.trainedStorage),
       networkStates: [...loraTensors.keys()],
       modules: (weights) => network.moduleWeights(weights),
       metadata,
@@ -364,7 +376,8 @@ export const train = (
       initialState: (spec) =>
         Effect.suspend(() => {
           const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
-          if (known) return Effect.succeed(known)
+          // New and imported LoRA weights are f32; full_fp16 / full_bf16 hold them rounded to half.
+          if (known) return Effect.succeed(castHostFloat(known, spec.dtype))
           return readWeight(spec.name, spec.shape, spec.dtype)
         }),
       isTrainingState: (name) =>

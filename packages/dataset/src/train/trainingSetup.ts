@@ -9,14 +9,16 @@ import {
   type DeviceBuffer,
   type DType,
   detectCheckpoint,
-  fullHalfRefusal,
+  fullHalfMismatch,
   type HostTensor,
   hostTensor,
+  isFloat,
   readBaseWeight,
   type SdArchitecture,
   T,
   type TensorFile,
   type TrainConfig,
+  trainedWeightStorage,
   vaeDownscale,
   vaeEncode,
   vaeLatent,
@@ -198,6 +200,8 @@ export interface TrainingSetup {
   ) => Effect.Effect<HostTensor, unknown>
   /** How the frozen base weights are held (`mixed_precision`); undefined is f32. */
   readonly storage: DType | undefined
+  /** How the trained weights and their optimizer moments are held (`full_fp16` / `full_bf16`); undefined is f32. */
+  readonly trainedStorage: DType | undefined
   readonly data: TrainingData<unknown>
   readonly accumulation: number
   /** kohya's `max_train_steps` (from `max_train_epochs` when set). */
@@ -225,6 +229,21 @@ export const prepareTraining = (
     const outputDir = config.outputDir
     if (!outputDir) return yield* fail("no output folder: set output_dir")
     const seed = config.seed ?? 42
+    const fullHalf = fullHalfMismatch(config)
+    if (fullHalf !== undefined) return yield* fail(fullHalf)
+    const trainedStorage = trainedWeightStorage(config)
+    const { capabilities, name: backendName } = yield* Backend
+    // WebGPU reads bf16 weights (two to a u32) but has no bf16 to compute or write in (ADR 0011 §4).
+    if (trainedStorage !== undefined && !capabilities.dtypes.includes(trainedStorage)) {
+      const option = trainedStorage === "f16" ? "full_fp16" : "full_bf16"
+      const other =
+        trainedStorage === "bf16" && capabilities.dtypes.includes("f16")
+          ? "full_fp16 with mixed_precision fp16, or "
+          : ""
+      return yield* fail(
+        `${option} cannot run on the ${backendName} backend: it cannot write ${trainedStorage} weights (it computes in ${capabilities.dtypes.filter(isFloat).join(", ")}); use ${other}another backend`,
+      )
+    }
     const augmented = dataset ? dataset.datasets.flatMap((d) => d.subsets) : [config]
     if (config.cacheTextEncoderOutputs) {
       if (!options.frozenTextEncoder)
@@ -283,8 +302,6 @@ export const prepareTraining = (
     }
     const readWeight = (key: string, shape: readonly number[], dtype: DType) =>
       readBaseWeight(file, key, shape, dtype)
-    const fullHalf = fullHalfRefusal(config)
-    if (fullHalf !== undefined) return yield* fail(fullHalf)
     const storage = baseWeightStorage(config.mixedPrecision)
 
     const vaeHash = createHash("sha256")
@@ -348,6 +365,7 @@ export const prepareTraining = (
       architecture,
       readWeight,
       storage,
+      trainedStorage,
       data,
       accumulation,
       totalSteps,
