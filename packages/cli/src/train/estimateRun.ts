@@ -11,6 +11,7 @@ import {
   ShapeError,
   type TrainConfig,
   type TrainEstimate,
+  trainedWeightStorage,
 } from "@danlu/core"
 import { openModelFile } from "@danlu/core/node"
 import { Cause, Effect, Exit } from "effect"
@@ -100,6 +101,7 @@ export const estimateRun = (config: TrainConfig, modelPath: string, options: Run
         ? { totalBytes: totalmem(), freeBytes: freemem() + process.memoryUsage().rss }
         : { totalBytes: options.memoryLimit, freeBytes: options.memoryLimit }
     const storage: "f32" | "f16" | "bf16" = baseWeightStorage(config.mixedPrecision) ?? "f32"
+    const held = trainedWeightStorage(config)
     const input = {
       baseParameters,
       baseWeightStorage: storage,
@@ -111,7 +113,7 @@ export const estimateRun = (config: TrainConfig, modelPath: string, options: Run
     }
     const before = estimateTraining(input)
     const lines = [
-      `memory: ${memorySize(before.staticBytes)} before activations: base weights ${memorySize(before.baseWeightBytes)} (${storage}), LoRA ${(network.parameters / 1e6).toFixed(1)} M parameters with gradients and ${config.optimizerType} state ${memorySize(before.networkBytes)}`,
+      `memory: ${memorySize(before.staticBytes)} before activations: base weights ${memorySize(before.baseWeightBytes)} (${storage}), LoRA ${(network.parameters / 1e6).toFixed(1)} M parameters${held === undefined ? "" : ` (${held})`} with gradients and ${config.optimizerType} state ${memorySize(before.networkBytes)}`,
     ]
     const problems: Array<ConfigProblem> = []
     const memoryText = `${memorySize(memory.totalBytes)}${options.memoryLimit === undefined ? ` (${memorySize(memory.freeBytes)} free)` : " (--memory)"}`

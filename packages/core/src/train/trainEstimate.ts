@@ -6,9 +6,11 @@ import type { TrainConfig } from "./config.js"
 import { conditionedUNet, conditioningInputs, textConditioning } from "./sdModel.js"
 import { trainedNetwork } from "./trainedNetwork.js"
 
-/** What a run trains: its LoRA parameters and the bytes of the optimizer's state for them. */
+/** What a run trains: its LoRA parameters, their bytes as held and the bytes of the optimizer's state for them. */
 export interface NetworkSize {
   readonly parameters: number
+  /** The weights as held: 4 bytes each, 2 under `full_fp16` / `full_bf16` (default: 4 a parameter). */
+  readonly parameterBytes?: number
   readonly optimizerStateBytes: number
 }
 
@@ -34,10 +36,15 @@ export const networkSize = (architecture: SdArchitecture, config: TrainConfig): 
     conditioning,
   )(input("latents", [1, architecture.unet.inChannels, side, side]), input("t", [1]))
   const specs = [...network.tensors()].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }))
-  const parameters = specs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0)
+  const sizes = specs.map(
+    (spec) => [spec.shape.reduce((a, b) => a * b, 1), spec.dtype === "f32" ? 4 : 2] as const,
+  )
+  const parameters = sizes.reduce((sum, [count]) => sum + count, 0)
+  const parameterBytes = sizes.reduce((sum, [count, bytes]) => sum + count * bytes, 0)
+  // The moments follow the weights' dtype (half under full_fp16 / full_bf16), as the run holds them.
   const state = makeOptimizer(config.optimizerType).initialState(specs)
   const optimizerStateBytes = Object.values(state).reduce((sum, t) => sum + t.data.byteLength, 0)
-  return { parameters, optimizerStateBytes }
+  return { parameters, parameterBytes, optimizerStateBytes }
 }
 
 /** A short training run measured on the chosen backend (see `danlu config check`). */
@@ -72,7 +79,10 @@ export interface TrainEstimateInput {
 export interface TrainEstimate {
   /** The base weights as they are held. */
   readonly baseWeightBytes: number
-  /** LoRA weights, their gradients, the optimizer state and (with gradient accumulation) accumulators. */
+  /**
+   * LoRA weights as held, their f32 gradients, the optimizer state and (with gradient accumulation) f32
+   * accumulators.
+   */
   readonly networkBytes: number
   /** What the run holds before any activation: base weights plus network. */
   readonly staticBytes: number
@@ -92,7 +102,9 @@ export const estimateTraining = (input: TrainEstimateInput): TrainEstimate => {
     input.baseParameters *
     (input.baseWeightStorage === undefined || input.baseWeightStorage === "f32" ? f32 : 2)
   const accumulators = input.gradientAccumulationSteps > 1 ? input.network.parameters * f32 : 0
-  const networkBytes = 2 * input.network.parameters * f32 + input.network.optimizerStateBytes + accumulators
+  const weightBytes = input.network.parameterBytes ?? input.network.parameters * f32
+  const networkBytes =
+    weightBytes + input.network.parameters * f32 + input.network.optimizerStateBytes + accumulators
   const staticBytes = baseWeightBytes + networkBytes
   const { measured } = input
   const peakBytes = measured ? Math.max(measured.peakBytes, staticBytes) : staticBytes

@@ -5,6 +5,15 @@ import { estimateTraining, networkSize } from "../../src/train/trainEstimate.js"
 
 const config = (options: Partial<TrainConfig>): TrainConfig => ({ ...defaultTrainConfig, ...options })
 
+const estimateBase = {
+  baseParameters: 1_000_000,
+  network: { parameters: 10_000, optimizerStateBytes: 80_000 },
+  gradientAccumulationSteps: 1,
+  totalSteps: 400,
+  shapes: 3,
+  memory: { totalBytes: 16e6, freeBytes: 8e6 },
+}
+
 describe("networkSize", () => {
   const architecture = tinyArchitecture("sd1")
 
@@ -23,21 +32,28 @@ describe("networkSize", () => {
   it("counts the optimizer's state: AdamW keeps two f32 moments per parameter, SGD none", () => {
     const adamW = networkSize(architecture, config({ networkDim: 4, optimizerType: "AdamW" }))
     expect(adamW.optimizerStateBytes).toBe(2 * 4 * adamW.parameters)
+    expect(adamW.parameterBytes).toBe(4 * adamW.parameters)
     const sgd = networkSize(architecture, config({ networkDim: 4, optimizerType: "SGDNesterov" }))
     expect(sgd.parameters).toBe(adamW.parameters)
     expect(sgd.optimizerStateBytes).toBeLessThan(adamW.optimizerStateBytes)
   })
+
+  it("counts weights and moments held in half by full_fp16 / full_bf16 as 2 bytes each", () => {
+    for (const full of [{ fullFp16: true }, { fullBf16: true }]) {
+      const half = networkSize(architecture, config({ networkDim: 4, optimizerType: "AdamW", ...full }))
+      expect([half.parameterBytes, half.optimizerStateBytes]).toEqual([
+        2 * half.parameters,
+        2 * 2 * half.parameters,
+      ])
+      // The gradients stay f32: 2 + 4 + 2·2 bytes a parameter.
+      const estimate = estimateTraining({ ...estimateBase, network: half })
+      expect(estimate.networkBytes).toBe(10 * half.parameters)
+    }
+  })
 })
 
 describe("estimateTraining", () => {
-  const base = {
-    baseParameters: 1_000_000,
-    network: { parameters: 10_000, optimizerStateBytes: 80_000 },
-    gradientAccumulationSteps: 1,
-    totalSteps: 400,
-    shapes: 3,
-    memory: { totalBytes: 16e6, freeBytes: 8e6 },
-  }
+  const base = estimateBase
 
   it("adds f32 weights, LoRA weights and gradients, and the optimizer state before measuring", () => {
     const estimate = estimateTraining(base)
