@@ -119,6 +119,26 @@ describe("danlu config check", () => {
     expect(estimate.fits).not.toBe("no")
   })
 
+  it("counts the LoRA weights and moments that full_bf16 holds in half at 2 bytes each", async () => {
+    const { path } = await project("full-bf16", "character")
+    const plain = JSON.parse(
+      (await runCli(["config", "check", path, "--json", "--no-measure"])).output,
+    ) as Estimated
+    const toml = (await readFile(path, "utf8")).replace(/^(mixed_precision|full_fp16|full_bf16) = .*$/gm, "")
+    await writeFile(path, `${toml}\nmixed_precision = "bf16"\nfull_bf16 = true\n`)
+    const result = await runCli(["config", "check", path, "--no-measure"])
+    expect(result.error).toBeUndefined()
+    expect(result.output).toMatch(
+      /^memory: .* base weights .* \(bf16\), LoRA [\d.]+ M parameters \(bf16\) with gradients/m,
+    )
+    const half = JSON.parse(
+      (await runCli(["config", "check", path, "--json", "--no-measure"])).output,
+    ) as Estimated
+    // Per LoRA parameter the weight and each float moment go from 4 bytes to 2; the f32 gradient stays.
+    expect(half.estimate.networkBytes).toBeLessThan(plain.estimate.networkBytes)
+    expect(half.estimate.baseWeightBytes * 2).toBe(plain.estimate.baseWeightBytes)
+  })
+
   it("says a run won't fit: the weights alone without measuring, or the measured peak", async () => {
     const { path } = await project("no-fit", "character")
     const tiny = await runCli(["config", "check", path, "--json", "--memory", "0.0000001"])
