@@ -343,6 +343,12 @@ export const checkTrainConfig = (
   const fullHalf = fullHalfMismatch(config)
   if (fullHalf !== undefined)
     error(config.fullFp16 && config.mixedPrecision !== "fp16" ? "fullFp16" : "fullBf16", fullHalf)
+  // WGSL has no bf16: WebGPU reads bf16 weights but cannot write them (ADR 0011 §4); training says so too.
+  else if (config.fullBf16 && config.backend === "webgpu")
+    error(
+      "fullBf16",
+      "full_bf16 cannot run on the webgpu backend: it cannot write bf16 weights; use full_fp16 with mixed_precision fp16, or another backend",
+    )
 
   // saving and sampling
   if (

@@ -125,6 +125,14 @@ describe("precision options", () => {
         message: 'full_bf16 requires mixed_precision = "bf16" (it is "no")',
       }),
     ])
+    expect(problems({ mixedPrecision: "bf16", fullBf16: true, backend: "webgpu" })).toEqual([
+      expect.objectContaining({
+        level: "error",
+        key: "full_bf16",
+        message: expect.stringMatching(/^full_bf16 cannot run on the webgpu backend/),
+      }),
+    ])
+    expect(problems({ mixedPrecision: "fp16", fullFp16: true, backend: "webgpu" })).toEqual([])
     expect(problems({ mixedPrecision: "fp16", fullFp16: true, fullBf16: true })).toEqual([
       expect.objectContaining({ level: "error", key: "full_bf16" }),
     ])
