@@ -216,3 +216,18 @@ describe("full_fp16 with every optimizer on the reference", () => {
     },
   )
 })
+
+describe("a half-held trained weight", () => {
+  it("must be read through a cast to f32: a step that computes with it in half is refused, naming it", () => {
+    const w = T.state("w", [4], "f16")
+    const build = () =>
+      buildTrainingStep({
+        latents: T.input("latents", [1, 4, 1, 1]),
+        denoise: (x) => T.mul(x, T.cast(T.reshape(T.mul(w, 2), [1, 4, 1, 1]), "f32")),
+        groups: [{ trainables: [w], lr: T.input("lr", []) }],
+        optimizer: makeOptimizer("SGD"),
+        options,
+      })
+    expect(build).toThrow(/the trained state "w" is held in f16 and read by mul as f16/)
+  })
+})
