@@ -226,6 +226,16 @@ describe("danlu train: data options", () => {
     expect(Object.values(dropped.ups).every((v) => v === 0)).toBe(true)
     expect(Object.values(trained.ups).some((v) => v > 0)).toBe(true)
     expect(dropped.metadata.ss_network_dropout).toBe("0.1")
+    // kohya writes str() of its argparse values: Python's booleans, None and float repr.
+    const { ss_learning_rate, ss_unet_lr, ss_max_grad_norm, ss_shuffle_caption, ss_flip_aug } =
+      dropped.metadata
+    expect([ss_learning_rate, ss_unet_lr, ss_max_grad_norm, ss_shuffle_caption, ss_flip_aug]).toEqual([
+      "0.001",
+      "None",
+      "1.0",
+      "False",
+      "False",
+    ])
     expect(JSON.parse(dropped.metadata.ss_network_args!)).toEqual({
       rank_dropout: "0.25",
       module_dropout: "1",

@@ -36,6 +36,7 @@ import { DatasetError } from "../errors.js"
 import { batchInputs } from "./batchInputs.js"
 import { checkpointModelspec } from "./checkpointMetadata.js"
 import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
+import { pyBool, pyFloat, pyInt } from "./pythonStr.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning } from "./textEncoderCache.js"
@@ -216,9 +217,9 @@ export const finetune = (
             ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
             ss_output_name: setup.outputName,
             ss_sd_model_name: modelName,
-            ss_learning_rate: String(config.learningRate),
-            ss_learning_rate_te: String(config.learningRateTe ?? config.learningRate),
-            ss_stop_text_encoder_training: String(stopTextEncoder ?? "None"),
+            ss_learning_rate: pyFloat(config.learningRate),
+            ss_learning_rate_te: pyFloat(config.learningRateTe ?? config.learningRate),
+            ss_stop_text_encoder_training: pyInt(stopTextEncoder),
             ss_optimizer: `${optimizer.type}(${Object.entries(config.optimizerArgs)
               .map(([k, v]) => `${k}=${v}`)
               .join(",")})`,
@@ -229,12 +230,12 @@ export const finetune = (
             ss_num_reg_images: String(data.regImageCount),
             ss_num_batches_per_epoch: String(data.batchesPerEpoch),
             ss_gradient_accumulation_steps: String(accumulation),
-            ss_max_grad_norm: String(config.maxGradNorm),
+            ss_max_grad_norm: pyFloat(config.maxGradNorm),
             ss_mixed_precision: config.mixedPrecision,
-            ss_full_fp16: config.fullFp16 ? "True" : "False",
-            ss_full_bf16: config.fullBf16 ? "True" : "False",
+            ss_full_fp16: pyBool(config.fullFp16),
+            ss_full_bf16: pyBool(config.fullBf16),
             ss_seed: String(seed),
-            ss_clip_skip: String(config.clipSkip ?? "None"),
+            ss_clip_skip: pyInt(config.clipSkip),
             ss_epoch: String(point.epoch),
             ss_steps: String(point.step),
             ss_training_comment: config.trainingComment ?? "None",
