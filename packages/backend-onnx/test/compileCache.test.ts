@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises"
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Backend, type DeviceBuffer, type Graph, hostTensor, T } from "@danlu/core"
@@ -50,26 +50,87 @@ const threeSteps = (config: OnnxBackendConfig) =>
     ),
   )
 
-it("saves the optimised model once and loads it, not the graph, the next time", async () => {
+const entries = async (folder: string) => (await readdir(folder)).sort()
+const keyOf = (file: string) => file.slice(0, file.lastIndexOf("."))
+
+it("saves the optimised model and its names once and loads them, not the graph, the next time", async () => {
   const folder = join(dir, "swap")
   expect(await runScaled({ compileCacheDir: folder }, 2)).toEqual([2, 4, 6])
-  const [twice] = await readdir(folder)
+  const twice = await entries(folder)
+  expect(twice.map((f) => f.slice(f.lastIndexOf(".")))).toEqual([".json", ".ort"])
   expect(await runScaled({ compileCacheDir: folder }, 3)).toEqual([3, 6, 9])
-  const files = await readdir(folder)
-  expect(files).toHaveLength(2)
-  const thrice = files.find((f) => f !== twice)!
+  const files = await entries(folder)
+  expect(files).toHaveLength(4)
+  const [two, three] = [keyOf(twice[0]!), keyOf(files.find((f) => !twice.includes(f))!)]
   // Put the ×3 model where the ×2 graph's model is cached: a compile that loads the cache computes ×3.
-  await copyFile(join(folder, thrice), join(folder, twice!))
+  await copyFile(join(folder, `${three}.ort`), join(folder, `${two}.ort`))
   expect(await runScaled({ compileCacheDir: folder }, 2)).toEqual([3, 6, 9])
   expect(await runScaled({}, 2)).toEqual([2, 4, 6])
+})
+
+it("an entry ONNX Runtime refuses, or whose names are missing or do not fit, is compiled again and replaced", async () => {
+  const folder = join(dir, "stale")
+  expect(await runScaled({ compileCacheDir: folder }, 3)).toEqual([3, 6, 9])
+  const three = keyOf((await entries(folder))[0]!)
+  expect(await runScaled({ compileCacheDir: folder }, 2)).toEqual([2, 4, 6])
+  const two = keyOf((await entries(folder)).find((f) => !f.startsWith(three))!)
+  const [model, names] = [join(folder, `${two}.ort`), join(folder, `${two}.json`)]
+  const savedNames = await readFile(names, "utf8")
+  const damaged: Record<string, () => Promise<void>> = {
+    "model is not a model": () => writeFile(model, "not a model"),
+    "names are not JSON": () => writeFile(names, "{"),
+    "names are missing": () => rm(names),
+    "an input is renamed": () => writeFile(names, savedNames.replace('"input:x"', '"input:y"')),
+    "an output is missing": () => writeFile(names, savedNames.replace(/"outputs":\{[^}]*\}/, '"outputs":{}')),
+  }
+  for (const [what, damage] of Object.entries(damaged)) {
+    // The ×3 model in the ×2 graph's place shows whether a compile loaded the entry or replaced it.
+    await copyFile(join(folder, `${three}.ort`), model)
+    await damage()
+    expect([what, await runScaled({ compileCacheDir: folder }, 2)]).toEqual([what, [2, 4, 6]])
+    expect([what, await runScaled({ compileCacheDir: folder }, 2)]).toEqual([what, [2, 4, 6]])
+    expect([what, await readFile(names, "utf8")]).toEqual([what, savedNames])
+  }
+  expect(await entries(folder)).toHaveLength(4)
+})
+
+it("another fused set or optimisation level is another entry", async () => {
+  const folder = join(dir, "variants")
+  const graph = (): Graph => ({ outputs: { y: T.softmax(T.input("x", [3])) } })
+  const run = (config: OnnxBackendConfig) =>
+    withLayer(
+      layerConfig({ ...config, compileCacheDir: folder }),
+      Effect.scoped(
+        Effect.gen(function* () {
+          const program = yield* (yield* Backend).compile(graph())
+          const out = yield* program.run({ x: hostTensor("f32", [3], Float32Array.of(1, 2, 3)) })
+          return Array.from(out.y!.data)
+        }),
+      ),
+    )
+  const fused = await run({})
+  expect(await entries(folder)).toHaveLength(2)
+  const decomposed = await run({ fused: [] })
+  expect(await entries(folder)).toHaveLength(4)
+  await run({ graphOptimizationLevel: "basic" })
+  expect(await entries(folder)).toHaveLength(6)
+  expect(await run({ fused: [] })).toEqual(decomposed)
+  expect(await entries(folder)).toHaveLength(6)
+  const sum = [1, 2, 3].reduce((a, v) => a + Math.exp(v), 0)
+  for (const values of [fused, decomposed]) {
+    values.forEach((v, i) => expect(v).toBeCloseTo(Math.exp(i + 1) / sum, 6))
+  }
 })
 
 it("a training step loaded from the cache computes what a fresh compile computes", async () => {
   const folder = join(dir, "step")
   const fresh = await threeSteps({})
   const saved = await threeSteps({ compileCacheDir: folder })
+  const files = await entries(folder)
+  const written = await Promise.all(files.map((f) => stat(join(folder, f)).then((s) => s.mtimeMs)))
   const loaded = await threeSteps({ compileCacheDir: folder })
-  expect(await readdir(folder)).toHaveLength(1)
+  expect(await entries(folder)).toEqual(files)
+  expect(await Promise.all(files.map((f) => stat(join(folder, f)).then((s) => s.mtimeMs)))).toEqual(written)
   expect(saved).toEqual(fresh)
   expect(loaded).toEqual(fresh)
 })

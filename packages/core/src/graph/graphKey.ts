@@ -6,7 +6,14 @@ import { topologicalOrder } from "./topologicalOrder.js"
  * A structural fingerprint of a graph (ops, attributes, shapes, dtypes, wiring, names), so programs
  * can be cached per graph shape — one per aspect bucket — whatever tensor objects built it.
  */
-export const graphKey = (graph: Graph): string => {
+export const graphKey = (graph: Graph): string => fnv1a(graphSignature(graph))
+
+/**
+ * The text `graphKey` hashes: one line per node in topological order, then the names of the roots. Graphs with
+ * equal signatures compute the same thing, so a backend that keeps compiled programs on disk keys them by
+ * a cryptographic hash of it (graphKey's 64 bits are meant for the programs of one process).
+ */
+export const graphSignature = (graph: Graph): string => {
   const outputs = Object.entries(graph.outputs)
   const updates = Object.entries(graph.updates ?? {})
   const order = topologicalOrder([...outputs, ...updates].map(([, t]) => t))
@@ -17,7 +24,7 @@ export const graphKey = (graph: Graph): string => {
   )
   const wiring = (roots: ReadonlyArray<[string, Tensor]>) => roots.map(([name, t]) => [name, index.get(t.id)])
   lines.push(JSON.stringify([wiring(outputs), wiring(updates)]))
-  return fnv1a(lines.join("\n"))
+  return lines.join("\n")
 }
 
 /** JSON writes ±Infinity and NaN as `null` and -0 as `0`: a -Infinity mask or pad value must not share a key with +Infinity. */
