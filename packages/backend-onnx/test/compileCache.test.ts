@@ -118,7 +118,7 @@ it("another fused set or optimisation level is another entry", async () => {
   expect(await entries(folder)).toHaveLength(6)
   const sum = [1, 2, 3].reduce((a, v) => a + Math.exp(v), 0)
   for (const values of [fused, decomposed]) {
-    values.forEach((v, i) => expect(v).toBeCloseTo(Math.exp(i + 1) / sum, 6))
+    for (const [i, v] of values.entries()) expect(v).toBeCloseTo(Math.exp(i + 1) / sum, 6)
   }
 })
 
