@@ -51,6 +51,8 @@ const threeSteps = (config: OnnxBackendConfig) =>
   )
 
 const entries = async (folder: string) => (await readdir(folder)).sort()
+const mtimes = (folder: string, files: ReadonlyArray<string>) =>
+  Promise.all(files.map((f) => stat(join(folder, f)).then((s) => s.mtimeMs)))
 const keyOf = (file: string) => file.slice(0, file.lastIndexOf("."))
 
 it("saves the optimised model and its names once and loads them, not the graph, the next time", async () => {
@@ -127,12 +129,44 @@ it("a training step loaded from the cache computes what a fresh compile computes
   const fresh = await threeSteps({})
   const saved = await threeSteps({ compileCacheDir: folder })
   const files = await entries(folder)
-  const written = await Promise.all(files.map((f) => stat(join(folder, f)).then((s) => s.mtimeMs)))
+  const written = await mtimes(folder, files)
   const loaded = await threeSteps({ compileCacheDir: folder })
+  // Nothing was written again: the second process loaded the entry.
   expect(await entries(folder)).toEqual(files)
-  expect(await Promise.all(files.map((f) => stat(join(folder, f)).then((s) => s.mtimeMs)))).toEqual(written)
+  expect(await mtimes(folder, files)).toEqual(written)
   expect(saved).toEqual(fresh)
   expect(loaded).toEqual(fresh)
+})
+
+it("a program loaded from the cache names the core node of a run-time error as a fresh one does", async () => {
+  const folder = join(dir, "errors")
+  const failure = (config: OnnxBackendConfig) =>
+    withLayer(
+      layerConfig(config),
+      Effect.scoped(
+        Effect.gen(function* () {
+          const table = T.input("table", [3, 2])
+          const program = yield* (yield* Backend).compile({
+            outputs: { rows: T.gather(T.exp(table), T.input("indices", [2], "i32")) },
+          })
+          return yield* program.run({
+            table: hostTensor("f32", [3, 2], new Float32Array(6)),
+            indices: hostTensor("i32", [2], Int32Array.of(0, 7)),
+          })
+        }),
+      ).pipe(
+        Effect.flip,
+        Effect.map((error) => error.message),
+      ),
+    )
+  const fresh = await failure({})
+  expect(fresh).toMatch(/failed running gather node #\d+ → \[2,2\] f32 \(ONNX node 'n\d+:gather#\d+'\)/)
+  expect(await failure({ compileCacheDir: folder })).toBe(fresh)
+  const saved = await entries(folder)
+  const written = await mtimes(folder, saved)
+  expect(saved).toHaveLength(2)
+  expect(await failure({ compileCacheDir: folder })).toBe(fresh)
+  expect(await mtimes(folder, saved)).toEqual(written)
 })
 
 it("the memory and optimisation knobs change how ONNX Runtime runs, not what it computes", async () => {
