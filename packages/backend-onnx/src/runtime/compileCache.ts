@@ -117,13 +117,12 @@ const sameSet = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
 }
 
 /**
- * The binding saved for a model, if it is whole and fits both the graph and the loaded session: every core
- * input, state, output and update has an ONNX name, and those names are exactly the session's.
+ * The binding saved beside a model, if it is whole and fits the graph: every core input, state, output and
+ * update has an ONNX name.
  */
 export const loadBinding = (
   path: string,
   analyzed: AnalyzedGraph,
-  session: Ort.InferenceSession,
   describeNode: ModelBinding["describeNode"],
 ): Effect.Effect<ModelBinding | undefined> =>
   Effect.promise(async () => {
@@ -144,8 +143,11 @@ export const loadBinding = (
       covers(inputNames, analyzed.inputs) &&
       covers(stateNames, analyzed.states) &&
       covers(outputNames, analyzed.outputs) &&
-      covers(updateNames, analyzed.updates) &&
-      sameSet(session.inputNames, [...inputNames.values(), ...stateNames.values()]) &&
-      sameSet(session.outputNames, [...outputNames.values(), ...updateNames.values()])
+      covers(updateNames, analyzed.updates)
     return fits ? { inputNames, stateNames, outputNames, updateNames, describeNode } : undefined
   })
+
+/** Whether a binding names exactly the inputs and outputs of the session it was saved with. */
+export const bindsSession = (binding: ModelBinding, session: Ort.InferenceSession): boolean =>
+  sameSet(session.inputNames, [...binding.inputNames.values(), ...binding.stateNames.values()]) &&
+  sameSet(session.outputNames, [...binding.outputNames.values(), ...binding.updateNames.values()])

@@ -11,7 +11,7 @@ import {
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
 import { lowerGraph, loweringOrder, type ModelBinding, nodeDescriber } from "../lower/lowerGraph.js"
-import { cacheEntry, loadBinding, saveBinding } from "./compileCache.js"
+import { bindsSession, cacheEntry, loadBinding, saveBinding } from "./compileCache.js"
 import { mapOrtError } from "./ortErrors.js"
 import { backendName, type OrtModule } from "./ortRuntime.js"
 
@@ -60,24 +60,24 @@ export const createSession = (
   if (cacheDir === undefined) return fresh()
   return Effect.gen(function* () {
     const entry = yield* cacheEntry(ort, cacheDir, graph, fused, options)
-    if ((yield* exists(entry.binding)) && (yield* exists(entry.model))) {
+    // Only an error message needs the lowered nodes, so they are worked out if one comes.
+    let order: ReadonlyArray<Tensor> | undefined
+    const describeNode = nodeDescriber(() => {
+      order ??= loweringOrder(graph, fused).order
+      return order
+    })
+    const binding = (yield* exists(entry.model))
+      ? yield* loadBinding(entry.binding, analyzed, describeNode)
+      : undefined
+    if (binding !== undefined) {
       const session = yield* Effect.promise(() =>
         ort.InferenceSession.create(entry.model, { ...options, graphOptimizationLevel: "disabled" }).then(
           (session) => session,
           () => undefined,
         ),
       )
-      if (session !== undefined) {
-        // Only an error message needs the lowered nodes, so they are worked out if one comes.
-        let order: ReadonlyArray<Tensor> | undefined
-        const describeNode = nodeDescriber(() => {
-          order ??= loweringOrder(graph, fused).order
-          return order
-        })
-        const binding = yield* loadBinding(entry.binding, analyzed, session, describeNode)
-        if (binding !== undefined) return { session, binding }
-        yield* Effect.promise(() => session.release().catch(() => undefined))
-      }
+      if (session !== undefined && bindsSession(binding, session)) return { session, binding }
+      if (session !== undefined) yield* Effect.promise(() => session.release().catch(() => undefined))
     }
     const cacheable = yield* Effect.promise(() =>
       mkdir(cacheDir, { recursive: true }).then(
