@@ -7,6 +7,8 @@ import { Effect, type Layer } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import type { OnnxBackendConfig } from "../src/index.js"
 import { layerConfig } from "../src/index.js"
+import { cacheEntry, codeFingerprint } from "../src/runtime/compileCache.js"
+import { loadOrt } from "../src/runtime/ortRuntime.js"
 
 let dir: string
 beforeAll(async () => {
@@ -122,6 +124,16 @@ it("another fused set or optimisation level is another entry", async () => {
   for (const values of [fused, decomposed]) {
     for (const [i, v] of values.entries()) expect(v).toBeCloseTo(Math.exp(i + 1) / sum, 6)
   }
+})
+
+it("an entry's key covers the lowering code, as a digest of it", async () => {
+  const ort = await Effect.runPromise(loadOrt)
+  const code = await Effect.runPromise(codeFingerprint)
+  expect(code).toMatch(/^[0-9a-f]{64}$/)
+  expect(await Effect.runPromise(codeFingerprint)).toBe(code)
+  const entry = (fingerprint: string) => cacheEntry(ort, dir, scaled(2), new Set(), {}, fingerprint)
+  expect(entry(code)).toEqual(entry(code))
+  expect(entry(`${code.slice(1)}0`).model).not.toBe(entry(code).model)
 })
 
 it("a training step loaded from the cache computes what a fresh compile computes", async () => {

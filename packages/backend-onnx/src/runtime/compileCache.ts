@@ -21,21 +21,24 @@ const coreUrl = (): string | undefined => {
   }
 }
 
+let fingerprint: Promise<string> | undefined
+
 /**
  * The code that turns a graph into a model: this package's module and core's (where composites are
  * decomposed). Built, each is one file whose contents change with any of its code (core's entry imports its
  * chunks by content hash), so a rebuilt or upgraded danlu misses rather than loading another lowering's model.
  */
-const codeFingerprint = Effect.cached(
-  Effect.promise(async () => {
+export const codeFingerprint: Effect.Effect<string> = Effect.promise(() => {
+  fingerprint ??= (async () => {
     const hash = createHash("sha256")
     for (const url of [import.meta.url, coreUrl()]) {
       const text = url?.startsWith("file:") ? await readFile(fileURLToPath(url)).catch(() => "") : ""
       hash.update(`${url ?? ""}\n`).update(text)
     }
     return hash.digest("hex")
-  }),
-)
+  })()
+  return fingerprint
+})
 
 /** Where a graph's optimised model and its binding are kept: `<key>.ort` and `<key>.json` in the folder. */
 export interface CacheEntry {
@@ -46,7 +49,8 @@ export interface CacheEntry {
 /**
  * The entry of `graph` in `dir`. The key hashes what decides the optimised model without lowering the graph:
  * the graph's signature, the fused composites, danlu's lowering code, the runtime, the options and the
- * machine (level `"all"` writes CPU-specific layouts). A hit skips lowering and optimisation both.
+ * machine (level `"all"` writes CPU-specific layouts). A hit skips lowering and optimisation both. `code` is
+ * `codeFingerprint`.
  */
 export const cacheEntry = (
   ort: OrtModule,
@@ -54,26 +58,26 @@ export const cacheEntry = (
   graph: Graph,
   fused: ReadonlySet<CompositeOp>,
   options: Ort.InferenceSession.SessionOptions,
-): Effect.Effect<CacheEntry> =>
-  Effect.map(codeFingerprint, (code) => {
-    const hash = createHash("sha256")
-    hash.update(
-      JSON.stringify([
-        cacheFormat,
-        code,
-        [...fused].sort(),
-        ort.env.versions.common,
-        options.executionProviders,
-        options.graphOptimizationLevel,
-        options.extra,
-        arch(),
-        cpus()[0]?.model,
-      ]),
-    )
-    hash.update("\n").update(graphSignature(graph))
-    const key = hash.digest("hex").slice(0, 32)
-    return { model: join(dir, `${key}.ort`), binding: join(dir, `${key}.json`) }
-  })
+  code: string,
+): CacheEntry => {
+  const hash = createHash("sha256")
+  hash.update(
+    JSON.stringify([
+      cacheFormat,
+      code,
+      [...fused].sort(),
+      ort.env.versions.common,
+      options.executionProviders,
+      options.graphOptimizationLevel,
+      options.extra,
+      arch(),
+      cpus()[0]?.model,
+    ]),
+  )
+  hash.update("\n").update(graphSignature(graph))
+  const key = hash.digest("hex").slice(0, 32)
+  return { model: join(dir, `${key}.ort`), binding: join(dir, `${key}.json`) }
+}
 
 type Names = ReadonlyMap<string, string>
 

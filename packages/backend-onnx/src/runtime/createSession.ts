@@ -11,7 +11,7 @@ import {
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
 import { lowerGraph, loweringOrder, type ModelBinding, nodeDescriber } from "../lower/lowerGraph.js"
-import { bindsSession, cacheEntry, loadBinding, saveBinding } from "./compileCache.js"
+import { bindsSession, cacheEntry, codeFingerprint, loadBinding, saveBinding } from "./compileCache.js"
 import { mapOrtError } from "./ortErrors.js"
 import { backendName, type OrtModule } from "./ortRuntime.js"
 
@@ -59,7 +59,7 @@ export const createSession = (
     })
   if (cacheDir === undefined) return fresh()
   return Effect.gen(function* () {
-    const entry = yield* cacheEntry(ort, cacheDir, graph, fused, options)
+    const entry = cacheEntry(ort, cacheDir, graph, fused, options, yield* codeFingerprint)
     // Only an error message needs the lowered nodes, so they are worked out if one comes.
     let order: ReadonlyArray<Tensor> | undefined
     const describeNode = nodeDescriber(() => {
