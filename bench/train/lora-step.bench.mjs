@@ -6,6 +6,8 @@
 // CompVis UNet (bench/train/lora_step_torch.py) runs alongside and the ratio is reported.
 // Each case is its own process. Full-size cases run only when the machine has the memory free (no swap here).
 // Run: npm run build && node bench/train/lora-step.bench.mjs
+//   One case alone: node bench/train/lora-step.bench.mjs --case '{"size":"sd15","batch":1,"rank":32,"alpha":16,
+//   "latent":64,"steps":1,"compileCacheDir":"/tmp/c","compileOnly":true}' (compileOnly: no weights, no step)
 //   BENCH_SIZES=tiny,sd15 (default both)  BENCH_BATCHES=1,2 (SD1.5 batches)  BENCH_STEPS=3 (timed SD1.5 steps;
 //   tiny: 10)  BENCH_TORCH=0 skips PyTorch  BENCH_MIXED_PRECISION=fp16|bf16 (base weights in half)
 //   BENCH_CHECKPOINTING=1 (gradient_checkpointing)  BENCH_CSE=1 (keep ONNX Runtime's common-subexpression
@@ -38,6 +40,7 @@ const runCase = async ({
   disabledOptimizers,
   mixedPrecision = "no",
   backendOptions = {},
+  compileOnly = false,
 }) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
   const core = await import("@danlu/core")
@@ -91,6 +94,18 @@ const runCase = async ({
     ...(disabledOptimizers ? { disabledOptimizers } : {}),
     ...backendOptions,
   })
+  if (compileOnly) {
+    const cpuStart = process.cpuUsage()
+    const start = performance.now()
+    await backend.compile(step.graph)
+    const compileMs = performance.now() - start
+    const cpu = process.cpuUsage(cpuStart)
+    await backend.close()
+    const peakRssMiB = process.resourceUsage().maxRSS / 1024
+    const compileCpuMs = (cpu.user + cpu.system) / 1000
+    process.stdout.write(`${JSON.stringify({ compileMs, compileCpuMs, peakRssMiB })}\n`)
+    return
+  }
   const { states, parameters, bytes: weightBytes } = await uploadScopeWeights(backend, scope)
   const initial = {
     ...network.initialWeights(42),

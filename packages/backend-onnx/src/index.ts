@@ -5,7 +5,7 @@
 export type { OnnxBackendConfig } from "./backend/config.js"
 export { layer, layerConfig } from "./backend/layer.js"
 export { makeOnnxBackend } from "./backend/onnxBackend.js"
-export { type LoweredGraph, lowerGraph } from "./lower/lowerGraph.js"
+export { type LoweredGraph, lowerGraph, type ModelBinding } from "./lower/lowerGraph.js"
 export { opsetVersion } from "./onnx/modelBuilder.js"
 export { OnnxBuffer } from "./program/deviceBuffer.js"
 export { createOnnxBackend } from "./promise.js"

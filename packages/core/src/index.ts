@@ -53,7 +53,7 @@ export {
 export { makeProgramCache, type ProgramCache } from "./backend/programCache.js"
 export * from "./errors.js"
 export { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "./graph/graph.js"
-export { graphKey } from "./graph/graphKey.js"
+export { graphKey, graphSignature } from "./graph/graphKey.js"
 export { lowerComposites } from "./graph/lowerComposites.js"
 export { topologicalOrder } from "./graph/topologicalOrder.js"
 export * from "./io/index.js"

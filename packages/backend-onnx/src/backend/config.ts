@@ -18,8 +18,9 @@ export interface OnnxBackendConfig {
   /** ONNX Runtime's graph optimisation level (default `"all"`). */
   readonly graphOptimizationLevel?: "disabled" | "basic" | "extended" | "layout" | "all"
   /**
-   * A folder where each optimised model is saved, keyed by a hash of the model, the runtime and the
-   * machine, and loaded without optimising again the next time the same graph is compiled (default: none).
+   * A folder where each optimised model is saved, keyed by a hash of the graph, the lowering, the runtime
+   * and the machine, and loaded without lowering or optimising the next time the same graph is compiled
+   * (default: none).
    */
   readonly compileCacheDir?: string
   /** ONNX Runtime's CPU memory arena (default on): off returns freed memory to the system sooner. */

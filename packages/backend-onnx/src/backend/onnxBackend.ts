@@ -14,7 +14,6 @@ import {
 } from "@danlu/core"
 import { Effect, type Scope } from "effect"
 import type * as Ort from "onnxruntime-node"
-import { lowerGraph } from "../lower/lowerGraph.js"
 import { OnnxBuffer, ownBuffer, toHostTensor, toOrtTensor } from "../program/deviceBuffer.js"
 import { makeProgram } from "../program/program.js"
 import { createSession } from "../runtime/createSession.js"
@@ -23,12 +22,6 @@ import { backendName, loadOrt } from "../runtime/ortRuntime.js"
 import type { OnnxBackendConfig } from "./config.js"
 
 const knownProviders: ReadonlyArray<ExecutionProvider> = ["cpu", "cuda", "tensorrt", "webgpu"]
-
-const lowering = (graph: Graph, fused: ReadonlySet<(typeof compositeOps)[number]>) =>
-  Effect.try({
-    try: () => lowerGraph(graph, fused),
-    catch: (cause) => asBackendError(cause, backendName, "cannot lower the graph to ONNX"),
-  })
 
 /**
  * The ONNX Runtime backend: each graph becomes one ONNX model and one `InferenceSession`, cached by
@@ -80,12 +73,11 @@ export const makeOnnxBackend = (
           try: () => analyzeGraph(graph),
           catch: (cause) => asBackendError(cause, backendName, "invalid graph"),
         })
-        const lowered = yield* lowering(graph, fused)
-        const session = yield* Effect.acquireRelease(
-          createSession(ort, lowered, sessionOptions(providers), config.compileCacheDir),
-          (session) => Effect.promise(() => session.release().catch(() => undefined)),
+        const { session, binding } = yield* Effect.acquireRelease(
+          createSession(ort, graph, analyzed, fused, sessionOptions(providers), config.compileCacheDir),
+          ({ session }) => Effect.promise(() => session.release().catch(() => undefined)),
         )
-        return makeProgram(ort, analyzed, lowered, session)
+        return makeProgram(ort, analyzed, binding, session)
       })
 
     const compile: BackendShape["compile"] = (graph) => programs.compile(graph, compileUncached(graph))

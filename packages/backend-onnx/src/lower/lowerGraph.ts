@@ -12,20 +12,38 @@ import { compositeEmitters } from "./composites.js"
 import { EmitContext, type Emitter } from "./emitContext.js"
 import { exactOps, primitiveEmitters } from "./primitives.js"
 
-/** A core graph as one ONNX model, with the names its values have at the `run()` boundary. */
-export interface LoweredGraph {
-  readonly analyzed: AnalyzedGraph
-  readonly model: Uint8Array
-  readonly nodeCount: number
-  /** ONNX input name of each core input and state, by core name. */
+/** The names a graph's values have at the `run()` boundary of its ONNX model, by core name. */
+export interface ModelBinding {
+  /** ONNX input name of each core input and state. */
   readonly inputNames: ReadonlyMap<string, string>
   readonly stateNames: ReadonlyMap<string, string>
-  /** ONNX output name of each core output and state update, by core name. */
+  /** ONNX output name of each core output and state update. */
   readonly outputNames: ReadonlyMap<string, string>
   readonly updateNames: ReadonlyMap<string, string>
   /** "gather #12 → [3,4] f32" for the core node an ONNX node name was emitted for, if any. */
   describeNode(onnxNodeName: string): { readonly op: string; readonly text: string } | undefined
 }
+
+/** A core graph as one ONNX model, with the names its values have at the `run()` boundary. */
+export interface LoweredGraph extends ModelBinding {
+  readonly analyzed: AnalyzedGraph
+  readonly model: Uint8Array
+  readonly nodeCount: number
+}
+
+/** The order `lowerGraph` emits a graph's nodes in: ONNX node names start with their index in it. */
+export const loweringOrder = (graph: Graph, fused: ReadonlySet<CompositeOp>): AnalyzedGraph =>
+  analyzeGraph(lowerComposites(graph, fused))
+
+/** `describeNode` for a model whose nodes were emitted in `order`. */
+export const nodeDescriber =
+  (order: () => ReadonlyArray<Tensor>): ModelBinding["describeNode"] =>
+  (onnxNodeName) => {
+    const match = /^n(\d+):([A-Za-z0-9]+)/.exec(onnxNodeName)
+    const node = match ? order()[Number(match[1])] : undefined
+    if (!match || !node) return undefined
+    return { op: node.op, text: `${node.op} node #${match[1]} → [${node.shape.join(",")}] ${node.dtype}` }
+  }
 
 const emitters = { ...primitiveEmitters, ...compositeEmitters } as unknown as Record<string, Emitter<never>>
 
@@ -47,14 +65,13 @@ const bf16Values = (): Float32Array =>
  * size are fed at run time and the model stays small.
  */
 export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): LoweredGraph => {
-  const analyzed = analyzeGraph(lowerComposites(graph, fused))
+  const analyzed = loweringOrder(graph, fused)
   const b = new ModelBuilder()
   const ctx = new EmitContext(b)
   const values = new Map<number, string>()
   const sourceValues = new Map<string, string>()
   const inputNames = new Map<string, string>()
   const stateNames = new Map<string, string>()
-  const described: Array<Tensor> = []
 
   let bf16Table: string | undefined
   /** A source in its compute type: f16 widened by a Cast, bf16 bits looked up in a table of their values. */
@@ -76,7 +93,6 @@ export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): Lower
 
   analyzed.order.forEach((node, index) => {
     b.scope = scopeOf(index, node)
-    described[index] = node
     if (node.op === "input" || node.op === "state") {
       const name = (node as Tensor<"input" | "state">).attrs.name
       const known = sourceValues.get(name)
@@ -137,11 +153,6 @@ export const lowerGraph = (graph: Graph, fused: ReadonlySet<CompositeOp>): Lower
     stateNames,
     outputNames,
     updateNames,
-    describeNode: (onnxNodeName) => {
-      const match = /^n(\d+):([A-Za-z0-9]+)/.exec(onnxNodeName)
-      const node = match ? described[Number(match[1])] : undefined
-      if (!match || !node) return undefined
-      return { op: node.op, text: `${node.op} node #${match[1]} → [${node.shape.join(",")}] ${node.dtype}` }
-    },
+    describeNode: nodeDescriber(() => analyzed.order),
   }
 }

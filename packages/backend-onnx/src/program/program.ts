@@ -1,7 +1,7 @@
 import { type AnalyzedGraph, type BackendError, bindRun, type HostTensor, type Program } from "@danlu/core"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
-import type { LoweredGraph } from "../lower/lowerGraph.js"
+import type { ModelBinding } from "../lower/lowerGraph.js"
 import { mapOrtError } from "../runtime/ortErrors.js"
 import type { OrtModule } from "../runtime/ortRuntime.js"
 import { OnnxBuffer, ownBuffer, toHostTensor, toOrtTensor } from "./deviceBuffer.js"
@@ -10,7 +10,7 @@ import { OnnxBuffer, ownBuffer, toHostTensor, toOrtTensor } from "./deviceBuffer
 export const makeProgram = (
   ort: OrtModule,
   analyzed: AnalyzedGraph,
-  lowered: LoweredGraph,
+  binding: ModelBinding,
   session: Ort.InferenceSession,
 ): Program => {
   const run: Program["run"] = (inputs, states = {}) =>
@@ -22,23 +22,23 @@ export const makeProgram = (
         own: ownBuffer,
         bind: (kind, spec, buffer) => {
           if (kind === "state") stateBuffers.set(spec.name, buffer)
-          feeds[(kind === "input" ? lowered.inputNames : lowered.stateNames).get(spec.name)!] = buffer.current
+          feeds[(kind === "input" ? binding.inputNames : binding.stateNames).get(spec.name)!] = buffer.current
         },
       })
       const results = yield* Effect.tryPromise({
         try: () => session.run(feeds),
-        catch: (cause): BackendError => mapOrtError(cause, lowered, "run"),
+        catch: (cause): BackendError => mapOrtError(cause, binding, "run"),
       })
       const outputs: Record<string, HostTensor> = {}
       for (const spec of analyzed.outputs) {
-        const tensor = results[lowered.outputNames.get(spec.name)!] as Ort.Tensor
+        const tensor = results[binding.outputNames.get(spec.name)!] as Ort.Tensor
         outputs[spec.name] = toHostTensor(tensor, spec.dtype, spec.shape, false)
       }
       // onnxruntime-node copies every output into a new ArrayBuffer, preallocated or not (measured in
       // bench/onnx/state.bench.mjs), so the update's own array becomes the state's value.
       // A bf16 update comes out as f32 values and goes back in as bits, the form the next run takes.
       for (const spec of analyzed.updates) {
-        const updated = results[lowered.updateNames.get(spec.name)!] as Ort.Tensor
+        const updated = results[binding.updateNames.get(spec.name)!] as Ort.Tensor
         stateBuffers.get(spec.name)!.current =
           spec.dtype === "bf16"
             ? toOrtTensor(ort, toHostTensor(updated, spec.dtype, spec.shape, false), false)

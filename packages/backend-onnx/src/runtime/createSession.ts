@@ -1,38 +1,24 @@
-import { createHash, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { mkdir, rename, rm, stat } from "node:fs/promises"
-import { arch, cpus } from "node:os"
-import { join } from "node:path"
-import type { BackendError } from "@danlu/core"
+import {
+  type AnalyzedGraph,
+  asBackendError,
+  type BackendError,
+  type CompositeOp,
+  type Graph,
+  type Tensor,
+} from "@danlu/core"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
-import type { LoweredGraph } from "../lower/lowerGraph.js"
+import { lowerGraph, loweringOrder, type ModelBinding, nodeDescriber } from "../lower/lowerGraph.js"
+import { bindsSession, cacheEntry, codeFingerprint, loadBinding, saveBinding } from "./compileCache.js"
 import { mapOrtError } from "./ortErrors.js"
-import type { OrtModule } from "./ortRuntime.js"
+import { backendName, type OrtModule } from "./ortRuntime.js"
 
-/**
- * Where the optimised form of `model` lives in `dir`. The key hashes the model's bytes rather than
- * `graphKey`: the same graph lowers differently under another `fused` set or danlu version. It also
- * names the runtime, the options and the machine, because level `"all"` writes CPU-specific layouts.
- */
-const cachedModelPath = (
-  ort: OrtModule,
-  dir: string,
-  model: Uint8Array,
-  options: Ort.InferenceSession.SessionOptions,
-): string => {
-  const hash = createHash("sha256")
-  hash.update(model)
-  hash.update(
-    JSON.stringify([
-      ort.env.versions.common,
-      options.executionProviders,
-      options.graphOptimizationLevel,
-      options.extra,
-      arch(),
-      cpus()[0]?.model,
-    ]),
-  )
-  return join(dir, `${hash.digest("hex").slice(0, 32)}.onnx`)
+/** A graph's session and the names its values have in the session's model. */
+export interface CompiledGraph {
+  readonly session: Ort.InferenceSession
+  readonly binding: ModelBinding
 }
 
 const exists = (path: string) =>
@@ -44,35 +30,55 @@ const exists = (path: string) =>
   )
 
 /**
- * The session of a lowered graph. With a cache folder, the first compile saves ONNX Runtime's optimised
- * model there (written to a temporary name and renamed, so a reader never sees half a file) and later
- * compiles load it with optimisation disabled; a cached file ONNX Runtime refuses is compiled again.
+ * The session of a graph. Without a cache folder, the graph is lowered and optimised. With one, the first
+ * compile saves ONNX Runtime's optimised model there in ONNX Runtime's own format (loads without resolving
+ * the graph again) and the ONNX names next to it; a later compile of the same graph loads both with
+ * optimisation disabled and lowers nothing. Each file is written to a temporary name and renamed, the names
+ * last, so a reader never sees half an entry; an entry ONNX Runtime refuses or whose names do not fit the
+ * graph is compiled again and replaced.
  */
 export const createSession = (
   ort: OrtModule,
-  lowered: LoweredGraph,
+  graph: Graph,
+  analyzed: AnalyzedGraph,
+  fused: ReadonlySet<CompositeOp>,
   options: Ort.InferenceSession.SessionOptions,
   cacheDir: string | undefined,
-): Effect.Effect<Ort.InferenceSession, BackendError> => {
+): Effect.Effect<CompiledGraph, BackendError> => {
   const fresh = (extra: Ort.InferenceSession.SessionOptions = {}) =>
-    Effect.tryPromise({
-      try: () => ort.InferenceSession.create(lowered.model, { ...options, ...extra }),
-      catch: (cause) => mapOrtError(cause, lowered, "compile"),
+    Effect.gen(function* () {
+      const lowered = yield* Effect.try({
+        try: () => lowerGraph(graph, fused),
+        catch: (cause) => asBackendError(cause, backendName, "cannot lower the graph to ONNX"),
+      })
+      const session = yield* Effect.tryPromise({
+        try: () => ort.InferenceSession.create(lowered.model, { ...options, ...extra }),
+        catch: (cause) => mapOrtError(cause, lowered, "compile"),
+      })
+      return { session, binding: lowered as ModelBinding }
     })
   if (cacheDir === undefined) return fresh()
   return Effect.gen(function* () {
-    const path = cachedModelPath(ort, cacheDir, lowered.model, options)
-    if (yield* exists(path)) {
-      const cached = yield* Effect.promise(() =>
-        ort.InferenceSession.create(path, { ...options, graphOptimizationLevel: "disabled" }).then(
+    const entry = cacheEntry(ort, cacheDir, graph, fused, options, yield* codeFingerprint)
+    // Only an error message needs the lowered nodes, so they are worked out if one comes.
+    let order: ReadonlyArray<Tensor> | undefined
+    const describeNode = nodeDescriber(() => {
+      order ??= loweringOrder(graph, fused).order
+      return order
+    })
+    const binding = (yield* exists(entry.model))
+      ? yield* loadBinding(entry.binding, analyzed, describeNode)
+      : undefined
+    if (binding !== undefined) {
+      const session = yield* Effect.promise(() =>
+        ort.InferenceSession.create(entry.model, { ...options, graphOptimizationLevel: "disabled" }).then(
           (session) => session,
           () => undefined,
         ),
       )
-      if (cached !== undefined) return cached
+      if (session !== undefined && bindsSession(binding, session)) return { session, binding }
+      if (session !== undefined) yield* Effect.promise(() => session.release().catch(() => undefined))
     }
-    // The temporary name keeps the .onnx extension: ONNX Runtime picks the format it writes from it.
-    const temporary = `${path.slice(0, -".onnx".length)}.${randomUUID()}.tmp.onnx`
     const cacheable = yield* Effect.promise(() =>
       mkdir(cacheDir, { recursive: true }).then(
         () => true,
@@ -80,10 +86,18 @@ export const createSession = (
       ),
     )
     if (!cacheable) return yield* fresh()
-    const session = yield* fresh({ optimizedModelFilePath: temporary }).pipe(
+    // The temporary name keeps the .ort extension: ONNX Runtime picks the format it writes from it.
+    const temporary = `${entry.model.slice(0, -".ort".length)}.${randomUUID()}.tmp.ort`
+    const compiled = yield* fresh({ optimizedModelFilePath: temporary }).pipe(
       Effect.onError(() => Effect.promise(() => rm(temporary, { force: true }))),
     )
-    yield* Effect.promise(() => rename(temporary, path).catch(() => rm(temporary, { force: true })))
-    return session
+    const saved = yield* Effect.promise(() =>
+      rename(temporary, entry.model).then(
+        () => true,
+        () => rm(temporary, { force: true }).then(() => false),
+      ),
+    )
+    if (saved) yield* saveBinding(entry.binding, compiled.binding)
+    return compiled
   })
 }

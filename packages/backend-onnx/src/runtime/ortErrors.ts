@@ -5,7 +5,7 @@ import {
   KernelNotImplemented,
   lowerForMemory,
 } from "@danlu/core"
-import type { LoweredGraph } from "../lower/lowerGraph.js"
+import type { ModelBinding } from "../lower/lowerGraph.js"
 import { backendName } from "./ortRuntime.js"
 
 const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
@@ -31,7 +31,7 @@ const statusMessage = (message: string): string => {
  */
 export const mapOrtError = (
   cause: unknown,
-  lowered: LoweredGraph,
+  lowered: Pick<ModelBinding, "describeNode">,
   phase: "compile" | "run",
 ): BackendError => {
   const message = messageOf(cause)

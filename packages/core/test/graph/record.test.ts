@@ -4,6 +4,7 @@ import {
   analyzeGraph,
   grad,
   graphKey,
+  graphSignature,
   makeKernelBackend,
   planExecution,
   Reference,
@@ -62,6 +63,10 @@ describe("graphs", () => {
     const build = () => ({ outputs: { y: T.sum(T.mul(T.input("x", [3]), 2)) } })
     expect(graphKey(build())).toBe(graphKey(build()))
     expect(graphKey(build())).not.toBe(graphKey({ outputs: { y: T.sum(T.mul(T.input("x", [4]), 2)) } }))
+    const graph = build()
+    expect(graphSignature(graph)).toBe(graphSignature(build()))
+    expect(graphSignature(graph)).toBe(graphSignature(graph))
+    expect(graphSignature(graph)).not.toBe(graphSignature({ outputs: { z: graph.outputs.y } }))
   })
   it("tells apart constants that JSON cannot (±Infinity, NaN, -0)", () => {
     const keyOf = (v: number) => graphKey({ outputs: { y: T.add(T.input("x", [2]), T.full(v, [2])) } })
