@@ -90,9 +90,12 @@ describe("xyz", () => {
     expect(result).toMatchObject({ cells: 4, pictures: 3, drawn: 3, skipped: 0 })
     const out = join(run, "xyz-my-lora")
     expect((await readdir(join(out, "cells"))).length).toBe(3)
+    // 16 px cells are drawn 8 times larger in the grid image; the cell PNGs keep their size.
     const grid = await decodeImageRgb(join(out, "grid.png"))
-    expect(grid.width).toBeGreaterThan(2 * 16)
-    expect(grid.height).toBeGreaterThan(2 * 16)
+    expect(grid.width).toBeGreaterThanOrEqual(2 * 128)
+    expect(grid.height).toBeGreaterThan(2 * 128)
+    const cell = await decodeImageRgb(join(out, "cells", (await readdir(join(out, "cells")))[0]!))
+    expect([cell.width, cell.height]).toEqual([16, 16])
 
     const index = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as GridIndex
     expect(index.x.values).toEqual(["000001", "final"])
@@ -112,10 +115,15 @@ describe("xyz", () => {
       [2, 0.8],
     ])
 
-    const again = await runCli(inDir(common))
+    const again = await runCli([...inDir(common), "--grid-scale", "1"])
     expect(again.error?.message).toBeUndefined()
     expect(again.output).toContain("4 cells: drew 0, 3 already made")
     expect((await readdir(join(out, "cells"))).length).toBe(3)
+    // At scale 1 the grid is the two 16 px cells and a row-label band of at most two cells.
+    expect((await decodeImageRgb(join(out, "grid.png"))).width).toBeLessThanOrEqual(4 * 16)
+    expect((await runCli([...inDir(common), "--grid-scale", "0"])).error?.message).toBe(
+      "--grid-scale takes a whole number of at least 1",
+    )
   })
 
   it("--embedder reads a cell copied into the training images as memorised, through the ONNX model", async () => {

@@ -74,6 +74,11 @@ export interface XyzOptions {
   readonly trainDataDir?: string
   /** Measures memorisation by embedding cosine distance instead of the structural distance. */
   readonly embedder?: ImageEmbedder
+  /**
+   * How many times larger the grid image draws each cell (nearest neighbour, a whole number); default
+   * the factor that brings small cells near 128 px (32 px → 4), 1 for 86 px and up. Cell PNGs keep their size.
+   */
+  readonly gridScale?: number
   /** Count the cells and time one sampler step; draw nothing. */
   readonly dryRun?: boolean
   readonly version?: string
@@ -411,6 +416,7 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
             xLabels: x.labels,
             yLabels: y.labels,
             title,
+            ...(options.gridScale === undefined ? {} : { scale: options.gridScale }),
           }),
         catch: (cause) => new DatasetError({ message: `cannot draw the grid: ${describeCause(cause)}` }),
       })
