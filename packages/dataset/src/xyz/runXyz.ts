@@ -204,6 +204,8 @@ const cellNote = (cell: CellDiagnosis): string => {
   if (cell.effect !== undefined) parts.push(`effect ${cell.effect.toFixed(3)} vs weight 0`)
   if (cell.nearest)
     parts.push(`nearest training image ${cell.nearest.id} at ${cell.nearest.distance.toFixed(3)}`)
+  if (cell.trainingGain !== undefined)
+    parts.push(`${(cell.trainingGain * 100).toFixed(0)}% nearer the training images than weight 0`)
   return parts.join("; ")
 }
 
@@ -443,6 +445,7 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
               epoch: judged.epoch,
               weight: judged.weight,
               effect: judged.effect ?? null,
+              trainingGain: judged.trainingGain ?? null,
               nearest: judged.nearest?.id ?? null,
               nearestDistance: judged.nearest?.distance ?? null,
               broken: judged.broken ?? null,
