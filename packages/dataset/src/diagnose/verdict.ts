@@ -30,7 +30,7 @@ export const defaultDiagnosisThresholds: DiagnosisThresholds = {
   ...defaultBrokenThresholds,
   noEffectDistance: 0.03,
   // The demo's real grids (docs/guide/validation.md): cells with no trace of the character gained at
-  // most 0.08, cells where it shows at least 0.09, mostly 0.14 and more.
+  // most 0.08, a shapeless blob in its colours 0.09, cells where it shows 0.11 to 0.47. A narrow gap.
   noTrainingGain: 0.1,
   copyDistance: 0.15,
   overFitShare: 0.5,
