@@ -103,11 +103,14 @@ describe("xyz", () => {
     expect(index.sheets[0]!.cells).toHaveLength(4)
     const base = index.sheets[0]!.cells.filter((cell) => cell.y === 0)
     expect(new Set(base.map((cell) => cell.file)).size).toBe(1)
-    expect(base.every((cell) => cell.verdict === "base")).toBe(true)
+    // The tiny model's weights are random: every picture, the base model's too, is noise, and the
+    // diagnosis says so and blames the sampler settings rather than the LoRA.
+    expect(index.sheets[0]!.cells.every((cell) => cell.verdict?.endsWith("broken: noise"))).toBe(true)
+    expect(result.summary.join("\n")).toContain("the base model alone (weight 0) gives broken images")
     const weighted = index.sheets[0]!.cells.find((cell) => cell.x === 1 && cell.y === 1)!
     expect(weighted.parameters).toContain("a cat <lora:my-lora:0.8>")
     expect(weighted.measures?.nearest).toBe("a.png")
-    expect(typeof weighted.measures?.effect).toBe("number")
+    expect(weighted.measures?.broken).toBe("noise")
     expect(await readFile(join(out, "index.html"), "utf8")).toContain("<table>")
     expect(result.summary.join("\n")).toMatch(/validation loss is lowest at epoch 1/)
     expect(result.diagnosis?.settings.map((s) => [s.epoch, s.weight])).toEqual([
