@@ -20,7 +20,11 @@ describe("danlu demo", () => {
     expect(caption).not.toContain("pink hair")
     const base = join(out, "models", "danlu-demo-base.safetensors")
     expect(await readFile(base)).toEqual(await readFile(bundledBaseModelPath()))
-    expect(await readFile(join(out, "config.toml"), "utf8")).toContain("max_train_epochs = 1")
+    const config = await readFile(join(out, "config.toml"), "utf8")
+    expect(config).toContain("max_train_epochs = 1")
+    // The warm-up that makes the grid show the character appear (docs/guide/demo.md).
+    expect(config).toContain('lr_scheduler = "constant_with_warmup"')
+    expect(config).toContain("lr_warmup_steps = 0.5")
     const output = await readdir(join(out, "output"))
     expect(output).toContain("danlu-girl.safetensors")
     expect(await readdir(join(out, "output", "xyz-danlu-girl"))).toContain("grid.png")

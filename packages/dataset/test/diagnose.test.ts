@@ -32,6 +32,12 @@ const filled = (
   return { width: side, height: side, channels: 3, data }
 }
 
+/** (1 − t)·a + t·b, pixel by pixel. */
+const blend = (a: RawImage, b: RawImage, t: number): RawImage => ({
+  ...a,
+  data: Uint8Array.from(a.data, (v, i) => Math.round((1 - t) * v + t * b.data[i]!)),
+})
+
 const noise = (side: number, seed: number): RawImage => {
   const rng = createRng(seed)
   return filled(side, () => [rng.nextInt(256), rng.nextInt(256), rng.nextInt(256)])
@@ -161,10 +167,13 @@ describe("diagnoseGrid on made-up cells", async () => {
   )
   const base = await rawOf(gradient(128, 128, 1))
   const other = await rawOf(gradient(128, 128, 2))
+  // Moved from the base picture towards a training image, not all the way: the concept showing.
+  const learning = blend(base, training[1]!.image, 0.4)
   const cells = [
     { epoch: 2, weight: 0, variant: "seed 1", image: base },
     { epoch: 2, weight: 0.5, variant: "seed 1", image: base },
-    { epoch: 4, weight: 0.5, variant: "seed 1", image: other },
+    { epoch: 4, weight: 0.5, variant: "seed 1", image: learning },
+    { epoch: 4, weight: 1, variant: "seed 1", image: other },
     { epoch: 6, weight: 0.5, variant: "seed 1", image: training[0]!.image },
     { epoch: 8, weight: 0.5, variant: "seed 1", image: noise(128, 3) },
     { epoch: 8, weight: 1, variant: "seed 1", image: filled(128, () => [0, 0, 0]) },
@@ -176,6 +185,7 @@ describe("diagnoseGrid on made-up cells", async () => {
       "base",
       "under",
       "good",
+      "under",
       "over",
       "broken",
       "broken",
@@ -185,29 +195,48 @@ describe("diagnoseGrid on made-up cells", async () => {
       undefined,
       undefined,
       undefined,
+      undefined,
       "noise",
       "black",
     ])
     expect(diagnosis.cells[1]!.effect).toBe(0)
     expect(diagnosis.cells[2]!.effect).toBeGreaterThan(defaultDiagnosisThresholds.noEffectDistance)
-    expect(diagnosis.cells[3]!.nearest).toEqual({ id: "10_cat/10.png", distance: 0 })
-    expect(diagnosis.cells[3]!.memorised).toBe(true)
+    expect(diagnosis.cells[3]!.effect).toBeGreaterThan(defaultDiagnosisThresholds.noEffectDistance)
+    expect(diagnosis.cells[4]!.nearest).toEqual({ id: "10_cat/10.png", distance: 0 })
+    expect(diagnosis.cells[4]!.memorised).toBe(true)
     expect(diagnosis.cells[2]!.memorised).toBe(false)
     expect(diagnosis.memorisationMeasure).toBe("structural")
     expect(diagnosis.cells.map(verdictLabel)).toEqual([
       "base",
       "under 0.00",
       `good ${diagnosis.cells[2]!.effect!.toFixed(2)}`,
+      `under ${diagnosis.cells[3]!.effect!.toFixed(2)}`,
       "over: copy",
       "broken: noise",
       "broken: black",
     ])
   })
 
+  it("measures how much nearer the training images each cell is than the base picture", () => {
+    const signature = (image: RawImage) => imageSignature(image)
+    const nearestDistance = (image: RawImage) =>
+      Math.min(...training.map((t) => structuralDistance(signature(image), signature(t.image))))
+    const gain = (image: RawImage) => 1 - nearestDistance(image) / nearestDistance(base)
+    expect(diagnosis.cells[0]!.trainingGain).toBeUndefined()
+    expect(diagnosis.cells[1]!.trainingGain).toBeCloseTo(0, 12)
+    // The blend is the concept showing, the unrelated picture a change that is not the concept.
+    expect(diagnosis.cells[2]!.trainingGain).toBeCloseTo(gain(learning), 12)
+    expect(diagnosis.cells[2]!.trainingGain).toBeGreaterThan(defaultDiagnosisThresholds.noTrainingGain)
+    expect(diagnosis.cells[3]!.trainingGain).toBeCloseTo(gain(other), 12)
+    expect(diagnosis.cells[3]!.trainingGain).toBeLessThan(defaultDiagnosisThresholds.noTrainingGain)
+    expect(diagnosis.cells[5]!.trainingGain).toBeUndefined()
+  })
+
   it("judges each epoch and weight and recommends the good one", () => {
     expect(diagnosis.settings.map((s) => [s.epoch, s.weight, s.verdict])).toEqual([
       [2, 0.5, "under"],
       [4, 0.5, "good"],
+      [4, 1, "under"],
       [6, 0.5, "over"],
       [8, 0.5, "broken"],
       [8, 1, "broken"],
@@ -226,11 +255,13 @@ describe("diagnoseGrid on made-up cells", async () => {
         return images.map((image) => Float32Array.from(image.data.subarray(0, 64), (v) => v + 1))
       },
     }
-    const result = await diagnoseGrid(cells.slice(0, 4), { training, embedder })
-    expect(seen).toEqual([7])
+    const result = await diagnoseGrid(cells.slice(0, 5), { training, embedder })
+    expect(seen).toEqual([8])
     expect(result.memorisationMeasure).toBe("fake-dino.onnx")
-    expect(result.cells[3]!.nearest).toEqual({ id: "10_cat/10.png", distance: expect.closeTo(0, 6) })
-    expect(result.cells.map((c) => c.memorised)).toEqual([false, false, false, true])
+    expect(result.cells[4]!.nearest).toEqual({ id: "10_cat/10.png", distance: expect.closeTo(0, 6) })
+    expect(result.cells.map((c) => c.memorised)).toEqual([false, false, false, false, true])
+    // The training gain is calibrated on the structural distance only.
+    expect(result.cells.every((c) => c.trainingGain === undefined)).toBe(true)
   })
 })
 

@@ -2,11 +2,14 @@ import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import sharp from "sharp"
 import { describe, expect, it } from "vitest"
-import { renderLabel } from "../src/grid/renderLabel.js"
+import { renderLabel, widestWord } from "../src/grid/renderLabel.js"
 import {
   cellOrigin,
   cjkGridFont,
+  defaultCellScale,
+  defaultGridFont,
   drawGrid,
+  enlargeCell,
   type GridIndex,
   gridPageHtml,
   type RawImage,
@@ -70,6 +73,7 @@ describe("drawGrid", async () => {
   const { layout } = grid
 
   it("is the cells plus the label bands, as A1111 sizes them", () => {
+    expect(layout.scale).toBe(1)
     expect(layout.fontSize).toBe(Math.floor((cw + ch) / 25))
     expect(layout.rowLabelWidth).toBe(Math.floor((cw * 3) / 4))
     expect(layout.columnLabelHeight).toBeGreaterThan(layout.fontSize)
@@ -114,6 +118,7 @@ describe("drawGrid", async () => {
   it("wraps a long label inside its column", async () => {
     const narrow = await drawGrid({
       cells: [[solidCell(64, 64, [9, 9, 9])]],
+      scale: 1,
       xTitle: "epoch file",
       yTitle: "",
       xLabels: ["he-tian-yi-lang-000002 he-tian-yi-lang-000004"],
@@ -144,6 +149,118 @@ describe("drawGrid", async () => {
         yLabels: [""],
       }),
     ).rejects.toThrow(/grid cells must all be 32×32, one is 32×16/)
+  })
+})
+
+describe("small cells", async () => {
+  // A 2×2 checker of distinct colours in each 32 px cell: enlarging by nearest keeps each quadrant solid.
+  const quadrants = [
+    [250, 10, 10],
+    [10, 250, 10],
+    [10, 10, 250],
+    [250, 250, 10],
+  ] as const
+  const checker = (side: number): RawImage => {
+    const data = new Uint8Array(side * side * 3)
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++)
+        data.set(quadrants[(y < side / 2 ? 0 : 2) + (x < side / 2 ? 0 : 1)]!, (y * side + x) * 3)
+    return { width: side, height: side, channels: 3, data }
+  }
+
+  it("are enlarged by a whole factor towards 128 px, A1111-size cells not at all", () => {
+    expect(defaultCellScale(32, 32)).toBe(4)
+    expect(defaultCellScale(64, 48)).toBe(3)
+    expect(defaultCellScale(85, 200)).toBe(2)
+    expect(defaultCellScale(86, 86)).toBe(1)
+    expect(defaultCellScale(512, 512)).toBe(1)
+  })
+
+  it("enlarge pixel by pixel, each into a solid block", () => {
+    const source: RawImage = {
+      width: 2,
+      height: 1,
+      channels: 4,
+      data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]),
+    }
+    const big = enlargeCell(source, 3)
+    expect([big.width, big.height, big.channels]).toEqual([6, 3, 4])
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 6; x++)
+        expect([...big.data.subarray((y * 6 + x) * 4, (y * 6 + x + 1) * 4)]).toEqual(
+          x < 3 ? [1, 2, 3, 4] : [5, 6, 7, 8],
+        )
+    expect(enlargeCell(source, 1)).toBe(source)
+  })
+
+  const grid = await drawGrid({
+    cells: [[checker(32), checker(32)]],
+    xTitle: "Epoch",
+    yTitle: "Weight",
+    xLabels: ["000002", "final"],
+    yLabels: ["0.5"],
+  })
+  const image = await decode(grid.png)
+
+  it("are drawn 4 times larger in the grid, without blur", () => {
+    const { layout } = grid
+    expect([layout.scale, layout.cellWidth, layout.cellHeight]).toEqual([4, 128, 128])
+    expect(image.width).toBe(layout.rowLabelWidth + 2 * 128)
+    const { left, top } = cellOrigin(layout, 0, 1)
+    for (const [x, y, q] of [
+      [0, 0, 0],
+      [63, 63, 0],
+      [64, 0, 1],
+      [127, 63, 1],
+      [0, 64, 2],
+      [64, 127, 3],
+    ] as const)
+      expect(pixel(image, left + x, top + y)).toEqual([...quadrants[q]])
+  })
+
+  it("keep every row-label word whole: the band widens past three quarters of a cell when a word needs it", async () => {
+    const font = defaultGridFont()
+    const narrow = await drawGrid({
+      cells: [[checker(32)]],
+      scale: 1,
+      xTitle: "",
+      yTitle: "Weight",
+      xLabels: [""],
+      yLabels: ["0.5"],
+    })
+    const { fontSize, rowLabelWidth } = narrow.layout
+    const word = (await renderLabel("Weight:", {
+      font,
+      size: fontSize,
+      width: 10_000,
+      colour: { r: 0, g: 0, b: 0 },
+    }))!
+    expect(word.width).toBeGreaterThan(24)
+    expect(rowLabelWidth).toBe(word.width + Math.floor(fontSize / 2))
+    expect(await widestWord("Weight: 0.5", { font, size: fontSize, colour: { r: 0, g: 0, b: 0 } })).toBe(
+      word.width,
+    )
+  })
+
+  it("shrink a column label whose word is wider than the cell rather than break the word", async () => {
+    const side = 240
+    const long = "abcdefghijklmnopqrstuvwxyz0123456789"
+    const wide = await drawGrid({
+      cells: [[solidCell(side, side, [9, 9, 9])]],
+      xTitle: "",
+      yTitle: "",
+      xLabels: [long],
+      yLabels: [""],
+    })
+    const { fontSize, columnLabelHeight } = wide.layout
+    const black = { r: 0, g: 0, b: 0 }
+    const font = defaultGridFont()
+    expect(
+      (await renderLabel(long, { font, size: fontSize, width: 10_000, colour: black }))!.width,
+    ).toBeGreaterThan(side)
+    const line = (await renderLabel(long, { font, size: fontSize, width: side, colour: black }))!
+    // One line of a smaller font, where the full-size label wraps onto two.
+    expect(columnLabelHeight - 2 * Math.floor(fontSize / 2)).toBeLessThan(line.height / 1.5)
   })
 })
 

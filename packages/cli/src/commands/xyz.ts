@@ -136,6 +136,12 @@ export const xyz = Command.make(
       Flag.optional,
       Flag.withDescription("output folder (default <lora-dir>/xyz-<name>)"),
     ),
+    gridScale: Flag.Int("grid-scale").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "draw each cell this many times larger in grid.png, nearest neighbour (default: small cells near 128 px, 32 px → 4; 1 for 86 px and up)",
+      ),
+    ),
     dryRun: Flag.Boolean("dry-run").pipe(
       Flag.withDefault(false),
       Flag.withDescription("print the cell count and a time estimate; draw nothing"),
@@ -158,6 +164,9 @@ export const xyz = Command.make(
       const weights = Option.map(options.weights, (text) => list(text).map(Number))
       if (Option.isSome(weights) && weights.value.some((w) => !Number.isFinite(w)))
         return yield* new UserError({ message: `--weights takes numbers, e.g. 0.3,0.6,0.8` })
+      const gridScale = Option.getOrUndefined(options.gridScale)
+      if (gridScale !== undefined && gridScale < 1)
+        return yield* new UserError({ message: "--grid-scale takes a whole number of at least 1" })
       const out = Option.getOrUndefined(options.out)
       const trainDataDir = Option.getOrUndefined(options.trainDataDir)
       const embedderOptions = yield* embedderSettings(options)
@@ -177,6 +186,7 @@ export const xyz = Command.make(
         ...(zAxis === undefined ? {} : { z: zAxis }),
         ...(Option.isSome(weights) ? { weights: weights.value } : {}),
         ...(out === undefined ? {} : { outDir: out }),
+        ...(gridScale === undefined ? {} : { gridScale }),
         ...(trainDataDir === undefined ? {} : { trainDataDir }),
         ...(embedder === undefined ? {} : { embedder }),
       }).pipe(Effect.scoped, showProgress({ json: false }), Effect.provide(backend))

@@ -69,7 +69,8 @@ const nearestTraining = async (
 
 /**
  * Measures every cell — broken or not, effect strength against the weight-0 cell of its variant
- * (the same epoch's when there is one), the nearest training image — then judges the grid with
+ * (the same epoch's when there is one), the nearest training image and how much nearer it is than the
+ * weight-0 cell's (the training gain) — then judges the grid with
  * {@link judgeGrid}.
  */
 export const diagnoseGrid = async (
@@ -95,12 +96,19 @@ export const diagnoseGrid = async (
   const measured: CellDiagnosis[] = cells.map((cell, i) => {
     const base = cell.weight === 0 || broken[i] !== undefined ? undefined : reference(cell)
     const near = closest[i]
+    // Measured and calibrated with the structural distance only; an embedder's cosine distances differ.
+    const baseNear = base === undefined || options.embedder !== undefined ? undefined : closest[base]
+    const trainingGain =
+      near === undefined || baseNear === undefined || baseNear.distance <= 0
+        ? undefined
+        : 1 - near.distance / baseNear.distance
     const measures: CellMeasures = {
       epoch: cell.epoch,
       weight: cell.weight,
       variant: cell.variant,
       ...(broken[i] === undefined ? {} : { broken: broken[i] }),
       ...(base === undefined ? {} : { effect: structuralDistance(signatures[i]!, signatures[base]!) }),
+      ...(trainingGain === undefined ? {} : { trainingGain }),
       ...(near === undefined ? {} : { nearest: near }),
       memorised: near !== undefined && near.distance <= copyDistance,
     }

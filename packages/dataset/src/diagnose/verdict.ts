@@ -3,13 +3,21 @@ import { defaultBrokenThresholds } from "./imageStats.js"
 import type { Nearest } from "./nearestImage.js"
 import { overFitRemedies, type Remedy, underFitRemedies } from "./remedies.js"
 
-/** base: weight 0, the reference; under: no visible effect; over: copies a training image. */
+/**
+ * base: weight 0, the reference; under: no visible effect, or (with training images) no closer to them
+ * than the base picture; over: copies a training image.
+ */
 export type CellVerdict = "base" | "broken" | "under" | "good" | "over"
 export type SettingVerdictKind = Exclude<CellVerdict, "base">
 
 export interface DiagnosisThresholds extends BrokenThresholds {
   /** Below this structural distance from the weight-0 cell, the LoRA had no visible effect. */
   readonly noEffectDistance: number
+  /**
+   * With training images: below this {@link CellMeasures.trainingGain}, the LoRA moved the picture no
+   * closer to what it was trained on — it changed, but the concept is not there.
+   */
+  readonly noTrainingGain: number
   /** At or below this structural distance from a training image, a cell is a copy of it. */
   readonly copyDistance: number
   /** An (epoch, weight) is over-fit when at least this share of its judged cells are copies. */
@@ -21,6 +29,9 @@ export interface DiagnosisThresholds extends BrokenThresholds {
 export const defaultDiagnosisThresholds: DiagnosisThresholds = {
   ...defaultBrokenThresholds,
   noEffectDistance: 0.03,
+  // The demo's real grids (docs/guide/validation.md): cells with no trace of the character gained at
+  // most 0.08, a shapeless blob in its colours 0.09, cells where it shows 0.11 to 0.47. A narrow gap.
+  noTrainingGain: 0.1,
   copyDistance: 0.15,
   overFitShare: 0.5,
   validationRise: 0.05,
@@ -35,6 +46,12 @@ export interface CellMeasures {
   readonly broken?: BrokenReason
   /** Structural distance to the variant's weight-0 cell; absent for weight 0 or without a usable one. */
   readonly effect?: number
+  /**
+   * 1 − (distance to the nearest training image / the weight-0 cell's): how much closer to the training
+   * images the LoRA brought the picture, by the structural distance. Absent without training images, with
+   * an embedder, or without a usable weight-0 cell.
+   */
+  readonly trainingGain?: number
   /** The closest training image. */
   readonly nearest?: Nearest
   /** The nearest training image is within the copy distance. */
@@ -49,6 +66,7 @@ export const cellVerdict = (
   if (cell.weight === 0) return "base"
   if (cell.memorised) return "over"
   if (cell.effect !== undefined && cell.effect < thresholds.noEffectDistance) return "under"
+  if (cell.trainingGain !== undefined && cell.trainingGain < thresholds.noTrainingGain) return "under"
   return "good"
 }
 
@@ -67,6 +85,8 @@ export interface SettingVerdict {
   readonly memorised: number
   /** Median effect strength over the cells that have one. */
   readonly medianEffect?: number
+  /** Median training gain over the cells that have one. */
+  readonly medianTrainingGain?: number
   readonly validationLoss?: number
 }
 
@@ -95,18 +115,25 @@ const median = (values: ReadonlyArray<number>): number | undefined => {
 const settingVerdict = (
   cells: ReadonlyArray<CellMeasures>,
   thresholds: DiagnosisThresholds,
-): Pick<SettingVerdict, "verdict" | "cells" | "broken" | "memorised" | "medianEffect"> => {
+): Pick<
+  SettingVerdict,
+  "verdict" | "cells" | "broken" | "memorised" | "medianEffect" | "medianTrainingGain"
+> => {
   const broken = cells.filter((cell) => cell.broken !== undefined).length
   const judged = cells.filter((cell) => cell.broken === undefined)
   const memorised = judged.filter((cell) => cell.memorised).length
   const medianEffect = median(judged.flatMap((cell) => (cell.effect === undefined ? [] : [cell.effect])))
+  const medianTrainingGain = median(
+    judged.flatMap((cell) => (cell.trainingGain === undefined ? [] : [cell.trainingGain])),
+  )
   // The guide's success mark is "no broken 鬼图 at all", so one broken sample condemns the setting.
   const verdict: SettingVerdictKind =
     broken > 0
       ? "broken"
       : judged.length > 0 && memorised / judged.length >= thresholds.overFitShare
         ? "over"
-        : medianEffect !== undefined && medianEffect < thresholds.noEffectDistance
+        : (medianEffect !== undefined && medianEffect < thresholds.noEffectDistance) ||
+            (medianTrainingGain !== undefined && medianTrainingGain < thresholds.noTrainingGain)
           ? "under"
           : "good"
   return {
@@ -115,6 +142,7 @@ const settingVerdict = (
     broken,
     memorised,
     ...(medianEffect === undefined ? {} : { medianEffect }),
+    ...(medianTrainingGain === undefined ? {} : { medianTrainingGain }),
   }
 }
 

@@ -1,8 +1,15 @@
 import sharp, { type OverlayOptions } from "sharp"
 import { DatasetError } from "../errors.js"
 import { type RawImage, type Rgb, white } from "../image/decode.js"
+import { defaultCellScale, enlargeCell } from "./enlargeCell.js"
 import { defaultGridFont, type GridFont } from "./gridFont.js"
-import { type LabelImage, renderFittedLabel, renderLabel } from "./renderLabel.js"
+import {
+  type LabelImage,
+  renderFittedLabel,
+  renderLabel,
+  sizeFittingWords,
+  widestWord,
+} from "./renderLabel.js"
 
 /** A coloured border drawn inside a cell's edge, with an optional short label in its top-left corner. */
 export interface GridMark {
@@ -22,6 +29,12 @@ export interface GridSpec {
   readonly title?: string
   /** rows × columns, like `cells`. */
   readonly marks?: ReadonlyArray<ReadonlyArray<GridMark | undefined>>
+  /**
+   * Each cell drawn this many times larger, nearest neighbour (an integer ≥ 1). Default
+   * {@link defaultCellScale}: 4 for 32 px cells, 1 for A1111-size ones. Labels, marks and margin are
+   * sized from the enlarged cell.
+   */
+  readonly scale?: number
   /** White gap between cells in pixels (A1111's "Grid margins", default 0). */
   readonly margin?: number
   /** Defaults to {@link defaultGridFont}. */
@@ -32,6 +45,8 @@ export interface GridSpec {
 export interface GridLayout {
   readonly width: number
   readonly height: number
+  /** How many times the cells were enlarged; `cellWidth` and `cellHeight` are the enlarged size. */
+  readonly scale: number
   readonly cellWidth: number
   readonly cellHeight: number
   readonly margin: number
@@ -39,7 +54,10 @@ export interface GridLayout {
   readonly titleHeight: number
   /** Height of the column-label band (0 when every column label is blank). */
   readonly columnLabelHeight: number
-  /** Width of the row-label band (0 when every row label is blank). */
+  /**
+   * Width of the row-label band (0 when every row label is blank): A1111's three quarters of a cell, or
+   * the widest word of a row label when that is wider (up to two cells).
+   */
   readonly rowLabelWidth: number
   /** A1111's `(cell width + cell height) // 25`. */
   readonly fontSize: number
@@ -78,7 +96,12 @@ const checkSpec = (spec: GridSpec) => {
     throw new DatasetError({
       message: `grid cells must all be ${first.width}×${first.height}, one is ${odd.width}×${odd.height}`,
     })
-  return { rows, columns, cellWidth: first.width, cellHeight: first.height }
+  const scale = spec.scale ?? defaultCellScale(first.width, first.height)
+  if (!Number.isInteger(scale) || scale < 1)
+    throw new DatasetError({
+      message: `a grid's cell scale must be a whole number of at least 1, got ${scale}`,
+    })
+  return { rows, columns, cellWidth: first.width * scale, cellHeight: first.height * scale, scale }
 }
 
 const rawOverlay = (image: LabelImage | RawImage, left: number, top: number): OverlayOptions => ({
@@ -146,10 +169,11 @@ const markOverlays = async (
  * Draws an A1111-style X/Y grid: cells row by row on white, column labels centred above each column,
  * row labels centred left of each row, font size `(cell width + cell height) // 25`, line spacing half
  * of it, a row-label band three quarters of a cell wide — plus an optional title and per-cell marks.
- * Labels wrap at words, and between characters where a word or CJK run is too long.
+ * Small cells are enlarged first (see {@link GridSpec.scale}). Labels wrap between words (and CJK
+ * characters): a column label too wide for its cell gets a smaller font, a row label's band widens.
  */
 export const drawGrid = async (spec: GridSpec): Promise<GridImage> => {
-  const { rows, columns, cellWidth, cellHeight } = checkSpec(spec)
+  const { rows, columns, cellWidth, cellHeight, scale } = checkSpec(spec)
   const font = spec.font ?? defaultGridFont()
   const margin = spec.margin ?? 0
   const fontSize = Math.max(8, Math.floor((cellWidth + cellHeight) / 25))
@@ -157,18 +181,23 @@ export const drawGrid = async (spec: GridSpec): Promise<GridImage> => {
   const style = { font, size: fontSize, colour: black }
 
   const columnLabels = await Promise.all(
-    spec.xLabels.map((value) => renderLabel(axisLabel(spec.xTitle, value), { ...style, width: cellWidth })),
+    spec.xLabels.map(async (value) => {
+      const text = axisLabel(spec.xTitle, value)
+      const size = await sizeFittingWords(text, { ...style, width: cellWidth })
+      return renderLabel(text, { ...style, size, width: cellWidth })
+    }),
   )
-  const hasRowLabels = spec.yLabels.some((value) => axisLabel(spec.yTitle, value).trim() !== "")
-  const rowLabelWidth = hasRowLabels ? Math.floor((cellWidth * 3) / 4) : 0
+  const rowTexts = spec.yLabels.map((value) => axisLabel(spec.yTitle, value))
+  const hasRowLabels = rowTexts.some((text) => text.trim() !== "")
+  const widestRowWord = Math.max(...(await Promise.all(rowTexts.map((text) => widestWord(text, style)))))
+  const rowLabelWidth = hasRowLabels
+    ? Math.max(Math.floor((cellWidth * 3) / 4), Math.min(widestRowWord + lineSpacing, 2 * cellWidth))
+    : 0
   const rowLabels = await Promise.all(
-    spec.yLabels.map((value) =>
-      renderFittedLabel(
-        axisLabel(spec.yTitle, value),
-        { ...style, width: Math.max(1, rowLabelWidth - lineSpacing) },
-        cellHeight,
-      ),
-    ),
+    rowTexts.map(async (text) => {
+      const wrap = { ...style, width: Math.max(1, rowLabelWidth - lineSpacing) }
+      return renderFittedLabel(text, { ...wrap, size: await sizeFittingWords(text, wrap) }, cellHeight)
+    }),
   )
   const gridWidth = columns * cellWidth + (columns - 1) * margin
   const title =
@@ -181,6 +210,7 @@ export const drawGrid = async (spec: GridSpec): Promise<GridImage> => {
   const layout: GridLayout = {
     width: rowLabelWidth + gridWidth,
     height: titleHeight + columnLabelHeight + rows * cellHeight + (rows - 1) * margin,
+    scale,
     cellWidth,
     cellHeight,
     margin,
@@ -219,7 +249,7 @@ export const drawGrid = async (spec: GridSpec): Promise<GridImage> => {
     for (let column = 0; column < columns; column++) {
       const origin = cellOrigin(layout, row, column)
       const cell = spec.cells[row]![column]!
-      if (cell !== null) overlays.push(rawOverlay(cell, origin.left, origin.top))
+      if (cell !== null) overlays.push(rawOverlay(enlargeCell(cell, scale), origin.left, origin.top))
       const mark = spec.marks?.[row]?.[column]
       if (mark !== undefined) overlays.push(...(await markOverlays(mark, origin, layout, font)))
     }

@@ -93,7 +93,7 @@ const sheetHtml = (index: GridIndex, sheet: GridSheet): string => {
 const style = `body{font-family:system-ui,"Noto Sans SC","PingFang SC","Microsoft YaHei",sans-serif;margin:1.5em}
 table{border-collapse:separate;border-spacing:6px}th{font-weight:600;padding:4px}
 td{vertical-align:top;border:4px solid transparent;padding:2px;max-width:256px}
-img{max-width:256px;display:block}.verdict{font-weight:600}.note{font-size:.85em;color:#444}
+img{max-width:256px;min-width:128px;image-rendering:pixelated;display:block}.verdict{font-weight:600}.note{font-size:.85em;color:#444}
 .missing{color:#999;font-style:italic}`
 
 /** A self-contained static page showing every sheet as a table of cell images with their verdicts. */

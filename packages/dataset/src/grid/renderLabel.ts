@@ -47,6 +47,34 @@ export const renderLabel = async (text: string, style: LabelStyle): Promise<Labe
   return { width: info.width, height: info.height, data }
 }
 
+// A run of non-space characters outside CJK, or one CJK character: lines may break between CJK
+// characters without breaking a word, so each counts as a word of its own.
+const cjk = "\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}"
+const words = new RegExp(`[${cjk}]|[^\\s${cjk}]+`, "gu")
+
+/** Wide enough that Pango never wraps a single word. */
+const unwrapped = 100_000
+
+/** Width in pixels of the label's widest word at the style's size (0 for blank text). */
+export const widestWord = async (text: string, style: Omit<LabelStyle, "width">): Promise<number> => {
+  const unique = [...new Set(text.match(words) ?? [])]
+  const widths = await Promise.all(
+    unique.map(async (word) => (await renderLabel(word, { ...style, width: unwrapped }))?.width ?? 0),
+  )
+  return Math.max(0, ...widths)
+}
+
+/**
+ * The style's size, shrunk a step at a time as {@link renderFittedLabel} does until no word of the text
+ * is wider than the style's width, so the label wraps between words only; 8 px at the smallest.
+ */
+export const sizeFittingWords = async (text: string, style: LabelStyle): Promise<number> => {
+  let size = style.size
+  while (size > 8 && (await widestWord(text, { ...style, size })) > style.width)
+    size = Math.max(8, Math.floor(size * 0.85))
+  return size
+}
+
 /**
  * {@link renderLabel}, shrinking the font a step at a time (as A1111 does) until the label fits in
  * `maxHeight`; the smallest size is kept even if it still does not fit.

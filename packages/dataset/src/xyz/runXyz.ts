@@ -74,6 +74,11 @@ export interface XyzOptions {
   readonly trainDataDir?: string
   /** Measures memorisation by embedding cosine distance instead of the structural distance. */
   readonly embedder?: ImageEmbedder
+  /**
+   * How many times larger the grid image draws each cell (nearest neighbour, a whole number); default
+   * the factor that brings small cells near 128 px (32 px → 4), 1 for 86 px and up. Cell PNGs keep their size.
+   */
+  readonly gridScale?: number
   /** Count the cells and time one sampler step; draw nothing. */
   readonly dryRun?: boolean
   readonly version?: string
@@ -199,6 +204,8 @@ const cellNote = (cell: CellDiagnosis): string => {
   if (cell.effect !== undefined) parts.push(`effect ${cell.effect.toFixed(3)} vs weight 0`)
   if (cell.nearest)
     parts.push(`nearest training image ${cell.nearest.id} at ${cell.nearest.distance.toFixed(3)}`)
+  if (cell.trainingGain !== undefined)
+    parts.push(`${(cell.trainingGain * 100).toFixed(0)}% nearer the training images than weight 0`)
   return parts.join("; ")
 }
 
@@ -411,6 +418,7 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
             xLabels: x.labels,
             yLabels: y.labels,
             title,
+            ...(options.gridScale === undefined ? {} : { scale: options.gridScale }),
           }),
         catch: (cause) => new DatasetError({ message: `cannot draw the grid: ${describeCause(cause)}` }),
       })
@@ -437,6 +445,7 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
               epoch: judged.epoch,
               weight: judged.weight,
               effect: judged.effect ?? null,
+              trainingGain: judged.trainingGain ?? null,
               nearest: judged.nearest?.id ?? null,
               nearestDistance: judged.nearest?.distance ?? null,
               broken: judged.broken ?? null,
