@@ -5,7 +5,8 @@
 //   `danlu generate` / `danlu xyz` draw (text encoder, sampler, VAE decode), 64² pictures (32² latents);
 // - sd15: the full SD1.5 UNet in core's CFG denoiser graph at 512² (64² latents), random weights; 3 steps of
 //   each sampler are timed and a 20-step picture extrapolated from them (the UNet dominates: text encoder and
-//   VAE decode are not included). PyTorch's side is bench/sample/sampling_torch.py when python3-torch is there.
+//   VAE decode are not included). PyTorch's side is bench/sample/sampling_torch.py when python3-torch is there,
+//   with an optimised BLAS (it refuses Debian's reference BLAS: `apt install libopenblas0-pthread`).
 // Each case is its own process. Run: npm run build && node bench/sample/sampling.bench.mjs   (BENCH_SIZES=tiny,sd15)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
@@ -237,7 +238,7 @@ if (process.argv[2] === "--case") {
           cell: "—",
           compiles: `compile ${s(r.compileMs)}, first step ${s(r.firstStepMs)}`,
           peak: gib(r.peakRssMiB),
-          torchStep: s(torchResult?.[sampler]),
+          torchStep: torchResult?.skipped ?? s(torchResult?.[sampler]),
           ratio: ratio(torchResult?.[sampler], r[sampler]),
           load,
         })
@@ -251,7 +252,7 @@ if (process.argv[2] === "--case") {
         cell: s(r.cellMs),
         compiles,
         peak: gib(r.peakRssMiB),
-        torchStep: s(torchResult?.Euler),
+        torchStep: torchResult?.skipped ?? s(torchResult?.Euler),
         ratio: ratio(torchResult?.Euler, r.stepMs),
         load,
       })
@@ -262,7 +263,7 @@ if (process.argv[2] === "--case") {
         cell: `first LoRA cell ${s(r.loraFirstCellMs)}`,
         compiles: "",
         peak: "",
-        torchStep: s(torchResult?.["DPM++ 2M"]),
+        torchStep: torchResult?.skipped ?? s(torchResult?.["DPM++ 2M"]),
         ratio: "",
         load,
       })

@@ -21,8 +21,15 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "reference"))
 from ldm_unet import UNetModel  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from torch_blas import blas_in_use, is_reference_blas  # noqa: E402
+
 torch.manual_seed(0)
 torch.set_num_threads(case.get("threads") or os.cpu_count() or 1)
+blas = blas_in_use()
+if is_reference_blas(blas):
+    print(json.dumps({"skipped": f"skipped: PyTorch loaded the reference BLAS ({blas}); install libopenblas0-pthread"}))
+    sys.exit(0)
 unet = UNetModel(**case["unet"]).eval()
 unet.time_embed.register_forward_pre_hook(lambda module, inputs: (inputs[0].float(),))
 
@@ -90,4 +97,5 @@ with torch.no_grad():
         times.sort()
         result[name] = times[len(times) // 2] * 1000
 result["peakRssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+result["blas"] = blas
 print(json.dumps(result))

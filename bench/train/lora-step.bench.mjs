@@ -3,7 +3,9 @@
 // Runtime program: compile time (first, and from the compile cache in a second process), step time, samples/s
 // and peak RSS — on the full SD1.5 model at 512² (64² latents, rank 32, batch 1 and 2) and on the tiny SD1
 // model. When Debian's python3-torch is at /usr/bin/python3, the same step in PyTorch 1.13 on the original
-// CompVis UNet (bench/train/lora_step_torch.py) runs alongside and the ratio is reported.
+// CompVis UNet (bench/train/lora_step_torch.py) runs alongside and the ratio is reported. PyTorch needs an optimised
+// BLAS: `apt install python3-torch` alone leaves Debian's single-threaded reference BLAS, which the script refuses
+// (`apt install libopenblas0-pthread`).
 // Each case is its own process. Full-size cases run only when the machine has the memory free (no swap here).
 // Run: npm run build && node bench/train/lora-step.bench.mjs
 //   One case alone: node bench/train/lora-step.bench.mjs --case '{"size":"sd15","batch":1,"rank":32,"alpha":16,
@@ -287,6 +289,7 @@ if (process.argv[2] === "--case") {
         push(`${label}, ONNX Runtime (second process, cached compile)`, cached, { batch })
         if (!model) continue
         const onnxStep = median([first.stepMs, cached.stepMs].filter((v) => v !== undefined))
+        const onnxStepCpu = median([first.stepCpuMs, cached.stepCpuMs].filter((v) => v !== undefined))
         const torchNeed = needFor(`torch-${size}`, size, batch, config.torchNeedGiB)
         for (const core of size === "sd15" ? [skylake] : [skylake, undefined]) {
           const what = `${label}, PyTorch ${core ? `(OPENBLAS_CORETYPE=${core})` : "(OpenBLAS as installed)"}`
@@ -311,8 +314,11 @@ if (process.argv[2] === "--case") {
               coretype: core,
             }),
           ])
-          const ratio = r.stepMs && onnxStep ? `${(r.stepMs / onnxStep).toFixed(2)}× slower than ONNX` : ""
-          push(what, r, { batch, ratio })
+          const ratio =
+            r.stepMs && onnxStep
+              ? `${(r.stepMs / onnxStep).toFixed(2)}× wall, ${(r.stepCpuMs / onnxStepCpu).toFixed(2)}× CPU`
+              : ""
+          push(r.blas ? `${what}, BLAS ${r.blas}` : what, r, { batch, ratio })
           if (core === skylake) remember(`torch-${size}`, batch, r, first.parameters)
         }
       }
@@ -321,7 +327,7 @@ if (process.argv[2] === "--case") {
     rmSync(cacheDir, { recursive: true, force: true })
   }
   await writeReport(
-    "train-lora-step",
+    sizes.length === 1 ? `train-lora-step-${sizes[0]}` : "train-lora-step",
     "LoRA training step: ONNX Runtime against PyTorch 1.13",
     [
       "kohya's defaults as `danlu train` builds them: LoRA on every Linear and 1×1 conv of the UNet's transformer",
@@ -329,9 +335,10 @@ if (process.argv[2] === "--case") {
       "graph; MSE on epsilon; clip_grad_norm 1; AdamW — one compiled program per case, random f32 weights. SD1.5:",
       "859.5 M UNet + 123 M text-encoder parameters, 64² latents, 77 tokens. Tiny: tinyArchitecture('sd1'), 32²",
       `latents. ${cpus().length} threads both sides. Step = median of the timed steps after a warm-up step (SD1.5:`,
-      `${sd15Steps} in the first process, 1 in the cached one; tiny: 10); the ratio uses the median of the two ONNX`,
-      "processes' steps. PyTorch runs the original CompVis UNet eagerly with kohya-style LoRA hooks",
-      "(bench/train/lora_step_torch.py). Step CPU is the process's CPU time per step summed over its threads,",
+      `${sd15Steps} in the first process, 1 in the cached one; tiny: 10); the ratios use the medians of the two ONNX`,
+      "processes' step and step CPU. PyTorch runs the original CompVis UNet eagerly with kohya-style LoRA hooks",
+      "(bench/train/lora_step_torch.py); its rows name the BLAS library it loaded, and it refuses Debian's reference",
+      "BLAS, which python3-torch alone installs (install libopenblas0-pthread). Step CPU is the process's CPU time per step summed over its threads,",
       "steadier than wall time on a shared machine (spinning thread pools count too). The load column is the 1-minute load average when the case started.",
     ].join("\n"),
     [

@@ -23,11 +23,17 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from torch_blas import blas_in_use, is_reference_blas  # noqa: E402
 from clip_text import HFAttention, HFMLP, HFTextModel  # noqa: E402
 from ldm_unet import SpatialTransformer, UNetModel  # noqa: E402
 
 torch.manual_seed(0)
 torch.set_num_threads(case.get("threads") or os.cpu_count() or 1)
+blas = blas_in_use()
+if is_reference_blas(blas):
+    print(json.dumps({"skipped": f"skipped: PyTorch loaded the reference BLAS ({blas}); install libopenblas0-pthread"}))
+    sys.exit(0)
 
 
 def add_lora(model, parents, rank, alpha):
@@ -113,6 +119,7 @@ print(
             "trainable": sum(p.numel() for p in params),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
+            "blas": blas,
         }
     )
 )
