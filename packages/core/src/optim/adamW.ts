@@ -48,6 +48,11 @@ export const adamW = (
   const weightDecay = options.weightDecay ?? 0.01
   const correction1 = sub(1, exp(mul(step, Math.log(beta1))))
   const correction2 = sub(1, exp(mul(step, Math.log(beta2))))
+  // The scalars every parameter shares are built once: a graph node per parameter each would be computed
+  // hundreds of times (ONNX Runtime runs without CSE, ADR 0011) and lengthen its compile.
+  const decay = sub(1, mul(lr, weightDecay))
+  const stepSize = div(lr, correction1)
+  const rootCorrection2 = sqrt(correction2)
   const updates: Record<string, Tensor> = {}
   for (const { param, grad } of trainables) {
     const names = momentNames(param.attrs.name)
@@ -55,9 +60,9 @@ export const adamW = (
     const v = state(names.v, param.shape, param.dtype)
     const m1 = add(mul(m, beta1), mul(grad, 1 - beta1))
     const v1 = add(mul(v, beta2), mul(square(grad), 1 - beta2))
-    const decayed = mul(param, sub(1, mul(lr, weightDecay)))
-    const denominator = add(div(sqrt(v1), sqrt(correction2)), eps)
-    updates[param.attrs.name] = sub(decayed, mul(div(lr, correction1), div(m1, denominator)))
+    const decayed = mul(param, decay)
+    const denominator = add(div(sqrt(v1), rootCorrection2), eps)
+    updates[param.attrs.name] = sub(decayed, mul(stepSize, div(m1, denominator)))
     updates[names.m] = m1
     updates[names.v] = v1
   }

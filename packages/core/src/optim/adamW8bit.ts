@@ -90,12 +90,15 @@ export const adamW8bit = (options: AdamW8bitOptions = {}): Optimizer => {
       const table1 = thresholds(signedMap)
       const table2 = thresholds(unsignedMap)
       const updates: Record<string, Tensor> = {}
-      const stepParam = (p: Tensor, m: Tensor, v: Tensor, lr: Tensor) => {
-        const stepSize = div(mul(lr, correction2), correction1)
-        const stepped = sub(p, mul(stepSize, div(m, add(sqrt(v), mul(correction2, eps)))))
-        return weightDecay > 0 ? mul(stepped, sub(1, mul(lr, weightDecay))) : stepped
-      }
+      // The group's scalars are built once, not once per parameter (ONNX Runtime runs without CSE, ADR 0011).
+      const epsilon = mul(correction2, eps)
       for (const { trainables, lr } of groups) {
+        const stepSize = div(mul(lr, correction2), correction1)
+        const decay = weightDecay > 0 ? sub(1, mul(lr, weightDecay)) : undefined
+        const stepParam = (p: Tensor, m: Tensor, v: Tensor) => {
+          const stepped = sub(p, mul(stepSize, div(m, add(sqrt(v), epsilon))))
+          return decay === undefined ? stepped : mul(stepped, decay)
+        }
         for (const { param, grad } of trainables) {
           const n = names(param.attrs.name)
           const size = sizeOf(param.shape)
@@ -104,7 +107,7 @@ export const adamW8bit = (options: AdamW8bitOptions = {}): Optimizer => {
             const v = add(mul(state(n.state2, param.shape), beta2), mul(mul(grad, 1 - beta2), grad))
             updates[n.state1] = m
             updates[n.state2] = v
-            updates[param.attrs.name] = stepParam(param, m, v, lr)
+            updates[param.attrs.name] = stepParam(param, m, v)
             continue
           }
           const blocks = blockCount8bit(size)
@@ -129,7 +132,7 @@ export const adamW8bit = (options: AdamW8bitOptions = {}): Optimizer => {
           const newAbsmax1 = max(abs(m), 1, true)
           const newAbsmax2 = max(v, 1, true)
           const p = blocked(param, 0)
-          updates[param.attrs.name] = unblocked(where(finite, stepParam(p, m, v, lr), p))
+          updates[param.attrs.name] = unblocked(where(finite, stepParam(p, m, v), p))
           const nearest1 = quantize(div(m, where(equal(newAbsmax1, 0), 1, newAbsmax1)), table1)
           // A negative m that rounds to the code of 0 is moved to the smallest negative code, keeping its sign;
           // a block of zeros (absmax 0, where bitsandbytes divides 0 by 0) ends on code 255 the same way.
