@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { layer as onnxLayer } from "@danlu/backend-onnx"
@@ -18,7 +17,7 @@ import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { metadataOf, tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { metadataOf, microTrainingSet, tensorBytes } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
@@ -26,11 +25,7 @@ let data = ""
 let base: Record<string, Uint8Array> = {}
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "danlu-finetune-"))
-  model = join(root, "micro-sd1.safetensors")
-  data = join(root, "train")
-  await writeCheckpoint(model)
-  await writeSquares(data, 4, 2)
+  ;({ root, model, data } = await microTrainingSet("danlu-finetune-"))
   base = await tensorBytes(model)
 })
 

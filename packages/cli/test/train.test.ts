@@ -1,22 +1,17 @@
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { decodeImageRgb, imageSignature, structuralDistance } from "@danlu/dataset"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { metadataOf, writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { metadataOf, microTrainingSet } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
 let data = ""
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "danlu-train-cli-"))
-  model = join(root, "micro-sd1.safetensors")
-  data = join(root, "train")
-  await writeCheckpoint(model)
-  await writeSquares(data, 8, 2)
+  ;({ root, model, data } = await microTrainingSet("danlu-train-cli-", 8))
 })
 
 const baseArgs = (out: string) => [

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
   type SdArchitecture,
@@ -80,6 +81,16 @@ export const writeSquares = async (root: string, count = 4, repeats = 5) => {
 }
 
 /** `count` 32×32 RGBA images (a red square on grey) whose alpha channel is `alpha` everywhere, no captions. */
+/** A fresh temporary folder holding the micro SD1 checkpoint and `images` squares (2 repeats) to train on. */
+export const microTrainingSet = async (prefix: string, images = 4) => {
+  const root = await mkdtemp(join(tmpdir(), prefix))
+  const model = join(root, "micro-sd1.safetensors")
+  const data = join(root, "train")
+  await writeCheckpoint(model)
+  await writeSquares(data, images, 2)
+  return { root, model, data }
+}
+
 export const writeCutouts = async (folder: string, count: number, alpha: number) => {
   await mkdir(folder, { recursive: true })
   for (let i = 0; i < count; i++) {

@@ -1,5 +1,3 @@
-import { mkdtemp } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { layer as onnxLayer } from "@danlu/backend-onnx"
 import { WebGpu } from "@danlu/backend-webgpu"
@@ -10,18 +8,14 @@ import { train } from "@danlu/dataset"
 import { Effect, type Exit, type Layer } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { metadataOf, tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { metadataOf, microTrainingSet, tensorBytes } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
 let data = ""
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "danlu-train-full-half-"))
-  model = join(root, "micro-sd1.safetensors")
-  data = join(root, "train")
-  await writeCheckpoint(model)
-  await writeSquares(data, 4, 2)
+  ;({ root, model, data } = await microTrainingSet("danlu-train-full-half-"))
 }, 60_000)
 
 const cliArgs = (out: string, ...extra: ReadonlyArray<string>) => [

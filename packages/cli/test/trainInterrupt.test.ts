@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtemp, readdir } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { microTrainingSet, tensorBytes } from "./trainFixtures.js"
 
 const cliRoot = join(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -14,11 +13,7 @@ let model = ""
 let data = ""
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "danlu-train-interrupt-"))
-  model = join(root, "micro-sd1.safetensors")
-  data = join(root, "train")
-  await writeCheckpoint(model)
-  await writeSquares(data, 4, 2)
+  ;({ root, model, data } = await microTrainingSet("danlu-train-interrupt-"))
 })
 
 // biome-ignore format: one flag and its value per line

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { layer as onnxLayer } from "@danlu/backend-onnx"
 import { resolveTrainConfig } from "@danlu/core"
@@ -8,18 +7,14 @@ import { train } from "@danlu/dataset"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { runCli } from "./runCli.js"
-import { tensorBytes, writeCheckpoint, writeSquares } from "./trainFixtures.js"
+import { microTrainingSet, tensorBytes } from "./trainFixtures.js"
 
 let root = ""
 let model = ""
 let data = ""
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "danlu-train-resume-"))
-  model = join(root, "micro-sd1.safetensors")
-  data = join(root, "train")
-  await writeCheckpoint(model)
-  await writeSquares(data, 4, 2)
+  ;({ root, model, data } = await microTrainingSet("danlu-train-resume-"))
 })
 
 const args = (out: string) => [
