@@ -3,6 +3,7 @@ import type { CompositeOp } from "../ops/composites.js"
 import { isComposite } from "../ops/opName.js"
 import { Tensor } from "../tensor/tensor.js"
 import type { Graph } from "./graph.js"
+import { topologicalOrder } from "./topologicalOrder.js"
 
 /**
  * Rewrites a graph so that every composite a backend has no fused kernel for becomes its
@@ -25,24 +26,10 @@ export const lowerComposites = (graph: Graph, keep: ReadonlySet<CompositeOp> = n
   // hundreds of roots and a decomposition per composite, and walking the whole graph from each made
   // lowering quadratic in the graph's size.
   const lower = (root: Tensor): Tensor => {
-    const stack: Array<[Tensor, number]> = rewritten.has(root.id) ? [] : [[root, 0]]
-    const entered = new Set<number>([root.id])
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!
-      const [node, next] = top
-      if (next < node.inputs.length) {
-        top[1] = next + 1
-        const child = node.inputs[next]!
-        if (!rewritten.has(child.id) && !entered.has(child.id)) {
-          entered.add(child.id)
-          stack.push([child, 0])
-        }
-      } else {
-        stack.pop()
-        const result = rewrite(node)
-        rewritten.set(node.id, result)
-        rewritten.set(result.id, result)
-      }
+    for (const node of topologicalOrder([root], (t) => rewritten.has(t.id))) {
+      const result = rewrite(node)
+      rewritten.set(node.id, result)
+      rewritten.set(result.id, result)
     }
     return rewritten.get(root.id)!
   }
