@@ -1,5 +1,6 @@
 import { type AnalyzedGraph, analyzeGraph, type Graph, type TensorSpec } from "../graph/graph.js"
 import { lowerComposites } from "../graph/lowerComposites.js"
+import { topologicalOrder } from "../graph/topologicalOrder.js"
 import type { CompositeOp } from "../ops/composites.js"
 import { Tensor } from "../tensor/tensor.js"
 
@@ -74,6 +75,93 @@ const copyOverwrittenStates = (graph: Graph): Graph => {
       ]),
     )
   return { outputs: copied(graph.outputs, false), updates: copied(updates, true) }
+}
+
+/** Ops that only widen, reshape or cut a value: computing one again costs a copy, no arithmetic. */
+const viewOps: ReadonlySet<string> = new Set(["cast", "reshape", "permute", "slice"])
+
+const pinnedIds = (graph: Graph): Set<number> =>
+  new Set([...Object.values(graph.outputs), ...Object.values(graph.updates ?? {})].map((t) => t.id))
+
+/**
+ * Whether `node` is a view of a weight: a cast, reshape, transpose or slice of a state (or of such a view),
+ * as models read weights (a linear layer's transposed weight, `WeightScope`'s f32 read of a half weight),
+ * and not itself an output.
+ */
+const weightViewTest = (pinned: ReadonlySet<number>) => {
+  const known = new Map<number, boolean>()
+  const isWeightView = (node: Tensor): boolean => {
+    const cached = known.get(node.id)
+    if (cached !== undefined) return cached
+    const source = node.inputs[0]
+    const result =
+      viewOps.has(node.op) &&
+      !pinned.has(node.id) &&
+      source !== undefined &&
+      (source.op === "state" || isWeightView(source))
+    known.set(node.id, result)
+    return result
+  }
+  return isWeightView
+}
+
+/**
+ * Gives every reader of a weight view its own copy of the view. One shared copy would live from the
+ * forward pass's read to the backward pass's — a training step would hold a transposed copy of every
+ * weight, and an f32 copy of every half weight under `mixed_precision`, across the whole step; `placeViews`
+ * then computes each copy right before its reader, so it lives for one step (ADR 0011 §2 does the same for
+ * ONNX Runtime). The price is a copy per read.
+ */
+const copyViewsPerReader = (graph: Graph): Graph => {
+  const isWeightView = weightViewTest(pinnedIds(graph))
+  const rewritten = new Map<number, Tensor>()
+  const copyOf = (view: Tensor): Tensor => {
+    const source = view.inputs[0]!
+    return new Tensor(
+      view.op,
+      [isWeightView(source) ? copyOf(source) : source],
+      view.attrs,
+      view.shape,
+      view.dtype,
+    )
+  }
+  const roots = [...Object.values(graph.outputs), ...Object.values(graph.updates ?? {})]
+  for (const node of topologicalOrder(roots)) {
+    if (isWeightView(node)) continue
+    const inputs = node.inputs.map((input) =>
+      isWeightView(input) ? copyOf(input) : (rewritten.get(input.id) ?? input),
+    )
+    rewritten.set(
+      node.id,
+      inputs.some((input, i) => input !== node.inputs[i])
+        ? new Tensor(node.op, inputs, node.attrs, node.shape, node.dtype)
+        : node,
+    )
+  }
+  const mapped = (record: Readonly<Record<string, Tensor>>) =>
+    Object.fromEntries(Object.entries(record).map(([name, t]) => [name, rewritten.get(t.id) ?? t]))
+  return graph.updates
+    ? { outputs: mapped(graph.outputs), updates: mapped(graph.updates) }
+    : { outputs: mapped(graph.outputs) }
+}
+
+/** `order` with each weight view moved to just before its one reader (see `copyViewsPerReader`). */
+const placeViews = (graph: Graph, order: ReadonlyArray<Tensor>): Array<Tensor> => {
+  const isWeightView = weightViewTest(pinnedIds(graph))
+  const placed: Array<Tensor> = []
+  const placeViewsOf = (node: Tensor) => {
+    for (const input of node.inputs)
+      if (isWeightView(input)) {
+        placeViewsOf(input)
+        placed.push(input)
+      }
+  }
+  for (const node of order) {
+    if (isWeightView(node)) continue
+    placeViewsOf(node)
+    placed.push(node)
+  }
+  return placed
 }
 
 /** A computed node and the steps its value must survive: from its own to its last reader's. */
@@ -151,7 +239,8 @@ const shareBySize = (
  */
 export const planExecution = (target: PlanTarget, graph: Graph): ExecutionPlan => {
   const keep = new Set(Object.keys(target.fused) as Array<CompositeOp>)
-  const analyzed = analyzeGraph(copyOverwrittenStates(lowerComposites(graph, keep)))
+  const planned = analyzeGraph(copyViewsPerReader(copyOverwrittenStates(lowerComposites(graph, keep))))
+  const analyzed = { ...planned, order: placeViews(planned.graph, planned.order) }
   const { order } = analyzed
   const lastUse = new Map<number, number>()
   order.forEach((node, i) => {
