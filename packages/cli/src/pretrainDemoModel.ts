@@ -29,6 +29,8 @@ const { values } = parseArgs({
     evaluate: { type: "string" },
     "vae-from": { type: "string" },
     "vae-crop": { type: "string" },
+    "multires-noise-iterations": { type: "string" },
+    "multires-noise-discount": { type: "string" },
   },
 })
 const options = {
@@ -42,6 +44,12 @@ const options = {
   ...(values["vae-batch"] ? { vaeBatch: Number(values["vae-batch"]) } : {}),
   ...(values["vae-from"] ? { vaeFrom: values["vae-from"] } : {}),
   ...(values["vae-crop"] ? { vaeCrop: Number(values["vae-crop"]) } : {}),
+  ...(values["multires-noise-iterations"]
+    ? { multiresNoiseIterations: Number(values["multires-noise-iterations"]) }
+    : {}),
+  ...(values["multires-noise-discount"]
+    ? { multiresNoiseDiscount: Number(values["multires-noise-discount"]) }
+    : {}),
   log: (line: string) => process.stdout.write(`${line}\n`),
 }
 const out = values.out ?? bundledBaseModelPath()
@@ -78,6 +86,12 @@ const pretrain = Effect.gen(function* () {
       unet_steps: options.unetSteps,
       vae_lr: options.vaeLr,
       unet_lr: options.unetLr,
+      ...(options.multiresNoiseIterations > 0
+        ? {
+            multires_noise_iterations: options.multiresNoiseIterations,
+            multires_noise_discount: options.multiresNoiseDiscount,
+          }
+        : {}),
     }),
   })
   options.log(

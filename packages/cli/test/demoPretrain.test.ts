@@ -1,6 +1,18 @@
-import { architectureManifest } from "@danlu/core"
+import { layer } from "@danlu/backend-onnx"
+import {
+  architectureManifest,
+  clipTokenizer,
+  conditioningValues,
+  hostTensor,
+  type StepOptions,
+  stepKey,
+  syntheticCheckpoint,
+  toHostTensor,
+} from "@danlu/core"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { captionFollowing, previewPrompts } from "../src/demo/pretrain/captionFollowing.js"
+import { runFullTraining } from "../src/demo/pretrain/fullTraining.js"
 import { demoArchitecture } from "../src/demo/pretrain/pretrain.js"
 import { backgrounds, colours } from "../src/demo/pretrain/scenes.js"
 import { unetTrainingGraph } from "../src/demo/pretrain/unetStage.js"
@@ -13,6 +25,49 @@ describe("the UNet stage of pretraining", () => {
     )
     expect([...trained].sort()).toEqual(unetKeys.sort())
   })
+
+  it("draws kohya's pyramid noise when asked: the same key then gives another loss", async () => {
+    const initial = Object.fromEntries(
+      Object.entries(syntheticCheckpoint(demoArchitecture, 3).tensors).map(([k, t]) => [k, toHostTensor(t)]),
+    )
+    const tokenizer = await Effect.runPromise(clipTokenizer)
+    const inputs = {
+      latents: hostTensor(
+        "f32",
+        [1, 4, 4, 4],
+        Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)),
+      ),
+      loss_weights: hostTensor("f32", [1], Float32Array.of(1)),
+      noise_key: hostTensor("u32", [4], stepKey(3, 1)),
+      ...conditioningValues(tokenizer, demoArchitecture, ["large red circle, white background"]),
+    }
+    const firstLoss = (noise: Pick<StepOptions, "multiresNoiseIterations" | "multiresNoiseDiscount">) => {
+      const unet = unetTrainingGraph(demoArchitecture, 1, 4, noise)
+      let loss = Number.NaN
+      return Effect.runPromise(
+        runFullTraining({
+          graph: unet.graph,
+          initial: (spec) => initial[spec.name] ?? unet.optimizerState[spec.name]!,
+          steps: 1,
+          inputs: () => Effect.succeed(inputs),
+          lr: () => 0,
+          onStep: (_, value) =>
+            Effect.sync(() => {
+              loss = value
+            }),
+          keep: [],
+        }).pipe(
+          Effect.provide(layer),
+          Effect.map(() => loss),
+        ),
+      )
+    }
+    const plain = await firstLoss({})
+    const off = await firstLoss({ multiresNoiseIterations: 0, multiresNoiseDiscount: 0.8 })
+    const pyramid = await firstLoss({ multiresNoiseIterations: 6, multiresNoiseDiscount: 0.8 })
+    expect(Math.abs(off - plain)).toBeLessThan(1e-4 * plain)
+    expect(Math.abs(pyramid - plain)).toBeGreaterThan(1e-2 * plain)
+  }, 120_000)
 })
 
 describe("the caption-following measure", () => {
