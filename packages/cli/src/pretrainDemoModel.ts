@@ -7,6 +7,7 @@ import { layer } from "@danlu/backend-onnx"
 import { Effect } from "effect"
 import { bundledBaseModelPath } from "./demo/bundledBaseModel.js"
 import { basePreview } from "./demo/pretrain/basePreview.js"
+import { colourSource } from "./demo/pretrain/colourSource.js"
 import { defaultPretrainOptions, pretrainDemoModel, writeDemoBaseModel } from "./demo/pretrain/pretrain.js"
 import { gridPng, pixelsPng } from "./demo/pretrain/sceneImages.js"
 
@@ -66,6 +67,10 @@ const preview = (path: string) =>
     const { shapes, backgrounds } = samples.following
     options.log(
       `caption following: shape colour right in ${shapes.right}/${shapes.of} pictures (chance 1/10), background in ${backgrounds.right}/${backgrounds.of} (chance 1/6)`,
+    )
+    const source = yield* colourSource(path)
+    options.log(
+      `background colour at the first step (t = 999): the captions move it ${(100 * source.captionSpread).toFixed(1)}% of the real spread; the seed gives ${(100 * source.seedShare).toFixed(1)}% of its variance`,
     )
   })
 

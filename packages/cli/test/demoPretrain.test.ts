@@ -12,6 +12,7 @@ import {
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { captionFollowing, previewPrompts } from "../src/demo/pretrain/captionFollowing.js"
+import { colourSourceOf } from "../src/demo/pretrain/colourSource.js"
 import { runFullTraining } from "../src/demo/pretrain/fullTraining.js"
 import { demoArchitecture } from "../src/demo/pretrain/pretrain.js"
 import { backgrounds, colours } from "../src/demo/pretrain/scenes.js"
@@ -105,5 +106,49 @@ describe("the caption-following measure", () => {
     const greens = previewPrompts.filter((p) => p.background === "green").length
     expect(scores.shapes.right).toBe(0)
     expect(scores.backgrounds.right).toBe(greens)
+  })
+})
+
+describe("where a model takes the background's colour from", () => {
+  const truth = [
+    [0, 1],
+    [2, -1],
+    [4, 3],
+  ]
+  const seeds = [
+    [0.5, 0],
+    [-0.5, 0.25],
+  ]
+
+  it("is all caption when every seed predicts the true colour", () => {
+    const { captionSpread, seedShare } = colourSourceOf(
+      truth.map((colour) => seeds.map(() => colour)),
+      truth,
+    )
+    expect(captionSpread).toBeCloseTo(1, 12)
+    expect(seedShare).toBeCloseTo(0, 12)
+  })
+
+  it("is all seed when the prediction ignores the caption", () => {
+    const { captionSpread, seedShare } = colourSourceOf(
+      truth.map(() => seeds),
+      truth,
+    )
+    expect(captionSpread).toBeCloseTo(0, 12)
+    expect(seedShare).toBeCloseTo(1, 12)
+  })
+
+  it("splits a mixed prediction by hand", () => {
+    // caption means 0 and 1 against true colours 0 and 2: half the spread; seed means 1 and 0 over
+    // predictions 0.5, -0.5, 1.5, 0.5 (variance 0.5): a share of 0.25 / 0.5
+    const { captionSpread, seedShare } = colourSourceOf(
+      [
+        [[0.5], [-0.5]],
+        [[1.5], [0.5]],
+      ],
+      [[0], [2]],
+    )
+    expect(captionSpread).toBeCloseTo(0.5, 12)
+    expect(seedShare).toBeCloseTo(0.5, 12)
   })
 })
