@@ -7,6 +7,7 @@ import { layer } from "@danlu/backend-onnx"
 import { Effect } from "effect"
 import { bundledBaseModelPath } from "./demo/bundledBaseModel.js"
 import { basePreview } from "./demo/pretrain/basePreview.js"
+import { colourSource } from "./demo/pretrain/colourSource.js"
 import { defaultPretrainOptions, pretrainDemoModel, writeDemoBaseModel } from "./demo/pretrain/pretrain.js"
 import { gridPng, pixelsPng } from "./demo/pretrain/sceneImages.js"
 
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     evaluate: { type: "string" },
     "vae-from": { type: "string" },
     "vae-crop": { type: "string" },
+    "multires-noise-iterations": { type: "string" },
+    "multires-noise-discount": { type: "string" },
   },
 })
 const options = {
@@ -42,6 +45,12 @@ const options = {
   ...(values["vae-batch"] ? { vaeBatch: Number(values["vae-batch"]) } : {}),
   ...(values["vae-from"] ? { vaeFrom: values["vae-from"] } : {}),
   ...(values["vae-crop"] ? { vaeCrop: Number(values["vae-crop"]) } : {}),
+  ...(values["multires-noise-iterations"]
+    ? { multiresNoiseIterations: Number(values["multires-noise-iterations"]) }
+    : {}),
+  ...(values["multires-noise-discount"]
+    ? { multiresNoiseDiscount: Number(values["multires-noise-discount"]) }
+    : {}),
   log: (line: string) => process.stdout.write(`${line}\n`),
 }
 const out = values.out ?? bundledBaseModelPath()
@@ -58,6 +67,10 @@ const preview = (path: string) =>
     const { shapes, backgrounds } = samples.following
     options.log(
       `caption following: shape colour right in ${shapes.right}/${shapes.of} pictures (chance 1/10), background in ${backgrounds.right}/${backgrounds.of} (chance 1/6)`,
+    )
+    const source = yield* colourSource(path)
+    options.log(
+      `background colour at the first step (t = 999): the captions move it ${(100 * source.captionSpread).toFixed(1)}% of the real spread; the seed gives ${(100 * source.seedShare).toFixed(1)}% of its variance`,
     )
   })
 
@@ -78,6 +91,12 @@ const pretrain = Effect.gen(function* () {
       unet_steps: options.unetSteps,
       vae_lr: options.vaeLr,
       unet_lr: options.unetLr,
+      ...(options.multiresNoiseIterations > 0
+        ? {
+            multires_noise_iterations: options.multiresNoiseIterations,
+            multires_noise_discount: options.multiresNoiseDiscount,
+          }
+        : {}),
     }),
   })
   options.log(

@@ -44,6 +44,14 @@ export interface PretrainOptions {
   readonly unetLr: number
   /** Share of captions left empty, so the model also learns the unconditional prediction CFG needs. */
   readonly captionDropout: number
+  /**
+   * kohya's `--multires_noise_iterations` for the UNet stage (0 = off). SD's schedule leaves half the variance of
+   * a flat background readable in the noisy latent even at t = 999, so the UNet learns to take colours from the
+   * noise instead of the caption; pyramid noise hides those low frequencies.
+   */
+  readonly multiresNoiseIterations: number
+  /** kohya's `--multires_noise_discount`: the weight of each coarser level of the pyramid. */
+  readonly multiresNoiseDiscount: number
   /** A checkpoint whose VAE is taken as it is instead of training one (to try UNet settings quickly). */
   readonly vaeFrom?: string
   readonly log: (line: string) => void
@@ -61,6 +69,8 @@ export const defaultPretrainOptions: Omit<PretrainOptions, "log"> = {
   vaeLr: 3e-3,
   unetLr: 3e-3,
   captionDropout: 0.1,
+  multiresNoiseIterations: 0,
+  multiresNoiseDiscount: 0.3,
 }
 
 /**
@@ -273,7 +283,10 @@ export const pretrainDemoModel = (options: PretrainOptions) =>
     started = performance.now()
     const tokenizer: ClipTokenizer = yield* clipTokenizer
     const latentSize = size / 2 ** (architecture.vae.channelMult.length - 1)
-    const unet = unetTrainingGraph(architecture, batch, latentSize)
+    const unet = unetTrainingGraph(architecture, batch, latentSize, {
+      multiresNoiseIterations: options.multiresNoiseIterations,
+      multiresNoiseDiscount: options.multiresNoiseDiscount,
+    })
     const unetRandom = seededRandom(seed ^ 0x756e)
     const unetWeights = yield* runFullTraining({
       graph: unet.graph,

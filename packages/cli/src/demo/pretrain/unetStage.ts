@@ -4,6 +4,7 @@ import {
   conditioningInputs,
   makeOptimizer,
   type SdArchitecture,
+  type StepOptions,
   T,
   type Tensor,
   textConditioning,
@@ -16,9 +17,14 @@ import {
  * weight as a trainable): noise and timesteps from the step's key, forward, loss, backward, gradient clipping
  * to norm 1, AdamW. The text encoder stays frozen, as SD kept CLIP frozen: trained together from seeded
  * weights, it learns first to give every caption the same context (the captions' contexts drifted from 28–38%
- * apart to 4–6% in 600 steps), and the UNet then has nothing to follow.
+ * apart to 4–6% in 600 steps), and the UNet then has nothing to follow. `noise` takes kohya's pyramid noise.
  */
-export const unetTrainingGraph = (architecture: SdArchitecture, batch: number, latentSize: number) => {
+export const unetTrainingGraph = (
+  architecture: SdArchitecture,
+  batch: number,
+  latentSize: number,
+  noise: Pick<StepOptions, "multiresNoiseIterations" | "multiresNoiseDiscount"> = {},
+) => {
   const scope = WeightScope.root()
   const latents = T.input("latents", [batch, architecture.unet.inChannels, latentSize, latentSize])
   const conditioning = textConditioning(
@@ -40,7 +46,7 @@ export const unetTrainingGraph = (architecture: SdArchitecture, batch: number, l
       return [{ trainables: params, lr: T.input("lr", []) }]
     },
     optimizer,
-    options: { maxGradNorm: 1 },
+    options: { maxGradNorm: 1, ...noise },
   })
   return {
     graph: step.graph,
