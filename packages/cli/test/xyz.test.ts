@@ -160,6 +160,33 @@ describe("xyz", () => {
     expect(wrong.error?.message).toMatch(/image-embedding model not found: .*missing\.onnx/)
   })
 
+  it("--min-training-gain sets the under-fit threshold the index records, and is refused in one line without training images", async () => {
+    const out = join(run, "xyz-my-lora")
+    const thresholdsOf = async (...extra: ReadonlyArray<string>) => {
+      const result = await runCli([...inDir(common), "--train-data-dir", join(dir, "train"), ...extra])
+      expect(result.error?.message).toBeUndefined()
+      const index = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as {
+        diagnosis: { thresholds: { noTrainingGain: number } }
+        sheets: ReadonlyArray<{ cells: ReadonlyArray<{ measures?: { trainingGain?: number } }> }>
+      }
+      expect(index.sheets[0]!.cells.some((cell) => cell.measures?.trainingGain !== undefined)).toBe(true)
+      return index.diagnosis.thresholds.noTrainingGain
+    }
+    expect(await thresholdsOf()).toBe(0.1)
+    expect(await thresholdsOf("--min-training-gain", "0")).toBe(0)
+    expect((await runCli([...inDir(common), "--min-training-gain", "0.2"])).error?.message).toBe(
+      "--min-training-gain needs --train-data-dir (the images it measures against)",
+    )
+    const outOfRange = await runCli([
+      ...inDir(common),
+      "--train-data-dir",
+      join(dir, "train"),
+      "--min-training-gain",
+      "2",
+    ])
+    expect(outOfRange.error?.message).toBe("--min-training-gain takes a number from 0 to 1, e.g. 0.1")
+  })
+
   it("--dry-run counts the cells and times a step without drawing", async () => {
     const result = await runCli([
       ...inDir(common),

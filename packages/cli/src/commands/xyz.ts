@@ -108,7 +108,15 @@ export const xyz = Command.make(
     zSeeds: Flag.String("z-seeds").pipe(Flag.optional, Flag.withDescription("Z = seeds, comma-separated")),
     trainDataDir: Flag.String("train-data-dir").pipe(
       Flag.optional,
-      Flag.withDescription("training images, to spot copies (over-fit)"),
+      Flag.withDescription(
+        "training images, to spot copies (over-fit) and cells the LoRA moved no nearer to them (under-fit)",
+      ),
+    ),
+    minTrainingGain: Flag.Finite("min-training-gain").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "with --train-data-dir: a cell whose training gain (how much nearer its closest training image it came than the weight-0 picture, 0–1) is below this is under-fit (default 0.1; 0 turns the check off, e.g. for prompts far from the training images)",
+      ),
     ),
     embedder: Flag.String("embedder").pipe(
       Flag.optional,
@@ -169,6 +177,13 @@ export const xyz = Command.make(
         return yield* new UserError({ message: "--grid-scale takes a whole number of at least 1" })
       const out = Option.getOrUndefined(options.out)
       const trainDataDir = Option.getOrUndefined(options.trainDataDir)
+      const minTrainingGain = Option.getOrUndefined(options.minTrainingGain)
+      if (minTrainingGain !== undefined && (minTrainingGain < 0 || minTrainingGain > 1))
+        return yield* new UserError({ message: "--min-training-gain takes a number from 0 to 1, e.g. 0.1" })
+      if (minTrainingGain !== undefined && trainDataDir === undefined)
+        return yield* new UserError({
+          message: "--min-training-gain needs --train-data-dir (the images it measures against)",
+        })
       const embedderOptions = yield* embedderSettings(options)
       const backend = yield* chooseBackend(options.backend)
       const started = Date.now()
@@ -188,6 +203,7 @@ export const xyz = Command.make(
         ...(out === undefined ? {} : { outDir: out }),
         ...(gridScale === undefined ? {} : { gridScale }),
         ...(trainDataDir === undefined ? {} : { trainDataDir }),
+        ...(minTrainingGain === undefined ? {} : { thresholds: { noTrainingGain: minTrainingGain } }),
         ...(embedder === undefined ? {} : { embedder }),
       }).pipe(Effect.scoped, showProgress({ json: false }), Effect.provide(backend))
       const toDraw = result.pictures - result.skipped

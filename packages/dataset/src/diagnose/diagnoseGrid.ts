@@ -49,6 +49,8 @@ export interface GridDiagnosis extends GridVerdict {
   readonly cells: ReadonlyArray<CellDiagnosis>
   /** "structural" (multi-scale SSIM) or the embedder's name. */
   readonly memorisationMeasure: string
+  /** What the verdicts were judged by, so a reader of the index can tell a changed threshold. */
+  readonly thresholds: DiagnosisThresholds
 }
 
 const nearestTraining = async (
@@ -118,7 +120,12 @@ export const diagnoseGrid = async (
     thresholds,
     ...(options.validationLoss === undefined ? {} : { validationLoss: options.validationLoss }),
   })
-  return { ...verdict, cells: measured, memorisationMeasure: options.embedder?.name ?? "structural" }
+  return {
+    ...verdict,
+    cells: measured,
+    memorisationMeasure: options.embedder?.name ?? "structural",
+    thresholds: { ...thresholds, copyDistance },
+  }
 }
 
 /** Border colours for the verdicts drawn on a grid. */

@@ -12,6 +12,7 @@ import {
   verdictLabel,
 } from "../diagnose/diagnoseGrid.js"
 import type { ImageEmbedder } from "../diagnose/nearestImage.js"
+import type { DiagnosisThresholds } from "../diagnose/verdict.js"
 import { DatasetError, describeCause } from "../errors.js"
 import {
   type GenerateProgress,
@@ -79,6 +80,8 @@ export interface XyzOptions {
    * the factor that brings small cells near 128 px (32 px → 4), 1 for 86 px and up. Cell PNGs keep their size.
    */
   readonly gridScale?: number
+  /** The diagnosis's thresholds where they differ from `defaultDiagnosisThresholds`. */
+  readonly thresholds?: Partial<DiagnosisThresholds>
   /** Count the cells and time one sampler step; draw nothing. */
   readonly dryRun?: boolean
   readonly version?: string
@@ -379,6 +382,7 @@ export const runXyz = (options: XyzOptions): Effect.Effect<XyzResult, GenerateEr
         diagnoseGrid(diagnosisCells, {
           training,
           validationLoss,
+          ...(options.thresholds === undefined ? {} : { thresholds: options.thresholds }),
           ...(options.embedder === undefined ? {} : { embedder: options.embedder }),
         }),
       catch: (cause) =>
