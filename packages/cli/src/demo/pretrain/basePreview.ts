@@ -6,8 +6,6 @@ import {
   conditioningValues,
   type DeviceBuffer,
   detectCheckpoint,
-  type Graph,
-  type HostTensor,
   readBaseWeight,
   Sample,
   T,
@@ -22,6 +20,7 @@ import {
 import { openModelFile } from "@danlu/core/node"
 import { Effect } from "effect"
 import { captionFollowing, type PreviewPrompt, previewPrompts } from "./captionFollowing.js"
+import { checkpointProgram } from "./checkpointProgram.js"
 import { gridPng, pixelsPng } from "./sceneImages.js"
 
 /**
@@ -40,16 +39,7 @@ export const basePreview = (
       const file = yield* openModelFile(path)
       const architecture = yield* architectureOf(file, yield* detectCheckpoint(file))
       const tokenizer = yield* clipTokenizer
-      const compile = (graph: Graph) =>
-        Effect.gen(function* () {
-          const program = yield* backend.compile(graph)
-          const states: Record<string, DeviceBuffer> = {}
-          for (const spec of program.states)
-            states[spec.name] = yield* backend.upload(
-              yield* readBaseWeight(file, spec.name, spec.shape, "f32"),
-            )
-          return (inputs: Record<string, HostTensor>) => program.run(inputs, states)
-        })
+      const compile = checkpointProgram(file)
       const n = prompts.length * seeds
       const captions = Array.from({ length: n }, (_, i) => prompts[i % prompts.length]!.prompt)
       const textScope = WeightScope.root()

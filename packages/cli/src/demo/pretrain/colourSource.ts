@@ -1,16 +1,11 @@
 import {
   architectureOf,
-  Backend,
   clipTokenizer,
   conditioningInputs,
   conditioningValues,
-  type DeviceBuffer,
   detectCheckpoint,
-  type Graph,
-  type HostTensor,
   hostTensor,
   noiseSchedule,
-  readBaseWeight,
   T,
   textConditioning,
   unet,
@@ -23,6 +18,7 @@ import {
 } from "@danlu/core"
 import { openModelFile } from "@danlu/core/node"
 import { Effect } from "effect"
+import { checkpointProgram } from "./checkpointProgram.js"
 import { svgPixels } from "./sceneImages.js"
 import { backgrounds, type Scene, sceneCaption, sceneSvg, seededRandom } from "./scenes.js"
 
@@ -94,20 +90,10 @@ const borderColour = (latent: Float32Array, offset: number, channels: number, si
 export const colourSource = (path: string, seeds = 8) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const backend = yield* Backend
       const file = yield* openModelFile(path)
       const architecture = yield* architectureOf(file, yield* detectCheckpoint(file))
       const tokenizer = yield* clipTokenizer
-      const compile = (graph: Graph) =>
-        Effect.gen(function* () {
-          const program = yield* backend.compile(graph)
-          const states: Record<string, DeviceBuffer> = {}
-          for (const spec of program.states)
-            states[spec.name] = yield* backend.upload(
-              yield* readBaseWeight(file, spec.name, spec.shape, "f32"),
-            )
-          return (inputs: Record<string, HostTensor>) => program.run(inputs, states)
-        })
+      const compile = checkpointProgram(file)
       const size = 32
       const side = size / vaeDownscale(architecture)
       const channels = architecture.unet.inChannels
