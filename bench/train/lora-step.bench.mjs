@@ -9,7 +9,8 @@
 // Each case is its own process. Full-size cases run only when the machine has the memory free (no swap here).
 // Run: npm run build && node bench/train/lora-step.bench.mjs
 //   One case alone: node bench/train/lora-step.bench.mjs --case '{"size":"sd15","batch":1,"rank":32,"alpha":16,
-//   "latent":64,"steps":1,"compileCacheDir":"/tmp/c","compileOnly":true}' (compileOnly: no weights, no step)
+//   "latent":64,"steps":1,"compileCacheDir":"/tmp/c","compileOnly":true}' (compileOnly: no weights, no step;
+//   "optimizerType":"SGD" swaps kohya's AdamW for another optimizer_type)
 //   BENCH_SIZES=tiny,sd15 (default both)  BENCH_BATCHES=1,2 (SD1.5 batches)  BENCH_STEPS=3 (timed SD1.5 steps;
 //   tiny: 10)  BENCH_TORCH=0 skips PyTorch  BENCH_MIXED_PRECISION=fp16|bf16 (base weights in half)
 //   BENCH_CHECKPOINTING=1 (gradient_checkpointing)  BENCH_CSE=1 (keep ONNX Runtime's common-subexpression
@@ -43,6 +44,7 @@ const runCase = async ({
   mixedPrecision = "no",
   backendOptions = {},
   compileOnly = false,
+  optimizerType = "AdamW",
 }) => {
   const { createOnnxBackend } = await import("@danlu/backend-onnx")
   const core = await import("@danlu/core")
@@ -68,7 +70,7 @@ const runCase = async ({
     { gradientCheckpointing },
   )
   const denoise = conditionedUNet(scope, architecture, conditioning, { gradientCheckpointing })
-  const optimizer = core.makeOptimizer("AdamW")
+  const optimizer = core.makeOptimizer(optimizerType)
   const tensors = () => [...network.tensors().entries()]
   const step = buildTrainingStep({
     latents,
