@@ -1,27 +1,20 @@
 import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import {
-  accumulatorName,
   architectureMetadataKey,
   asBackendError,
   type Backend,
   type BatchShape,
-  buildTrainingStep,
-  buildValidationLoss,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
   type DType,
   fineTuneGroups,
   fineTuneInputNames,
-  type HostTensor,
-  hostTensor,
   type LrGroup,
   makeOptimizer,
   runTrainingLoop,
   type SavePoint,
-  stepInputNames,
-  stepKey,
   T,
   type Tensor,
   type TrainConfig,
@@ -38,6 +31,7 @@ import { checkpointModelspec } from "./checkpointMetadata.js"
 import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { pyBool, pyFloat, pyInt } from "./pythonStr.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { isTrainingStateOf, scalarTensor, stepCounterInputs, stepGraphs } from "./runSteps.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning } from "./textEncoderCache.js"
 import { optimizerArgStrings, type TrainRunHooks } from "./train.js"
@@ -46,8 +40,6 @@ import { cachedTextOutputs, prepareTraining } from "./trainingSetup.js"
 import { runEventTeller } from "./trainRunEvents.js"
 
 const fail = (message: string) => new DatasetError({ message })
-
-const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
 
 /**
  * `save_precision` as the checkpoint stores it; unset keeps the dtype the weights were trained in: f32, or
@@ -159,26 +151,16 @@ export const finetune = (
     const optimizerInitial = optimizer.initialState(
       trainables.map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
     )
-    const stepOptions = stepOptionsOf(config, architecture, data.masked)
-    let stepInitial: Record<string, HostTensor> = {}
-    const stepGraph = (shape: BatchShape) => {
-      const { latents, denoise, trainableGroups } = buildModel(shape)
-      const step = buildTrainingStep({
-        latents,
-        denoise,
-        groups: trainableGroups,
-        optimizer,
-        optimizerStates: optimizerInitial,
-        options: stepOptions,
-      })
-      stepInitial = { ...stepInitial, ...step.initialState }
-      return step.graph
-    }
-    const validationGraph = (shape: BatchShape) => {
-      const { latents, denoise } = buildModel(shape)
-      const { gradientAccumulationSteps: _a, maxGradNorm: _m, ...lossOptions } = stepOptions
-      return buildValidationLoss({ latents, denoise, options: lossOptions }).graph
-    }
+    const { stepGraph, validationGraph, stepInitial } = stepGraphs({
+      train: (shape) => {
+        const { latents, denoise, trainableGroups } = buildModel(shape)
+        return { latents, denoise, groups: trainableGroups }
+      },
+      validate: (shape) => buildModel(shape),
+      optimizer,
+      optimizerStates: optimizerInitial,
+      options: stepOptionsOf(config, architecture, data.masked),
+    })
 
     const startedAt = Math.floor(Date.now() / 1000)
     const modelStat = yield* Effect.tryPromise({
@@ -277,26 +259,23 @@ export const finetune = (
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,
       batchInputs: (batch) => batchInputs(architecture, tokenizer, data.masked, batch, textCache),
-      stepInputs: ({ microStep, optimizerStep, apply }) => ({
-        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(seed, microStep)),
-        [stepInputNames.step]: scalarTensor(optimizerStep),
-        ...(accumulation > 1 ? { [stepInputNames.applyUpdate]: scalarTensor(apply ? 1 : 0) } : {}),
+      stepInputs: (step) => ({
+        ...stepCounterInputs(seed, accumulation)(step),
         // kohya stops the text encoder when global_step (steps done) reaches stop_text_encoder_training.
         ...(groups.length > 1
           ? {
               [fineTuneInputNames.textEncoderActive]: scalarTensor(
-                stopTextEncoder === undefined || optimizerStep - 1 < stopTextEncoder ? 1 : 0,
+                stopTextEncoder === undefined || step.optimizerStep - 1 < stopTextEncoder ? 1 : 0,
               ),
             }
           : {}),
       }),
       initialState: (spec) =>
         Effect.suspend(() => {
-          const known = optimizerInitial[spec.name] ?? stepInitial[spec.name]
+          const known = optimizerInitial[spec.name] ?? stepInitial(spec.name)
           return known ? Effect.succeed(known) : readWeight(spec.name, spec.shape, spec.dtype)
         }),
-      isTrainingState: (name) =>
-        trainedSet.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
+      isTrainingState: isTrainingStateOf(trainedSet),
       groups,
       ...loopScheduleOf(config, { seed, totalSteps, epochs }),
       sink,

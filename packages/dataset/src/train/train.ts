@@ -1,19 +1,15 @@
 import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import {
-  accumulatorName,
   asBackendError,
   type Backend,
   type BatchShape,
-  buildTrainingStep,
-  buildValidationLoss,
   castHostFloat,
   clipTokenizer,
   conditionedUNet,
   conditioningInputs,
   type DType,
   type HostTensor,
-  hostTensor,
   importLora,
   kohyaMetadata,
   type LoraForwardHook,
@@ -24,8 +20,6 @@ import {
   type OptimizerArgValue,
   runTrainingLoop,
   type SavePoint,
-  stepInputNames,
-  stepKey,
   T,
   type Tensor,
   type TrainConfig,
@@ -44,6 +38,7 @@ import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { loraDropout } from "./loraDropout.js"
 import { pyBool, pyFloat, pyInt } from "./pythonStr.js"
 import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { isTrainingStateOf, stepCounterInputs, stepGraphs } from "./runSteps.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning } from "./textEncoderCache.js"
 import { trainingSamples } from "./trainingSamples.js"
@@ -72,8 +67,6 @@ export const optimizerArgStrings = (args: Readonly<Record<string, OptimizerArgVa
             : String(v)
     return `${key}=${py(value)}`
   })
-
-const scalarTensor = (value: number): HostTensor => hostTensor("f32", [], Float32Array.of(value))
 
 /** `save_precision` as the LoRA file stores it; unset keeps the dtype the weights were trained in (kohya's None). */
 const loraSaveDType = (precision: TrainConfig["savePrecision"], trained: DType | undefined) =>
@@ -171,7 +164,6 @@ export const train = (
     }
     const optimizer = makeOptimizer(config.optimizerType, optimizerArgStrings(config.optimizerArgs))
     const stepOptions = stepOptionsOf(config, architecture, data.masked)
-    let stepInitial: Record<string, HostTensor> = {}
     /** The dropout hook of a step graph, laid out by a first build that only notes the hidden shapes. */
     const dropoutFor = (shape: BatchShape) => {
       if (!dropout) return undefined
@@ -180,25 +172,6 @@ export const train = (
       pass.denoise(pass.latents, T.input("t", [shape.batch]))
       return dropout.hook(recorder.layout())
     }
-    const stepGraph = (shape: BatchShape) => {
-      const { latents, denoise } = buildModel(shape, dropoutFor(shape))
-      const step = buildTrainingStep({
-        latents,
-        denoise,
-        groups: graphGroups,
-        optimizer,
-        optimizerStates: optimizerInitial,
-        options: stepOptions,
-      })
-      stepInitial = { ...stepInitial, ...step.initialState }
-      return step.graph
-    }
-    const validationGraph = (shape: BatchShape) => {
-      const { latents, denoise } = buildModel(shape)
-      const { gradientAccumulationSteps: _a, maxGradNorm: _m, ...lossOptions } = stepOptions
-      return buildValidationLoss({ latents, denoise, options: lossOptions }).graph
-    }
-
     let initialLora: Record<string, HostTensor> = network.initialWeights(seed)
     if (config.networkWeights) {
       const loraFile = yield* openModelFile(config.networkWeights)
@@ -214,6 +187,13 @@ export const train = (
     const optimizerInitial = optimizer.initialState(
       [...loraTensors.entries()].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     )
+    const { stepGraph, validationGraph, stepInitial } = stepGraphs({
+      train: (shape) => ({ ...buildModel(shape, dropoutFor(shape)), groups: graphGroups }),
+      validate: (shape) => buildModel(shape),
+      optimizer,
+      optimizerStates: optimizerInitial,
+      options: stepOptions,
+    })
 
     const startedAt = Math.floor(Date.now() / 1000)
     const sessionId = Math.floor(Math.random() * 2 ** 31)
@@ -361,27 +341,21 @@ export const train = (
       (point) => currentNetwork.saveNetwork({ ...point, kind: "final" }),
       (path) => tell({ type: "sample", path }),
     )
-    const trainingStates = new Set([...loraTensors.keys()])
     const result = yield* runTrainingLoop({
       sample,
       data,
       stepGraph,
       validationGraph: data.validation.length > 0 ? validationGraph : undefined,
       batchInputs: (batch) => batchInputs(architecture, tokenizer, data.masked, batch, textCache),
-      stepInputs: ({ microStep, optimizerStep, apply }) => ({
-        [stepInputNames.noiseKey]: hostTensor("u32", [4], stepKey(seed, microStep)),
-        [stepInputNames.step]: scalarTensor(optimizerStep),
-        ...(accumulation > 1 ? { [stepInputNames.applyUpdate]: scalarTensor(apply ? 1 : 0) } : {}),
-      }),
+      stepInputs: stepCounterInputs(seed, accumulation),
       initialState: (spec) =>
         Effect.suspend(() => {
-          const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial[spec.name]
+          const known = initialLora[spec.name] ?? optimizerInitial[spec.name] ?? stepInitial(spec.name)
           // New and imported LoRA weights are f32; full_fp16 / full_bf16 hold them rounded to half.
           if (known) return Effect.succeed(castHostFloat(known, spec.dtype))
           return readWeight(spec.name, spec.shape, spec.dtype)
         }),
-      isTrainingState: (name) =>
-        trainingStates.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName("")),
+      isTrainingState: isTrainingStateOf(new Set(loraTensors.keys())),
       groups,
       ...loopScheduleOf(config, { seed, totalSteps, epochs }),
       sink,
