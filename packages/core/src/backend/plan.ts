@@ -80,15 +80,15 @@ const copyOverwrittenStates = (graph: Graph): Graph => {
 /** Ops that only widen, reshape or cut a value: computing one again costs a copy, no arithmetic. */
 const viewOps: ReadonlySet<string> = new Set(["cast", "reshape", "permute", "slice"])
 
-const pinnedIds = (graph: Graph): Set<number> =>
-  new Set([...Object.values(graph.outputs), ...Object.values(graph.updates ?? {})].map((t) => t.id))
-
 /**
  * Whether `node` is a view of a weight: a cast, reshape, transpose or slice of a state (or of such a view),
  * as models read weights (a linear layer's transposed weight, `WeightScope`'s f32 read of a half weight),
  * and not itself an output.
  */
-const weightViewTest = (pinned: ReadonlySet<number>) => {
+const weightViewTest = (graph: Graph) => {
+  const pinned = new Set(
+    [...Object.values(graph.outputs), ...Object.values(graph.updates ?? {})].map((t) => t.id),
+  )
   const known = new Map<number, boolean>()
   const isWeightView = (node: Tensor): boolean => {
     const cached = known.get(node.id)
@@ -112,8 +112,9 @@ const weightViewTest = (pinned: ReadonlySet<number>) => {
  * then computes each copy right before its reader, so it lives for one step (ADR 0011 §2 does the same for
  * ONNX Runtime). The price is a copy per read.
  */
-const copyViewsPerReader = (graph: Graph): Graph => {
-  const isWeightView = weightViewTest(pinnedIds(graph))
+const copyViewsPerReader = (graph: Graph): { readonly graph: Graph; readonly views: ReadonlySet<Tensor> } => {
+  const isWeightView = weightViewTest(graph)
+  const views = new Set<Tensor>()
   const rewritten = new Map<number, Tensor>()
   const copyOf = (view: Tensor): Tensor => {
     const source = view.inputs[0]!
@@ -140,24 +141,24 @@ const copyViewsPerReader = (graph: Graph): Graph => {
   }
   const mapped = (record: Readonly<Record<string, Tensor>>) =>
     Object.fromEntries(Object.entries(record).map(([name, t]) => [name, rewritten.get(t.id) ?? t]))
-  return graph.updates
+  const rewrittenGraph = graph.updates
     ? { outputs: mapped(graph.outputs), updates: mapped(graph.updates) }
     : { outputs: mapped(graph.outputs) }
+  return { graph: rewrittenGraph, views }
 }
 
 /** `order` with each weight view moved to just before its one reader (see `copyViewsPerReader`). */
-const placeViews = (graph: Graph, order: ReadonlyArray<Tensor>): Array<Tensor> => {
-  const isWeightView = weightViewTest(pinnedIds(graph))
+const placeViews = (order: ReadonlyArray<Tensor>, views: ReadonlySet<Tensor>): Array<Tensor> => {
   const placed: Array<Tensor> = []
   const placeViewsOf = (node: Tensor) => {
     for (const input of node.inputs)
-      if (isWeightView(input)) {
+      if (views.has(input)) {
         placeViewsOf(input)
         placed.push(input)
       }
   }
   for (const node of order) {
-    if (isWeightView(node)) continue
+    if (views.has(node)) continue
     placeViewsOf(node)
     placed.push(node)
   }
@@ -239,8 +240,9 @@ const shareBySize = (
  */
 export const planExecution = (target: PlanTarget, graph: Graph): ExecutionPlan => {
   const keep = new Set(Object.keys(target.fused) as Array<CompositeOp>)
-  const planned = analyzeGraph(copyViewsPerReader(copyOverwrittenStates(lowerComposites(graph, keep))))
-  const analyzed = { ...planned, order: placeViews(planned.graph, planned.order) }
+  const { graph: viewed, views } = copyViewsPerReader(copyOverwrittenStates(lowerComposites(graph, keep)))
+  const planned = analyzeGraph(viewed)
+  const analyzed = { ...planned, order: placeViews(planned.order, views) }
   const { order } = analyzed
   const lastUse = new Map<number, number>()
   order.forEach((node, i) => {
