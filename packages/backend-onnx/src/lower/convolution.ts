@@ -1,6 +1,7 @@
 import type { ConvAttrs } from "@danlu/core"
+import { ElemType } from "../onnx/elemType.js"
 import type { Attribute } from "../onnx/modelBuilder.js"
-import type { Emitter } from "./emitContext.js"
+import type { EmitContext, Emitter } from "./emitContext.js"
 
 const convGeometry = (attrs: ConvAttrs): Record<string, Attribute> => ({
   strides: { ints: attrs.stride },
@@ -13,14 +14,52 @@ export const conv2d: Emitter<"conv2d"> = (ctx, node, [x, w]) =>
   ctx.b.op("Conv", [x!, w!], convGeometry(node.attrs))
 
 /**
+ * [O, C, kh, kw] → [C, O, kh, kw] turned by 180°: the kernel whose convolution is the transposed one at stride 1.
+ * The turn reverses each kh·kw window, done as a product with the reversal matrix: exact for finite weights,
+ * and on ONNX Runtime ~4× faster than a Slice with negative steps.
+ */
+const flippedKernel = (ctx: EmitContext, w: string, [o, c, kh, kw]: ReadonlyArray<number>): string => {
+  const swapped = ctx.transpose(w, [1, 0, 2, 3])
+  const taps = kh! * kw!
+  if (taps === 1) return swapped
+  const reversal = Array.from({ length: taps * taps }, (_, i) =>
+    Math.floor(i / taps) + (i % taps) === taps - 1 ? 1 : 0,
+  )
+  const windows = ctx.reshape(swapped, [c! * o!, taps])
+  const turned = ctx.b.op("MatMul", [windows, ctx.b.constant(ElemType.FLOAT, [taps, taps], reversal)])
+  return ctx.reshape(turned, [c!, o!, kh!, kw!])
+}
+
+/**
  * The input gradient is a transposed convolution with the forward weight, whose [O, C/g, kh, kw] layout
  * is ConvTranspose's [C_in, C_out/g, kh, kw]. `output_padding` restores the rows a strided forward
- * pass dropped.
+ * pass dropped. At stride 1 (every UNet conv but the downsamplers) it is instead a Conv with the turned
+ * kernel, which ONNX Runtime's CPU provider runs faster than its ConvTranspose (a GEMM into a column buffer
+ * of C·kh·kw × H·W, then col2im): the SD1.5 LoRA step's input gradients took 5.2 s of kernel time as
+ * ConvTranspose and 2.6 s as Conv, kernel turns included. The turn reads only the weight, so it is placed
+ * `leading`: computed just before the Conv, not held from the start of the step.
  */
 export const conv2dBackwardInput: Emitter<"conv2dBackwardInput"> = (ctx, node, [dy, w]) => {
   const { stride, padding, dilation, inputShape } = node.attrs
   const dyShape = node.inputs[0]!.shape
   const kernel = node.inputs[1]!.shape.slice(2)
+  const flippedPadding = [0, 1].map((i) => dilation[i]! * (kernel[i]! - 1) - padding[i]!)
+  if (node.attrs.groups === 1 && stride.every((s) => s === 1) && flippedPadding.every((p) => p >= 0))
+    return ctx.b.op(
+      "Conv",
+      [
+        dy!,
+        ctx.b.isEarly(w!)
+          ? ctx.b.leading(() => flippedKernel(ctx, w!, node.inputs[1]!.shape))
+          : flippedKernel(ctx, w!, node.inputs[1]!.shape),
+      ],
+      {
+        strides: { ints: [1, 1] },
+        pads: { ints: [...flippedPadding, ...flippedPadding] },
+        dilations: { ints: dilation },
+        group: { int: 1 },
+      },
+    )
   const outputPadding = [0, 1].map(
     (i) =>
       inputShape[2 + i]! -

@@ -101,6 +101,8 @@ export class ModelBuilder {
   private readonly inputs: Array<ValueInfo> = []
   private readonly outputs: Array<ValueInfo> = []
   private readonly constants = new Map<string, string>()
+  /** Graph inputs, constants and the outputs of leading nodes: what a leading node may read. */
+  private readonly early = new Set<string>()
   private counter = 0
   /** Prefix of the next node and value names. */
   scope = "graph"
@@ -118,6 +120,7 @@ export class ModelBuilder {
     output?: string,
   ): string {
     const out = output ?? this.fresh(opType)
+    if (this.target === this.leadingNodes) this.early.add(out)
     this.target.push({
       name: `${this.scope}#${this.counter++}`,
       opType,
@@ -136,6 +139,7 @@ export class ModelBuilder {
     const name = `const${this.constants.size}`
     this.initializers.push(tensorProto(name, elemType, dims, packValues(elemType, values)))
     this.constants.set(key, name)
+    this.early.add(name)
     return name
   }
 
@@ -149,6 +153,7 @@ export class ModelBuilder {
 
   addInput(name: string, elemType: ElemType, dims: ReadonlyArray<number>): void {
     this.inputs.push({ name, elemType, dims })
+    this.early.add(name)
   }
 
   addOutput(name: string, elemType: ElemType, dims: ReadonlyArray<number>): void {
@@ -169,6 +174,11 @@ export class ModelBuilder {
     } finally {
       this.target = previous
     }
+  }
+
+  /** Whether a value is known before any other node runs, so `leading` nodes may read it. */
+  isEarly(value: string): boolean {
+    return this.early.has(value)
   }
 
   get nodeCount(): number {

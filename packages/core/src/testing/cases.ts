@@ -289,6 +289,34 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       inputs: [f(2, 2, 3, 3), f(2, 3, 3, 3)],
       build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), conv, [2, 3, 6, 5]),
     },
+    // Stride 1 is a convolution with the turned kernel on ONNX Runtime: padding, dilation and kernel shapes
+    // that change the turned padding, and the cases that keep the transposed convolution.
+    {
+      name: "conv2dBackwardInput stride 1, 3×3 pad 1",
+      inputs: [f(2, 3, 5, 4), f(3, 2, 3, 3)],
+      build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), convAttrs({ padding: 1 }), [2, 2, 5, 4]),
+    },
+    {
+      name: "conv2dBackwardInput stride 1, 3×2 kernel, padding (0,1), dilation (2,1)",
+      inputs: [f(1, 3, 2, 5), f(3, 2, 3, 2)],
+      build: (xs) =>
+        conv2dBackwardInput(x0(xs), x1(xs), convAttrs({ padding: [0, 1], dilation: [2, 1] }), [1, 2, 6, 4]),
+    },
+    {
+      name: "conv2dBackwardInput stride 1, 1×1",
+      inputs: [f(1, 4, 3, 3), f(4, 3, 1, 1)],
+      build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), convAttrs({}), [1, 3, 3, 3]),
+    },
+    {
+      name: "conv2dBackwardInput stride 1, padding past the kernel",
+      inputs: [f(1, 2, 7, 6), f(2, 2, 3, 3)],
+      build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), convAttrs({ padding: 3 }), [1, 2, 3, 2]),
+    },
+    {
+      name: "conv2dBackwardInput stride 1, groups 2",
+      inputs: [f(1, 4, 4, 4), f(4, 1, 3, 3)],
+      build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), convAttrs({ padding: 1, groups: 2 }), [1, 2, 4, 4]),
+    },
   ],
   conv2dBackwardWeight: [
     {
