@@ -235,7 +235,9 @@ export const vjpRules: { readonly [Op in OpName]: VjpRule<Op> } = {
     const { scale } = y.attrs
     const p = attentionProbabilities(q, k, scale, mask)
     const dv = unbroadcast(matmul(transpose(p), g), v.shape)
-    const ds = softmaxBackward(matmul(g, transpose(v)), p, -1)
+    // softmax's backward needs Σⱼ pᵢⱼ·dpᵢⱼ, which equals gᵢ·yᵢ (y = p·v): a row sum over the head size instead
+    // of a product and a row sum over the whole [Lq Lk] score matrix (FlashAttention's identity).
+    const ds = mul(p, sub(matmul(g, transpose(v)), sum(mul(g, y), -1, true)))
     const dq = unbroadcast(mul(matmul(ds, k), scale), q.shape)
     const dk = unbroadcast(mul(matmul(transpose(ds), q), scale), k.shape)
     return mask ? [dq, dk, dv, unbroadcast(ds, mask.shape)] : [dq, dk, dv]
