@@ -82,6 +82,16 @@ export const conv2dBackwardWeight: Emitter<"conv2dBackwardWeight"> = (ctx, node,
   const [n, c, h, w] = node.inputs[0]!.shape as [number, number, number, number]
   const [, outChannels, ho, wo] = node.inputs[1]!.shape as [number, number, number, number]
   const [, cg, kh, kw] = weightShape as [number, number, number, number]
+  const pointwise =
+    kh === 1 && kw === 1 && groups === 1 && stride.every((s) => s === 1) && padding.every((p) => p === 0)
+  if (pointwise) {
+    // A 1×1 kernel's gradient is one matrix product, dw = dy·xᵀ over every pixel of every image; as a
+    // convolution with a whole image as its kernel it ran one matrix-vector product per channel.
+    const pixels = (t: string, channels: number) =>
+      ctx.reshape(ctx.transpose(t, [1, 0, 2, 3]), [channels, n * h * w])
+    const grads = ctx.b.op("MatMul", [pixels(dy!, outChannels), ctx.transpose(pixels(x!, c), [1, 0])])
+    return ctx.reshape(grads, weightShape)
+  }
   const images = ctx.reshape(ctx.transpose(ctx.reshape(x!, [n, groups, c / groups, h, w]), [2, 1, 0, 3, 4]), [
     cg,
     groups * n,

@@ -324,6 +324,17 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       inputs: [f(2, 3, 6, 5), f(2, 2, 3, 3)],
       build: (xs) => conv2dBackwardWeight(x0(xs), x1(xs), conv, [2, 3, 3, 3]),
     },
+    // A 1×1 kernel at stride 1 is one matrix product on ONNX Runtime; at stride 2 it stays a convolution.
+    {
+      name: "conv2dBackwardWeight 1×1, two images",
+      inputs: [f(2, 3, 4, 5), f(2, 4, 4, 5)],
+      build: (xs) => conv2dBackwardWeight(x0(xs), x1(xs), convAttrs({}), [4, 3, 1, 1]),
+    },
+    {
+      name: "conv2dBackwardWeight 1×1 stride 2",
+      inputs: [f(2, 3, 5, 4), f(2, 2, 3, 2)],
+      build: (xs) => conv2dBackwardWeight(x0(xs), x1(xs), convAttrs({ stride: 2 }), [2, 3, 1, 1]),
+    },
   ],
   upsampleNearest: [
     { name: "upsampleNearest rank 5", inputs: [f(1, 2, 1, 2, 3)], build: (xs) => upsampleNearest(x0(xs), 2) },
