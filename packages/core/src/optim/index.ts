@@ -4,6 +4,7 @@ export {
   adamW,
   adamWOptimizer,
   momentNames,
+  packedDType,
   type StepScalars,
   type Trainable,
 } from "./adamW.js"

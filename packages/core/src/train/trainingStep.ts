@@ -3,6 +3,7 @@ import type { Graph } from "../graph/graph.js"
 import { add, div, greater, minimum, mul, sqrt, square, where } from "../ops/elementwise.js"
 import { sum } from "../ops/reduce.js"
 import { input, state, zeros } from "../ops/sources.js"
+import { groupStateName } from "../optim/optimizer.js"
 import type { DType } from "../tensor/dtype.js"
 import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import type { Tensor } from "../tensor/tensor.js"
@@ -139,16 +140,22 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
     })),
   }))
   const optimized = spec.optimizer.update(groups, input(stepInputNames.step, []))
-  const gates = new Map<string, Tensor>()
-  for (const group of trainableGroups) {
-    if (!group.active) continue
+  const paramGates = new Map<string, Tensor>()
+  const groupGates = new Map<string, Tensor>()
+  trainableGroups.forEach((group, i) => {
+    if (!group.active) return
     const on = greater(group.active, 0.5)
-    for (const param of group.trainables) gates.set(param.attrs.name, on)
+    groupGates.set(groupStateName(i, ""), on)
+    for (const param of group.trainables) paramGates.set(param.attrs.name, on)
+  })
+  // Optimizer states are named `optimizer.<param>.<state>`, or `optimizer.group<i>.<state>` for a group's (AdamW's
+  // packed moments), held with group i (optim/optimizer.ts). Prodigy's and D-Adaptation's d live in group 0 but sum
+  // over every group, as torch keeps updating them while a group is frozen: group 0 (the UNet's) is never gated.
+  const gateOf = (name: string) => {
+    if (!name.startsWith("optimizer.")) return paramGates.get(name)
+    const owner = name.slice(0, name.lastIndexOf(".") + 1)
+    return groupGates.get(owner) ?? paramGates.get(owner.slice("optimizer.".length, -1))
   }
-  // A parameter's optimizer states are named `optimizer.<param>.<state>` (optim/optimizer.ts).
-  const gateOf = (name: string) =>
-    gates.get(name) ??
-    (name.startsWith("optimizer.") ? gates.get(name.slice(10, name.lastIndexOf("."))) : undefined)
   const gatedUpdates: Record<string, Tensor> = {}
   for (const [name, value] of Object.entries(optimized)) {
     const kept = () => state(name, value.shape, value.dtype)

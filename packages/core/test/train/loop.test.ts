@@ -68,7 +68,7 @@ const stepGraph = (shape: BatchShape): Graph => {
     groups: [{ trainables: [down, up], lr: input("lr_unet", []) }],
     optimizer: {
       update: (groups, step) =>
-        Object.assign({}, ...groups.map((g) => adamW(g.trainables, { lr: g.lr, step }))),
+        Object.assign({}, ...groups.map((g, i) => adamW(g.trainables, { lr: g.lr, step }, {}, i))),
     },
   }).graph
 }
