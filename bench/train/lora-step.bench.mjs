@@ -72,23 +72,14 @@ const runCase = async ({
   )
   const denoise = conditionedUNet(scope, architecture, conditioning, { gradientCheckpointing })
   const optimizer = core.makeOptimizer(optimizerType)
-  const tensors = () => [...network.tensors().entries()]
+  const part = (unet) =>
+    [...network.tensors().entries()].filter(([n]) => n.startsWith("lora_unet_") === unet).map(([, t]) => t)
   const step = buildTrainingStep({
     latents,
     denoise,
     groups: () => [
-      {
-        trainables: tensors()
-          .filter(([n]) => n.startsWith("lora_unet_"))
-          .map(([, t]) => t),
-        lr: T.input("lr_unet", []),
-      },
-      {
-        trainables: tensors()
-          .filter(([n]) => !n.startsWith("lora_unet_"))
-          .map(([, t]) => t),
-        lr: T.input("lr_te", []),
-      },
+      { trainables: part(true), lr: T.input("lr_unet", []) },
+      { trainables: part(false), lr: T.input("lr_te", []) },
     ],
     optimizer,
   })
@@ -116,7 +107,11 @@ const runCase = async ({
   const { states, parameters, bytes: weightBytes } = await uploadScopeWeights(backend, scope)
   const initial = {
     ...network.initialWeights(42),
-    ...optimizer.initialState(tensors().map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }))),
+    ...optimizer.initialState(
+      [true, false].map((unet) =>
+        part(unet).map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
+      ),
+    ),
     ...step.initialState,
   }
   let trainable = 0
