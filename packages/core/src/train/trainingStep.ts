@@ -150,7 +150,8 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   })
   // Optimizer states are named `optimizer.<param>.<state>`, or `optimizer.group<i>.<state>` for a group's (AdamW's
   // packed moments), held with group i (optim/optimizer.ts). Prodigy's and D-Adaptation's d live in group 0 but sum
-  // over every group, as torch keeps updating them while a group is frozen: group 0 (the UNet's) is never gated.
+  // over every group, and torch keeps updating them while a group is frozen: fineTuneGroups gates only the text
+  // encoder's group, never group 0.
   const gateOf = (name: string) => {
     if (!name.startsWith("optimizer.")) return paramGates.get(name)
     const owner = name.slice(0, name.lastIndexOf(".") + 1)
