@@ -4,6 +4,8 @@ export {
   adamW,
   adamWOptimizer,
   momentNames,
+  momentPacks,
+  packElementsDefault,
   packedDType,
   type StepScalars,
   type Trainable,

@@ -3,7 +3,6 @@ import type { Graph } from "../graph/graph.js"
 import { add, div, greater, minimum, mul, sqrt, square, where } from "../ops/elementwise.js"
 import { sum } from "../ops/reduce.js"
 import { input, state, zeros } from "../ops/sources.js"
-import { groupStateName } from "../optim/optimizer.js"
 import type { DType } from "../tensor/dtype.js"
 import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import type { Tensor } from "../tensor/tensor.js"
@@ -141,21 +140,23 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
   }))
   const optimized = spec.optimizer.update(groups, input(stepInputNames.step, []))
   const paramGates = new Map<string, Tensor>()
-  const groupGates = new Map<string, Tensor>()
+  const groupGates = new Map<number, Tensor>()
   trainableGroups.forEach((group, i) => {
     if (!group.active) return
     const on = greater(group.active, 0.5)
-    groupGates.set(groupStateName(i, ""), on)
+    groupGates.set(i, on)
     for (const param of group.trainables) paramGates.set(param.attrs.name, on)
   })
-  // Optimizer states are named `optimizer.<param>.<state>`, or `optimizer.group<i>.<state>` for a group's (AdamW's
+  // Optimizer states are named `optimizer.<param>.<state>`, or `optimizer.group<i>.<state…>` for a group's (AdamW's
   // packed moments), held with group i (optim/optimizer.ts). Prodigy's and D-Adaptation's d live in group 0 but sum
   // over every group, and torch keeps updating them while a group is frozen: fineTuneGroups gates only the text
   // encoder's group, never group 0.
   const gateOf = (name: string) => {
     if (!name.startsWith("optimizer.")) return paramGates.get(name)
-    const owner = name.slice(0, name.lastIndexOf(".") + 1)
-    return groupGates.get(owner) ?? paramGates.get(owner.slice("optimizer.".length, -1))
+    const group = /^optimizer\.group(\d+)\./.exec(name)
+    return group
+      ? groupGates.get(Number(group[1]))
+      : paramGates.get(name.slice("optimizer.".length, name.lastIndexOf(".")))
   }
   const gatedUpdates: Record<string, Tensor> = {}
   for (const [name, value] of Object.entries(optimized)) {

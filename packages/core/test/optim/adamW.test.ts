@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { input, state } from "../../src/ops/sources.js"
-import { adamW, adamWOptimizer, momentNames } from "../../src/optim/adamW.js"
+import { adamW, adamWOptimizer, momentNames, momentPacks } from "../../src/optim/adamW.js"
 import { paramStateName } from "../../src/optim/optimizer.js"
 import { compileExact } from "../../src/reference/evaluate.js"
 import { type RefArray, refFromHost } from "../../src/reference/storage.js"
@@ -21,53 +21,83 @@ const torchAdamW = (p: number, g: number, m: number, v: number, lr: number, t: n
 }
 
 describe("AdamW", () => {
-  it("matches torch's AdamW arithmetic over several steps, the group's moments packed in one vector each", () => {
-    const [w, u] = [state("w", [3]), state("u", [2, 2])]
-    const [gw, gu] = [input("gw", [3]), input("gu", [2, 2])]
-    const updates = adamW(
-      [
-        { param: w, grad: gw },
-        { param: u, grad: gu },
-      ],
-      { lr: input("lr", []), step: input("step", []) },
-    )
-    const names = momentNames(0)
-    expect(Object.keys(updates).sort()).toEqual([names.m, names.v, "u", "w"].sort())
-    expect(updates[names.m]!.shape).toEqual([7])
-    const step = compileExact([updates.w!, updates.u!, updates[names.m]!, updates[names.v]!])
-    let [pw, pu, m, v]: Array<RefArray> = [
-      Float64Array.from([0.5, -1, 2]),
-      Float64Array.from([0.25, 3, -0.75, 1]),
-      new Float64Array(7),
-      new Float64Array(7),
-    ]
-    // Torch's per-tensor state: w's elements then u's, so its moments are the packed vectors' slices.
-    const expected = { p: [0.5, -1, 2, 0.25, 3, -0.75, 1], m: new Array(7).fill(0), v: new Array(7).fill(0) }
-    for (let t = 1; t <= 4; t++) {
-      const g = [0.1 * t, -0.3, 0.05 / t, 0.2, -0.1 * t, 0.4 / t, 0.01]
-      ;[pw, pu, m, v] = step({
-        w: pw!,
-        u: pu!,
-        gw: Float64Array.from(g.slice(0, 3)),
-        gu: Float64Array.from(g.slice(3)),
-        lr: Float64Array.of(0.01),
-        step: Float64Array.of(t),
-        [names.m]: m!,
-        [names.v]: v!,
-      })
-      for (let i = 0; i < 7; i++) {
-        const next = torchAdamW(expected.p[i]!, g[i]!, expected.m[i]!, expected.v[i]!, 0.01, t)
-        expected.p[i] = next.p
-        expected.m[i] = next.m
-        expected.v[i] = next.v
+  it.each([
+    ["one vector", undefined, [7]],
+    ["a vector each (packElements 4)", 4, [3, 4]],
+  ] as const)(
+    "matches torch's AdamW arithmetic over several steps, the group's moments packed in %s",
+    (_, packElements, packSizes) => {
+      const [w, u] = [state("w", [3]), state("u", [2, 2])]
+      const [gw, gu] = [input("gw", [3]), input("gu", [2, 2])]
+      const updates = adamW(
+        [
+          { param: w, grad: gw },
+          { param: u, grad: gu },
+        ],
+        { lr: input("lr", []), step: input("step", []) },
+        packElements === undefined ? {} : { packElements },
+        1,
+      )
+      const packs = packSizes.map((_, pack) => momentNames(1, pack))
+      const moments = packs.flatMap(({ m, v }) => [m, v])
+      expect(Object.keys(updates).sort()).toEqual([...moments, "u", "w"].sort())
+      expect(packs.map(({ m }) => updates[m]!.shape[0])).toEqual(packSizes)
+      const step = compileExact([updates.w!, updates.u!, ...moments.map((name) => updates[name]!)])
+      let params: Array<RefArray> = [Float64Array.from([0.5, -1, 2]), Float64Array.from([0.25, 3, -0.75, 1])]
+      let states: Array<RefArray> = packSizes.flatMap((n) => [new Float64Array(n), new Float64Array(n)])
+      // Torch's per-tensor state: w's elements then u's, so its moments are the packed vectors' slices.
+      const expected = {
+        p: [0.5, -1, 2, 0.25, 3, -0.75, 1],
+        m: new Array(7).fill(0),
+        v: new Array(7).fill(0),
       }
-      expectClose([...pw!, ...pu!], expected.p)
-      expectClose(m!, expected.m)
-      expectClose(v!, expected.v)
-    }
+      for (let t = 1; t <= 4; t++) {
+        const g = [0.1 * t, -0.3, 0.05 / t, 0.2, -0.1 * t, 0.4 / t, 0.01]
+        const out = step({
+          w: params[0]!,
+          u: params[1]!,
+          gw: Float64Array.from(g.slice(0, 3)),
+          gu: Float64Array.from(g.slice(3)),
+          lr: Float64Array.of(0.01),
+          step: Float64Array.of(t),
+          ...Object.fromEntries(moments.map((name, i) => [name, states[i]!])),
+        })
+        params = out.slice(0, 2)
+        states = out.slice(2)
+        for (let i = 0; i < 7; i++) {
+          const next = torchAdamW(expected.p[i]!, g[i]!, expected.m[i]!, expected.v[i]!, 0.01, t)
+          expected.p[i] = next.p
+          expected.m[i] = next.m
+          expected.v[i] = next.v
+        }
+        expectClose([...params[0]!, ...params[1]!], expected.p)
+        expectClose(
+          states.filter((_, i) => i % 2 === 0).flatMap((m) => [...m]),
+          expected.m,
+        )
+        expectClose(
+          states.filter((_, i) => i % 2 === 1).flatMap((v) => [...v]),
+          expected.v,
+        )
+      }
+    },
+  )
+
+  it("packs parameters in order up to the element bound, a larger one alone", () => {
+    expect(momentPacks([3, 4, 2, 9, 1, 1], 8)).toEqual([
+      { from: 0, to: 2 },
+      { from: 2, to: 3 },
+      { from: 3, to: 4 },
+      { from: 4, to: 6 },
+    ])
+    expect(momentPacks([], 8)).toEqual([])
+    expect(momentPacks([2 ** 23, 2 ** 23, 1])).toEqual([
+      { from: 0, to: 2 },
+      { from: 2, to: 3 },
+    ])
   })
 
-  it("lays out one moment pair per group, in the group's dtype when its parameters share one and f32 otherwise", () => {
+  it("lays out one moment pair per pack of each group, in the dtype its parameters share, else f32", () => {
     const state = adamWOptimizer().initialState([
       [
         { name: "a", shape: [2, 3], dtype: "f16" },
@@ -88,6 +118,22 @@ describe("AdamW", () => {
       ["optimizer.group0.exp_avg_sq", "f16", [10]],
       ["optimizer.group2.exp_avg", "f32", [6]],
       ["optimizer.group2.exp_avg_sq", "f32", [6]],
+    ])
+    const bounded = adamWOptimizer({ packElements: 6 }).initialState([
+      [
+        { name: "a", shape: [2, 3], dtype: "f16" },
+        { name: "b", shape: [4], dtype: "f32" },
+      ],
+    ])
+    expect(
+      Object.entries(bounded)
+        .map(([name, t]) => [name, t.dtype, t.shape])
+        .sort(),
+    ).toEqual([
+      ["optimizer.group0.exp_avg", "f16", [6]],
+      ["optimizer.group0.exp_avg.1", "f32", [4]],
+      ["optimizer.group0.exp_avg_sq", "f16", [6]],
+      ["optimizer.group0.exp_avg_sq.1", "f32", [4]],
     ])
   })
 })
@@ -169,7 +215,27 @@ describe("AdamW's states saved per parameter (before the moments were packed)", 
       [...saved["optimizer.a.exp_avg"]!.data, ...saved["optimizer.b.exp_avg"]!.data].map(roundToF16),
     )
     expect(converted["optimizer.group1.exp_avg"]).toBe(packed)
-    expect(converted["optimizer.c.exp_avg"]).toBe(half["optimizer.c.exp_avg"])
+    expect(converted["optimizer.c.exp_avg"]).toBeUndefined()
+  })
+
+  it("pack by the optimizer's element bound, as its update reads them", () => {
+    const converted = adamWOptimizer({ packElements: 4 }).convertSavedState!(saved, groups)
+    expect(
+      Object.entries(converted)
+        .map(([name, t]) => [name, Array.from(t.data)])
+        .sort(),
+    ).toEqual(
+      [
+        ["optimizer.group0.exp_avg", "optimizer.a.exp_avg"],
+        ["optimizer.group0.exp_avg.1", "optimizer.b.exp_avg"],
+        ["optimizer.group1.exp_avg", "optimizer.c.exp_avg"],
+        ["optimizer.group0.exp_avg_sq", "optimizer.a.exp_avg_sq"],
+        ["optimizer.group0.exp_avg_sq.1", "optimizer.b.exp_avg_sq"],
+        ["optimizer.group1.exp_avg_sq", "optimizer.c.exp_avg_sq"],
+      ]
+        .map(([packed, old]) => [packed, Array.from(saved[old!]!.data)])
+        .sort(),
+    )
   })
 
   it("refuse a group with some of its parameters' moments missing", () => {

@@ -9,6 +9,7 @@ import {
   fineTuneInputNames,
   isUnetWeight,
   momentNames,
+  adamWOptimizer as packedAdamW,
   type SdArchitecture,
   type StepOptimizer,
   T,
@@ -177,6 +178,31 @@ describe("full fine-tuning step", () => {
         expect(maxRelativeError(after.v, want.v)).toBeLessThan(1e-9)
       }
       state = { ...state, ...out.updates }
+    }
+  }, 60_000)
+
+  it("te_active 0 keeps every packed moment of the text encoder's group, however many packs it spans", () => {
+    const step = fineTuneStep(packedAdamW({ packElements: 4096 }), MAX_GRAD_NORM)
+    const moments = Object.keys(step.graph.updates ?? {}).filter((name) => name.startsWith("optimizer."))
+    const text = moments.filter((name) => name.startsWith("optimizer.group1."))
+    expect(text.length).toBeGreaterThan(4)
+    const state: Record<string, RefArray> = syntheticFeeds(step.scope.manifest())
+    for (const spec of analyzeGraph(step.graph).states)
+      state[spec.name] ??= raw(
+        spec.name,
+        spec.shape.reduce((a, b) => a * b, 1),
+      ).map((x) => x * x * 1e-3)
+    const out = exactRunner(step.graph)({
+      ...state,
+      ...batch,
+      [fineTuneInputNames.unetLr]: Float64Array.of(1e-3),
+      [fineTuneInputNames.textEncoderLr]: Float64Array.of(5e-4),
+      [fineTuneInputNames.textEncoderActive]: Float64Array.of(0),
+      step: Float64Array.of(1),
+    })
+    for (const name of moments) {
+      const same = Array.from(out.updates[name]!).every((x, i) => x === state[name]![i])
+      expect([name, same]).toEqual([name, text.includes(name)])
     }
   }, 60_000)
 
