@@ -43,10 +43,9 @@ const initialStates = (): Record<string, HostTensor> => ({
   base: hostTensor("f32", [6, 5], values(30, 1)),
   down: hostTensor("f32", [6, 2], values(12, 2, -0.5, 0.5)),
   up: hostTensor("f32", [2, 5], values(10, 3, -0.5, 0.5)),
-  [momentNames("down").m]: hostTensor("f32", [6, 2], new Float32Array(12)),
-  [momentNames("down").v]: hostTensor("f32", [6, 2], new Float32Array(12)),
-  [momentNames("up").m]: hostTensor("f32", [2, 5], new Float32Array(10)),
-  [momentNames("up").v]: hostTensor("f32", [2, 5], new Float32Array(10)),
+  // AdamW's moments of the group: down's 12 values, then up's 10.
+  [momentNames(0).m]: hostTensor("f32", [22], new Float32Array(22)),
+  [momentNames(0).v]: hostTensor("f32", [22], new Float32Array(22)),
 })
 
 /** Runs five steps on a backend; returns the losses and the final states. */

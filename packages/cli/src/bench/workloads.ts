@@ -138,11 +138,9 @@ const loraStep = ({ architecture, latent, rank }: SizeSpec): Workload => {
     ],
     optimizer,
   })
-  const params = [...network.tensors().entries()].map(([name, t]) => ({
-    name,
-    shape: t.shape,
-    dtype: t.dtype,
-  }))
+  const params = [true, false].map((unetPart) =>
+    trainables(unetPart).map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
+  )
   return {
     name: "LoRA training step",
     graph: step.graph,

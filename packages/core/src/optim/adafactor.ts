@@ -102,11 +102,13 @@ export const adafactor = (options: AdafactorOptions = {}): Optimizer => {
       }
       return updates
     },
-    initialState: (params) =>
+    initialState: (groups) =>
       Object.fromEntries(
-        params.flatMap((p) =>
-          stateShapes(p.name, p.shape).map(([name, shape]) => [name, zerosHost(p.dtype, shape)]),
-        ),
+        groups
+          .flat()
+          .flatMap((p) =>
+            stateShapes(p.name, p.shape).map(([name, shape]) => [name, zerosHost(p.dtype, shape)]),
+          ),
       ),
   }
 }

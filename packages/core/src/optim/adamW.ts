@@ -1,8 +1,13 @@
+import { cast } from "../ops/cast.js"
 import { add, div, exp, mul, sqrt, square, sub } from "../ops/elementwise.js"
+import { concat, reshape, slice } from "../ops/movement.js"
 import { state } from "../ops/sources.js"
-import { zerosHost } from "../tensor/hostTensor.js"
+import type { DType } from "../tensor/dtype.js"
+import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
+import { sizeOf } from "../tensor/shape.js"
 import type { Tensor } from "../tensor/tensor.js"
-import type { Optimizer } from "./optimizer.js"
+import { castHostFloat } from "../train/baseWeights.js"
+import { groupStateName, type Optimizer, type ParamSpec, paramStateName } from "./optimizer.js"
 import type { OptimizerArgs } from "./optimizerArgs.js"
 
 export interface AdamWOptions {
@@ -11,6 +16,8 @@ export interface AdamWOptions {
   readonly eps?: number
   /** Decoupled weight decay, applied as `p ← p·(1 − lr·wd)` before the Adam step (torch's AdamW). */
   readonly weightDecay?: number
+  /** The most elements a packed moment vector holds (`momentPacks`); `packElementsDefault` when absent. */
+  readonly packElements?: number
 }
 
 /** A trainable parameter: its state tensor and the gradient of the loss with respect to it. */
@@ -27,46 +34,171 @@ export interface StepScalars {
   readonly step: Tensor
 }
 
-/** State names of a parameter's moments, after torch's `exp_avg` / `exp_avg_sq`. */
-export const momentNames = (param: string): { readonly m: string; readonly v: string } => ({
-  m: `optimizer.${param}.exp_avg`,
-  v: `optimizer.${param}.exp_avg_sq`,
-})
+/** The most elements one packed moment vector holds by default: 64 MiB in f32. */
+export const packElementsDefault = 2 ** 24
+
+/**
+ * Which parameters share a packed moment vector, as index ranges `[from, to)` of the group's parameters in
+ * order: a new vector starts where the next parameter would take one past `limit` elements (a parameter larger
+ * than that has one of its own). The bound keeps what a step holds besides the moments themselves (the packed
+ * gradient, the step) to a few vectors of `limit` elements, as a per-tensor update holds a few of the largest
+ * tensor: one vector for a whole fine-tuned UNet would cost gigabytes more.
+ */
+export const momentPacks = (
+  sizes: ReadonlyArray<number>,
+  limit = packElementsDefault,
+): Array<{ readonly from: number; readonly to: number }> => {
+  const packs: Array<{ from: number; to: number }> = []
+  let filled = 0
+  sizes.forEach((size, i) => {
+    const last = packs.at(-1)
+    if (last && filled + size <= limit) {
+      last.to = i + 1
+      filled += size
+    } else {
+      packs.push({ from: i, to: i + 1 })
+      filled = size
+    }
+  })
+  return packs
+}
+
+/**
+ * State names of a group's moments, torch's `exp_avg` / `exp_avg_sq` of its parameters packed in vectors
+ * (`momentPacks`): `optimizer.group<i>.exp_avg` for the first, `optimizer.group<i>.exp_avg.<pack>` after it.
+ */
+export const momentNames = (group: number, pack = 0): { readonly m: string; readonly v: string } => {
+  const suffix = pack === 0 ? "" : `.${pack}`
+  return { m: groupStateName(group, `exp_avg${suffix}`), v: groupStateName(group, `exp_avg_sq${suffix}`) }
+}
+
+/** The dtype moments are packed in: their parameters' one dtype, f32 where they differ. */
+export const packedDType = (dtypes: ReadonlyArray<DType>): DType =>
+  dtypes.length > 0 && dtypes.every((d) => d === dtypes[0]) ? dtypes[0]! : "f32"
 
 /**
  * AdamW as graph updates, the same arithmetic as `torch.optim.AdamW` (kohya's default optimizer): returns
- * the new value of every parameter and of its two moment states, keyed by state name.
+ * the new value of every parameter and of the group's moment states, keyed by state name.
+ *
+ * The moments are packed (`momentPacks`, `momentNames(group, pack)`): the parameters flattened and concatenated
+ * in order. The moments and the Adam step are computed once over each pack's concatenated gradients and each
+ * parameter takes its slice of the step, element by element the arithmetic of a per-tensor AdamW with a few
+ * nodes per parameter instead of fourteen (ONNX Runtime's compile grows with the square of the node count).
  */
 export const adamW = (
   trainables: ReadonlyArray<Trainable>,
   { lr, step }: StepScalars,
   options: AdamWOptions = {},
+  group = 0,
 ): Record<string, Tensor> => {
+  if (trainables.length === 0) return {}
   const beta1 = options.beta1 ?? 0.9
   const beta2 = options.beta2 ?? 0.999
   const eps = options.eps ?? 1e-8
   const weightDecay = options.weightDecay ?? 0.01
   const correction1 = sub(1, exp(mul(step, Math.log(beta1))))
   const correction2 = sub(1, exp(mul(step, Math.log(beta2))))
-  // The scalars every parameter shares are built once: a graph node per parameter each would be computed
-  // hundreds of times (ONNX Runtime runs without CSE, ADR 0011) and lengthen its compile.
   const decay = sub(1, mul(lr, weightDecay))
   const stepSize = div(lr, correction1)
   const rootCorrection2 = sqrt(correction2)
+  const sizes = trainables.map(({ param }) => sizeOf(param.shape))
   const updates: Record<string, Tensor> = {}
-  for (const { param, grad } of trainables) {
-    const names = momentNames(param.attrs.name)
-    const m = state(names.m, param.shape, param.dtype)
-    const v = state(names.v, param.shape, param.dtype)
+  momentPacks(sizes, options.packElements).forEach(({ from, to }, pack) => {
+    const members = trainables.slice(from, to)
+    const dtype = packedDType(members.map(({ param }) => param.dtype))
+    const total = sizes.slice(from, to).reduce((a, b) => a + b, 0)
+    const names = momentNames(group, pack)
+    const m = state(names.m, [total], dtype)
+    const v = state(names.v, [total], dtype)
+    const grad = concat(
+      members.map(({ grad }, i) => reshape(cast(grad, dtype), [sizes[from + i]!])),
+      0,
+    )
     const m1 = add(mul(m, beta1), mul(grad, 1 - beta1))
     const v1 = add(mul(v, beta2), mul(square(grad), 1 - beta2))
-    const decayed = mul(param, decay)
     const denominator = add(div(sqrt(v1), rootCorrection2), eps)
-    updates[param.attrs.name] = sub(decayed, mul(stepSize, div(m1, denominator)))
+    const stepped = mul(stepSize, div(m1, denominator))
     updates[names.m] = m1
     updates[names.v] = v1
-  }
+    let at = 0
+    members.forEach(({ param }, i) => {
+      const size = sizes[from + i]!
+      const own = cast(reshape(slice(stepped, [at], [at + size]), param.shape), param.dtype)
+      updates[param.attrs.name] = sub(mul(param, decay), own)
+      at += size
+    })
+  })
   return updates
+}
+
+/** One zero-filled moment pair per pack of each group, as `adamW` reads them. */
+const initialMoments = (
+  groups: ReadonlyArray<ReadonlyArray<ParamSpec>>,
+  limit: number | undefined,
+): Record<string, HostTensor> =>
+  Object.fromEntries(
+    groups.flatMap((params, group) =>
+      momentPacks(
+        params.map((p) => sizeOf(p.shape)),
+        limit,
+      ).flatMap(({ from, to }, pack) => {
+        const members = params.slice(from, to)
+        const shape = [members.reduce((n, p) => n + sizeOf(p.shape), 0)]
+        const dtype = packedDType(members.map((p) => p.dtype))
+        const names = momentNames(group, pack)
+        return [
+          [names.m, zerosHost(dtype, shape)],
+          [names.v, zerosHost(dtype, shape)],
+        ]
+      }),
+    ),
+  )
+
+/**
+ * States saved before the moments were packed (`optimizer.<param>.exp_avg[_sq]`, one per parameter) as the
+ * packed vectors of their groups; a packed state already there wins. Throws when a group has some of its
+ * parameters' moments but not all, or one of another size: resuming those would restart the moments at zero.
+ */
+const packSavedMoments = (
+  saved: Readonly<Record<string, HostTensor>>,
+  groups: ReadonlyArray<ReadonlyArray<ParamSpec>>,
+  limit: number | undefined,
+): Record<string, HostTensor> => {
+  const converted = { ...saved }
+  groups.forEach((params, group) => {
+    const sizes = params.map((p) => sizeOf(p.shape))
+    for (const kind of ["exp_avg", "exp_avg_sq"] as const) {
+      const names = params.map((p) => paramStateName(p.name, kind))
+      const found = names.filter((name) => saved[name] !== undefined)
+      if (found.length === 0) continue
+      if (found.length < names.length)
+        throw new RangeError(
+          `the saved state has AdamW's ${kind} for ${found.length} of the ${names.length} parameters of group ${group}`,
+        )
+      names.forEach((name, i) => {
+        if (saved[name]!.data.length !== sizes[i])
+          throw new RangeError(
+            `the saved ${name} has ${saved[name]!.data.length} values, the parameter ${sizes[i]}`,
+          )
+      })
+      momentPacks(sizes, limit).forEach(({ from, to }, pack) => {
+        const packed = momentNames(group, pack)[kind === "exp_avg" ? "m" : "v"]
+        if (saved[packed] !== undefined) return
+        const parts = names.slice(from, to).map((name) => saved[name]!)
+        const dtype = packedDType(parts.map((part) => part.dtype))
+        const vector = zerosHost(dtype, [parts.reduce((n, part) => n + part.data.length, 0)])
+        let at = 0
+        for (const part of parts) {
+          const data = castHostFloat(part, dtype).data
+          ;(vector.data as Float32Array | Uint16Array).set(data as Float32Array | Uint16Array, at)
+          at += data.length
+        }
+        converted[packed] = vector
+      })
+      for (const name of names) delete converted[name]
+    }
+  })
+  return converted
 }
 
 /** torch.optim.AdamW as an `Optimizer` (kohya's default optimizer_type). */
@@ -74,14 +206,12 @@ export const adamWOptimizer = (options: AdamWOptions = {}): Optimizer => ({
   type: "AdamW",
   lrRole: "step-size",
   update: (groups, step) =>
-    Object.assign({}, ...groups.map((group) => adamW(group.trainables, { lr: group.lr, step }, options))),
-  initialState: (params) =>
-    Object.fromEntries(
-      params.flatMap(({ name, shape, dtype }) => [
-        [momentNames(name).m, zerosHost(dtype, shape)],
-        [momentNames(name).v, zerosHost(dtype, shape)],
-      ]),
+    Object.assign(
+      {},
+      ...groups.map((group, i) => adamW(group.trainables, { lr: group.lr, step }, options, i)),
     ),
+  initialState: (groups) => initialMoments(groups, options.packElements),
+  convertSavedState: (saved, groups) => packSavedMoments(saved, groups, options.packElements),
 })
 
 /** AdamW from kohya's optimizer_args: betas (0.9, 0.999), eps 1e-8, weight_decay 0.01 (torch's defaults). */

@@ -145,9 +145,9 @@ export const adamW8bit = (options: AdamW8bitOptions = {}): Optimizer => {
       }
       return updates
     },
-    initialState: (params) => {
+    initialState: (groups) => {
       const init: Record<string, HostTensor> = {}
-      for (const { name, shape } of params) {
+      for (const { name, shape } of groups.flat()) {
         const n = names(name)
         const size = sizeOf(shape)
         if (!quantized(size)) {

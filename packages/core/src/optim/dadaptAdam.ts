@@ -99,13 +99,13 @@ export const dadaptAdam = (options: DAdaptAdamOptions = {}): Optimizer => {
       }
       return updates
     },
-    initialState: (params) => {
+    initialState: (groups) => {
       const init: Record<string, HostTensor> = {
         [groupStateName(0, "d")]: hostFull(d0),
         [groupStateName(0, "numerator_weighted")]: hostFull(0),
         [groupStateName(0, "k")]: hostFull(0),
       }
-      for (const { name, shape, dtype } of params)
+      for (const { name, shape, dtype } of groups.flat())
         for (const stateName of Object.values(names(name))) init[stateName] = zerosHost(dtype, shape)
       return init
     },

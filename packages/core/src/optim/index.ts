@@ -4,6 +4,9 @@ export {
   adamW,
   adamWOptimizer,
   momentNames,
+  momentPacks,
+  packElementsDefault,
+  packedDType,
   type StepScalars,
   type Trainable,
 } from "./adamW.js"

@@ -34,8 +34,10 @@ export const lion = ({ beta1 = 0.9, beta2 = 0.99, weightDecay = 0 }: LionOptions
     }
     return updates
   },
-  initialState: (params) =>
-    Object.fromEntries(params.map((p) => [paramStateName(p.name, "exp_avg"), zerosHost(p.dtype, p.shape)])),
+  initialState: (groups) =>
+    Object.fromEntries(
+      groups.flat().map((p) => [paramStateName(p.name, "exp_avg"), zerosHost(p.dtype, p.shape)]),
+    ),
 })
 
 /** Lion from kohya's optimizer_args (betas, weight_decay). */

@@ -20,7 +20,7 @@ export interface ParamGroup {
  */
 export type LrRole = "step-size" | "multiplier" | "ignored"
 
-/** Shape and type of a trainable parameter, what `initialState` needs to lay out the optimizer's states. */
+/** Shape and held type of a trainable parameter, what `initialState` needs to lay out the optimizer's states. */
 export interface ParamSpec {
   readonly name: string
   readonly shape: Shape
@@ -37,12 +37,23 @@ export interface Optimizer {
    * (an f32 scalar input); every state that the update reads and does not output stays as it is.
    */
   update(groups: ReadonlyArray<ParamGroup>, step: Tensor): Record<string, Tensor>
-  /** Host initial values of every optimizer state the update reads, keyed by state name. */
-  initialState(params: ReadonlyArray<ParamSpec>): Record<string, HostTensor>
+  /**
+   * Host initial values of every optimizer state the update reads, keyed by state name. `groups` are the
+   * parameters of the groups `update` gets, in the same order (a state may pack a whole group).
+   */
+  initialState(groups: ReadonlyArray<ReadonlyArray<ParamSpec>>): Record<string, HostTensor>
+  /**
+   * The states of a resumed run with those an earlier danlu saved in another layout converted to the one
+   * `update` reads (`groups` as for `initialState`); absent where the layout never changed.
+   */
+  convertSavedState?(
+    saved: Readonly<Record<string, HostTensor>>,
+    groups: ReadonlyArray<ReadonlyArray<ParamSpec>>,
+  ): Record<string, HostTensor>
 }
 
 /** `optimizer.<param>.<torch state name>`: the per-parameter state names, as torch's `optimizer.state[p]` keys. */
 export const paramStateName = (param: string, state: string): string => `optimizer.${param}.${state}`
 
-/** `optimizer.group<i>.<name>`: group-wide scalars (Prodigy's d …). */
+/** `optimizer.group<i>.<name>`: a group's states (AdamW's packed moments; Prodigy's d … in group 0). */
 export const groupStateName = (group: number, state: string): string => `optimizer.group${group}.${state}`

@@ -137,14 +137,14 @@ export const prodigy = (options: ProdigyOptions = {}): Optimizer => {
       }
       return updates
     },
-    initialState: (params) => {
+    initialState: (groups) => {
       const init: Record<string, HostTensor> = {
         [groupStateName(0, "d")]: hostFull(d0),
         [groupStateName(0, "d_max")]: hostFull(d0),
         [groupStateName(0, "d_numerator")]: hostFull(0),
         [groupStateName(0, "k")]: hostFull(0),
       }
-      for (const { name, shape, dtype } of params) {
+      for (const { name, shape, dtype } of groups.flat()) {
         const n = names(name)
         init[n.s] = zerosHost(dtype, slicedShape(shape, sliceP))
         init[n.p0] = zerosHost(dtype, slicedShape(shape, sliceP))

@@ -43,11 +43,11 @@ export const sgd = (
     }
     return updates
   },
-  initialState: (params) =>
+  initialState: (groups) =>
     momentum === 0
       ? {}
       : Object.fromEntries(
-          params.map((p) => [paramStateName(p.name, "momentum_buffer"), zerosHost(p.dtype, p.shape)]),
+          groups.flat().map((p) => [paramStateName(p.name, "momentum_buffer"), zerosHost(p.dtype, p.shape)]),
         ),
 })
 

@@ -6,7 +6,7 @@ import { matmul } from "../ops/linalg.js"
 import { mean } from "../ops/reduce.js"
 import { input, state } from "../ops/sources.js"
 import { adamW, momentNames } from "../optim/adamW.js"
-import type { HostTensor } from "../tensor/hostTensor.js"
+import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import { drawInput } from "./draw.js"
 
 /**
@@ -34,21 +34,14 @@ export const trainingStepGraph = (): Graph => {
 
 /** The initial state of `trainingStepGraph`: drawn weights, zero moments. */
 export const trainingStepState = (): Record<string, HostTensor> => {
-  const zeros = (shape: Array<number>): HostTensor => ({
-    dtype: "f32",
-    shape,
-    data: new Float32Array(shape[0]! * shape[1]!),
-  })
   const init: Record<string, HostTensor> = {
     base: drawInput({ shape: [6, 5] }, "f32", 11),
     down: drawInput({ shape: [6, 2], draw: { kind: "float", low: -0.5, high: 0.5 } }, "f32", 12),
     up: drawInput({ shape: [2, 5], draw: { kind: "float", low: -0.5, high: 0.5 } }, "f32", 13),
   }
-  for (const name of ["down", "up"]) {
-    const shape = [...init[name]!.shape]
-    init[momentNames(name).m] = zeros(shape)
-    init[momentNames(name).v] = zeros(shape)
-  }
+  // AdamW's moments of the one group, down's and up's packed in one vector.
+  init[momentNames(0).m] = zerosHost("f32", [6 * 2 + 2 * 5])
+  init[momentNames(0).v] = zerosHost("f32", [6 * 2 + 2 * 5])
   return init
 }
 

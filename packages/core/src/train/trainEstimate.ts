@@ -42,7 +42,7 @@ export const networkSize = (architecture: SdArchitecture, config: TrainConfig): 
   const parameters = sizes.reduce((sum, [count]) => sum + count, 0)
   const parameterBytes = sizes.reduce((sum, [count, bytes]) => sum + count * bytes, 0)
   // The moments follow the weights' dtype (half under full_fp16 / full_bf16), as the run holds them.
-  const state = makeOptimizer(config.optimizerType).initialState(specs)
+  const state = makeOptimizer(config.optimizerType).initialState([specs])
   const optimizerStateBytes = Object.values(state).reduce((sum, t) => sum + t.data.byteLength, 0)
   return { parameters, parameterBytes, optimizerStateBytes }
 }

@@ -139,16 +139,25 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
     })),
   }))
   const optimized = spec.optimizer.update(groups, input(stepInputNames.step, []))
-  const gates = new Map<string, Tensor>()
-  for (const group of trainableGroups) {
-    if (!group.active) continue
+  const paramGates = new Map<string, Tensor>()
+  const groupGates = new Map<number, Tensor>()
+  trainableGroups.forEach((group, i) => {
+    if (!group.active) return
     const on = greater(group.active, 0.5)
-    for (const param of group.trainables) gates.set(param.attrs.name, on)
+    groupGates.set(i, on)
+    for (const param of group.trainables) paramGates.set(param.attrs.name, on)
+  })
+  // Optimizer states are named `optimizer.<param>.<state>`, or `optimizer.group<i>.<state…>` for a group's (AdamW's
+  // packed moments), held with group i (optim/optimizer.ts). Prodigy's and D-Adaptation's d live in group 0 but sum
+  // over every group, and torch keeps updating them while a group is frozen: fineTuneGroups gates only the text
+  // encoder's group, never group 0.
+  const gateOf = (name: string) => {
+    if (!name.startsWith("optimizer.")) return paramGates.get(name)
+    const group = /^optimizer\.group(\d+)\./.exec(name)
+    return group
+      ? groupGates.get(Number(group[1]))
+      : paramGates.get(name.slice("optimizer.".length, name.lastIndexOf(".")))
   }
-  // A parameter's optimizer states are named `optimizer.<param>.<state>` (optim/optimizer.ts).
-  const gateOf = (name: string) =>
-    gates.get(name) ??
-    (name.startsWith("optimizer.") ? gates.get(name.slice(10, name.lastIndexOf("."))) : undefined)
   const gatedUpdates: Record<string, Tensor> = {}
   for (const [name, value] of Object.entries(optimized)) {
     const kept = () => state(name, value.shape, value.dtype)

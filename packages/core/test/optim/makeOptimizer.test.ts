@@ -99,7 +99,7 @@ describe("AdamW through makeOptimizer", () => {
             p[i]! - (lr / (1 - 0.8 ** t)) * (m[i]! / (Math.sqrt(v[i]!) / Math.sqrt(1 - 0.99 ** t) + 1e-6))
         }
         expectClose(history[t - 1]![name]!, p)
-        expectClose(history[t - 1]![`optimizer.${name}.exp_avg_sq`]!, v)
+        expectClose(history[t - 1]![`optimizer.group${index}.exp_avg_sq`]!, v)
       }
     }
   })

@@ -44,7 +44,15 @@ describe("optimizers on the reference backend", () => {
         const states = Object.fromEntries(
           await Promise.all(
             Object.entries({
-              ...optimizer.initialState(params.map((p) => ({ name: p.name, shape: p.shape, dtype: "f32" }))),
+              ...optimizer.initialState(
+                groups.map((g) =>
+                  g.trainables.map(({ param }) => ({
+                    name: param.attrs.name,
+                    shape: param.shape,
+                    dtype: "f32",
+                  })),
+                ),
+              ),
               ...Object.fromEntries(
                 params.map((p) => [
                   p.name,

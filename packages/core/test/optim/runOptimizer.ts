@@ -41,7 +41,11 @@ export const runOptimizer = (
   const updates = optimizer.update(groups, input("step", []))
   const names = Object.keys(updates)
   const run = compileExact(names.map((n) => updates[n]!))
-  const initial = optimizer.initialState(params.map((p) => ({ name: p.name, shape: p.shape, dtype: "f32" })))
+  const initial = optimizer.initialState(
+    Array.from({ length: groupCount }, (_, i) =>
+      params.filter((p) => (p.group ?? 0) === i).map((p) => ({ name: p.name, shape: p.shape, dtype: "f32" })),
+    ),
+  )
   let states: Record<string, RefArray> = {
     ...Object.fromEntries(Object.entries(initial).map(([k, v]) => [k, refFromHost(v)])),
     ...Object.fromEntries(params.map((p) => [p.name, Float64Array.from(p.init)])),

@@ -71,7 +71,7 @@ describe("gradient accumulation", () => {
     const run = exactRunner(micro.graph)
     let state = zeroStates(micro.graph, weights())
     const first = run({ ...state, ...batchFeeds(0, 2), ...scalars, apply_update: Float64Array.of(0) })
-    for (const name of ["down", "up", "bias", "optimizer.down.exp_avg", "optimizer.bias.exp_avg_sq"]) {
+    for (const name of ["down", "up", "bias", "optimizer.group0.exp_avg", "optimizer.group1.exp_avg_sq"]) {
       expect(Array.from(first.updates[name]!)).toEqual(Array.from(state[name]!))
     }
     expect(first.updates["accum.down"]!.some((v) => v !== 0)).toBe(true)

@@ -8,10 +8,13 @@ import {
   fineTuneGroups,
   fineTuneInputNames,
   isUnetWeight,
+  momentNames,
+  adamWOptimizer as packedAdamW,
   type SdArchitecture,
   type StepOptimizer,
   T,
   type Tensor,
+  type TrainableGroup,
   textConditioning,
   tinyArchitecture,
   tinyClipL,
@@ -44,17 +47,21 @@ const fineTuneStep = (optimizer: StepOptimizer, maxGradNorm: number) => {
   )
   const model = conditionedUNet(scope, architecture, conditioning)
   let prediction: Tensor | undefined
+  let groups: ReadonlyArray<TrainableGroup> = []
   const step = buildTrainingStep({
     latents,
     denoise: (x, t) => {
       prediction = model(x, t)
       return prediction
     },
-    groups: () => fineTuneGroups(scope, prediction!),
+    groups: () => {
+      groups = fineTuneGroups(scope, prediction!)
+      return groups
+    },
     optimizer,
     options: { noiseSource: "inputs", maxGradNorm },
   })
-  return { ...step, scope }
+  return { ...step, scope, groups }
 }
 
 /** An "optimizer" that hands back each raw gradient under its parameter's name. */
@@ -103,8 +110,19 @@ describe("full fine-tuning step", () => {
     const names = Object.keys(weights)
     expect(names.some(isUnetWeight)).toBe(true)
     expect(names.some((name) => name.startsWith("cond_stage_model.transformer."))).toBe(true)
-    // Every weight the model read is trained: a parameter and its two moments per weight.
-    expect(Object.keys(step.graph.updates ?? {}).length).toBe(3 * names.length)
+    // Every weight the model read is trained: a parameter per weight, two moments per group (UNet, text encoder).
+    expect(Object.keys(step.graph.updates ?? {}).length).toBe(names.length + 4)
+    // Where each weight's moments are in its group's packed ones.
+    const packed = new Map<string, { readonly group: number; readonly from: number; readonly to: number }>()
+    for (const [group, { trainables }] of step.groups.entries()) {
+      let from = 0
+      for (const t of trainables) {
+        const to = from + t.shape.reduce((a, b) => a * b, 1)
+        packed.set(t.attrs.name, { group, from, to })
+        from = to
+      }
+    }
+    expect([...packed.keys()].sort()).toEqual([...names].sort())
 
     const runStep = exactRunner(step.graph)
     const runProbe = exactRunner(probe.graph)
@@ -135,23 +153,56 @@ describe("full fine-tuning step", () => {
       })
       expect(out.outputs.grad_norm![0]).toBeCloseTo(norm, 10)
       for (const name of names) {
-        const [p, m, v] = [name, `optimizer.${name}.exp_avg`, `optimizer.${name}.exp_avg_sq`]
+        const { group, from, to } = packed.get(name)!
+        const p = name
+        const [m, v] = [momentNames(group).m, momentNames(group).v]
+        const [before, after] = [state, out.updates].map((values) => ({
+          p: values[p]!,
+          m: values[m]!.slice(from, to),
+          v: values[v]!.slice(from, to),
+        })) as [Record<"p" | "m" | "v", RefArray>, Record<"p" | "m" | "v", RefArray>]
         if (!gated(name)) {
-          for (const key of [p, m, v]) expect(Array.from(out.updates[key]!)).toEqual(Array.from(state[key]!))
+          for (const key of ["p", "m", "v"] as const)
+            expect(Array.from(after[key])).toEqual(Array.from(before[key]))
           continue
         }
         const g = Float64Array.from(grads[name]!, (x) => x * clip)
         const lr = isUnetWeight(name) ? lrs.unet : lrs.te
-        const want = adamW(state[p]!, g, state[m]!, state[v]!, lr, index + 1)
+        const want = adamW(before.p, g, before.m, before.v, lr, index + 1)
         const delta = (values: RefArray) => Float64Array.from(values, (x, i) => x - state[p]![i]!)
         expect(
           maxRelativeError(delta(out.updates[p]!), delta(want.p)),
           `${name} at step ${index + 1}`,
         ).toBeLessThan(1e-9)
-        expect(maxRelativeError(out.updates[m]!, want.m)).toBeLessThan(1e-9)
-        expect(maxRelativeError(out.updates[v]!, want.v)).toBeLessThan(1e-9)
+        expect(maxRelativeError(after.m, want.m)).toBeLessThan(1e-9)
+        expect(maxRelativeError(after.v, want.v)).toBeLessThan(1e-9)
       }
       state = { ...state, ...out.updates }
+    }
+  }, 60_000)
+
+  it("te_active 0 keeps every packed moment of the text encoder's group, however many packs it spans", () => {
+    const step = fineTuneStep(packedAdamW({ packElements: 4096 }), MAX_GRAD_NORM)
+    const moments = Object.keys(step.graph.updates ?? {}).filter((name) => name.startsWith("optimizer."))
+    const text = moments.filter((name) => name.startsWith("optimizer.group1."))
+    expect(text.length).toBeGreaterThan(4)
+    const state: Record<string, RefArray> = syntheticFeeds(step.scope.manifest())
+    for (const spec of analyzeGraph(step.graph).states)
+      state[spec.name] ??= raw(
+        spec.name,
+        spec.shape.reduce((a, b) => a * b, 1),
+      ).map((x) => x * x * 1e-3)
+    const out = exactRunner(step.graph)({
+      ...state,
+      ...batch,
+      [fineTuneInputNames.unetLr]: Float64Array.of(1e-3),
+      [fineTuneInputNames.textEncoderLr]: Float64Array.of(5e-4),
+      [fineTuneInputNames.textEncoderActive]: Float64Array.of(0),
+      step: Float64Array.of(1),
+    })
+    for (const name of moments) {
+      const same = Array.from(out.updates[name]!).every((x, i) => x === state[name]![i])
+      expect([name, same]).toEqual([name, text.includes(name)])
     }
   }, 60_000)
 

@@ -4,7 +4,7 @@ import type { Graph } from "../../src/graph/graph.js"
 import { add, mul } from "../../src/ops/elementwise.js"
 import { conv2d } from "../../src/ops/linalg.js"
 import { input, state } from "../../src/ops/sources.js"
-import { adamW } from "../../src/optim/adamW.js"
+import { adamW, adamWOptimizer, momentNames } from "../../src/optim/adamW.js"
 import { type ProgressEvent, withProgress } from "../../src/progress/progress.js"
 import { layer as referenceLayer } from "../../src/reference/ReferenceBackend.js"
 import { type HostTensor, hostTensor } from "../../src/tensor/hostTensor.js"
@@ -68,7 +68,7 @@ const stepGraph = (shape: BatchShape): Graph => {
     groups: [{ trainables: [down, up], lr: input("lr_unet", []) }],
     optimizer: {
       update: (groups, step) =>
-        Object.assign({}, ...groups.map((g) => adamW(g.trainables, { lr: g.lr, step }))),
+        Object.assign({}, ...groups.map((g, i) => adamW(g.trainables, { lr: g.lr, step }, {}, i))),
     },
   }).graph
 }
@@ -234,6 +234,36 @@ describe("runTrainingLoop", () => {
     const final = (r: typeof whole) => r.saved.find((s) => s.kind === "final")!.weights
     expect(Array.from(final(resumed)["lora.down"]!.data)).toEqual(Array.from(final(whole)["lora.down"]!.data))
     expect(Array.from(final(resumed)["lora.up"]!.data)).toEqual(Array.from(final(whole)["lora.up"]!.data))
+  })
+
+  it("resumes as bit-identically from a state with AdamW's moments saved per parameter, packed by convertSavedState", async () => {
+    const whole = await run({})
+    const stopped = await run({ stopAfterStep: 4 })
+    const state = stopped.states.at(-1)!
+    // The group's moments unpacked into the per-parameter layout an earlier danlu saved: down's 2 values, up's 2.
+    const { [momentNames(0).m]: m, [momentNames(0).v]: v, ...rest } = state.states
+    const part = (packed: HostTensor, from: number, shape: ReadonlyArray<number>) =>
+      hostTensor("f32", shape, (packed.data as Float32Array).slice(from, from + 2))
+    const old = {
+      ...rest,
+      "optimizer.lora.down.exp_avg": part(m!, 0, [1, 2, 1, 1]),
+      "optimizer.lora.up.exp_avg": part(m!, 2, [2, 1, 1, 1]),
+      "optimizer.lora.down.exp_avg_sq": part(v!, 0, [1, 2, 1, 1]),
+      "optimizer.lora.up.exp_avg_sq": part(v!, 2, [2, 1, 1, 1]),
+    }
+    const groups = [
+      [
+        { name: "lora.down", shape: [1, 2, 1, 1], dtype: "f32" as const },
+        { name: "lora.up", shape: [2, 1, 1, 1], dtype: "f32" as const },
+      ],
+    ]
+    const final = (r: typeof whole) => r.saved.find((s) => s.kind === "final")!.weights["lora.up"]!.data
+    const converted = adamWOptimizer().convertSavedState!(old, groups)
+    const resumed = await run({ resume: { ...state, states: converted } })
+    expect(Array.from(final(resumed))).toEqual(Array.from(final(whole)))
+    // Unconverted, the loop would take zero moments for the missing packed names: another run.
+    const restarted = await run({ resume: { ...state, states: old } })
+    expect(Array.from(final(restarted))).not.toEqual(Array.from(final(whole)))
   })
 
   it("stops at a NaN loss with the step named, before writing anything", async () => {

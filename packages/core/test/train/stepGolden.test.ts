@@ -56,6 +56,13 @@ describe("the training step against kohya's step in PyTorch (tools/reference/gol
       const run = exactRunner(built.graph)
       let state = tinyStepState(built)
       const initial = { ...state }
+      const offsets = new Map<string, number>()
+      let packed = 0
+      for (const name of built.network.tensors().keys()) {
+        offsets.set(name, packed)
+        packed += initial[name]!.length
+      }
+      expect(packed).toBe(initial[momentNames(0).m]!.length)
       const names = (path: string) => {
         const lora = modules.find((m) => m.module.path === path)!
         return [`${lora.name}.lora_down.weight`, `${lora.name}.lora_up.weight`] as const
@@ -83,8 +90,12 @@ describe("the training step against kohya's step in PyTorch (tools/reference/gol
         expectClose(outputs.loss_per_sample!, expected.loss_per_sample, `step ${k + 1} per-sample loss`)
         expectClose(outputs.grad_norm!, [expected.grad_norm], `step ${k + 1} grad norm`)
         state = { ...state, ...(updates as Record<string, Float64Array>) }
-        // After AdamW's first step exp_avg = (1 − β1)·g: the gradient the optimizer got, clipped.
-        const gradient = (name: string) => state[momentNames(name).m]!.map((m) => m / 0.1)
+        // After AdamW's first step exp_avg = (1 − β1)·g: the gradient the optimizer got, clipped. The one group's
+        // moments hold the LoRA weights in the network's order, each flattened.
+        const gradient = (name: string) => {
+          const at = offsets.get(name)!
+          return state[momentNames(0).m]!.slice(at, at + initial[name]!.length).map((m) => m / 0.1)
+        }
         if (expected.grads) {
           const prints = golden.modules.map((path) => fingerprint(path, names(path).map(gradient)))
           expectClose(prints, expected.grads, "gradient fingerprints")

@@ -31,7 +31,8 @@ export const CONTEXT_SHAPE = [2, 8, 32] as const
 
 /** The existing AdamW as the step's optimizer, every group at its own learning rate. */
 export const adamWOptimizer: StepOptimizer = {
-  update: (groups, step) => Object.assign({}, ...groups.map((g) => adamW(g.trainables, { lr: g.lr, step }))),
+  update: (groups, step) =>
+    Object.assign({}, ...groups.map((g, i) => adamW(g.trainables, { lr: g.lr, step }, {}, i))),
 }
 
 /** Plain gradient descent, so that a parameter's change is its learning rate times its gradient. */

@@ -124,15 +124,15 @@ export const finetune = (
       return { latents, denoise, trainableGroups }
     }
     // Recording the model throws a typed ShapeError for what it cannot build (e.g. clip_skip beyond the layers).
-    const trainables = yield* Effect.try({
+    const trainedGroups = yield* Effect.try({
       try: () => {
         const probe = buildModel(data.shapes[0]!)
         probe.denoise(probe.latents, T.input("t", [data.shapes[0]!.batch]))
-        return probe.trainableGroups().flatMap((group) => group.trainables)
+        return probe.trainableGroups().map((group) => group.trainables)
       },
       catch: (cause) => asBackendError(cause, "danlu", "building the model"),
     })
-    const trained = trainables.map((tensor) => tensor.attrs.name)
+    const trained = trainedGroups.flat().map((tensor) => tensor.attrs.name)
     const trainedSet = new Set(trained)
 
     const groups: Array<LrGroup> = [
@@ -148,9 +148,11 @@ export const finetune = (
         : []),
     ]
     const optimizer = makeOptimizer(config.optimizerType, optimizerArgStrings(config.optimizerArgs))
-    const optimizerInitial = optimizer.initialState(
-      trainables.map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
+    // The optimizer's states follow the step's groups (AdamW packs each group's moments in one vector).
+    const paramGroups = trainedGroups.map((group) =>
+      group.map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
     )
+    const optimizerInitial = optimizer.initialState(paramGroups)
     const { stepGraph, validationGraph, stepInitial } = stepGraphs({
       train: (shape) => {
         const { latents, denoise, trainableGroups } = buildModel(shape)
@@ -182,7 +184,9 @@ export const finetune = (
       stop_text_encoder_training: String(stopTextEncoder ?? "None"),
       cache_text_encoder_outputs: String(config.cacheTextEncoderOutputs),
     }
-    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
+    const resume = config.resume
+      ? yield* readTrainState(config.resume, { optimizer, groups: paramGroups })
+      : undefined
     if (resume && config.resume) {
       const mismatch = resumeMismatch(config.resume, identity, resume.metadata)
       if (mismatch) return yield* fail(mismatch)

@@ -184,9 +184,11 @@ export const train = (
         initialLora[loraUpName(module.name)] = module.up
       }
     }
-    const optimizerInitial = optimizer.initialState(
-      [...loraTensors.entries()].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
+    // The optimizer's states follow the step's groups (AdamW packs each group's moments in one vector).
+    const paramGroups = graphGroups.map((group) =>
+      group.trainables.map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
     )
+    const optimizerInitial = optimizer.initialState(paramGroups)
     const { stepGraph, validationGraph, stepInitial } = stepGraphs({
       train: (shape) => ({ ...buildModel(shape, dropoutFor(shape)), groups: graphGroups }),
       validate: (shape) => buildModel(shape),
@@ -207,7 +209,9 @@ export const train = (
       { name: modelPath.split(/[\\/]/).pop() ?? modelPath, size: modelStat.size },
       data,
     )
-    const resume = config.resume ? yield* readTrainState(config.resume) : undefined
+    const resume = config.resume
+      ? yield* readTrainState(config.resume, { optimizer, groups: paramGroups })
+      : undefined
     if (resume && config.resume) {
       const mismatch = resumeMismatch(config.resume, identity, resume.metadata)
       if (mismatch) return yield* fail(mismatch)

@@ -34,9 +34,9 @@ export const fullTrainingGraph = (
   )
   return {
     graph: { outputs: { loss, grad_norm: norm, ...outputs }, updates },
-    optimizerState: optimizer.initialState(
+    optimizerState: optimizer.initialState([
       params.map((p) => ({ name: p.attrs.name, shape: p.shape, dtype: p.dtype })),
-    ),
+    ]),
   }
 }
 

@@ -51,8 +51,8 @@ export const unetTrainingGraph = (
   return {
     graph: step.graph,
     params,
-    optimizerState: optimizer.initialState(
+    optimizerState: optimizer.initialState([
       params.map((p) => ({ name: p.attrs.name, shape: p.shape, dtype: p.dtype })),
-    ),
+    ]),
   }
 }

@@ -9,6 +9,7 @@ import { openSafetensors, tensorsInMemory, writeSafetensors } from "../../io/saf
 import { fromHostTensor, type StoredTensor, toHostTensor } from "../../io/storedTensor.js"
 import { kohyaTensors, type LoraSaveDType } from "../../lora/kohyaFile.js"
 import type { LoraModuleWeights } from "../../lora/moduleWeights.js"
+import type { Optimizer, ParamSpec } from "../../optim/optimizer.js"
 import type { HostTensor } from "../../tensor/hostTensor.js"
 import { castHostFloat } from "../../train/baseWeights.js"
 import type { SavePoint, TrainProgress, TrainSink } from "../../train/loop.js"
@@ -202,9 +203,14 @@ export const kohyaTrainSink = (
   options: KohyaTrainSinkOptions,
 ): TrainSink<FileAccessError | CheckpointFormatError> => filesTrainSink(options, writeNetwork)
 
-/** Reads a state folder written by {@link kohyaTrainSink} (`--resume <folder>`). */
+/**
+ * Reads a state folder written by {@link kohyaTrainSink} (`--resume <folder>`). With `optimizer`, states an earlier
+ * danlu saved in another layout are converted to the one the optimizer reads (`Optimizer.convertSavedState`; the
+ * groups as for `initialState`); one it cannot convert is a `CheckpointFormatError`.
+ */
 export const readTrainState = (
   folder: string,
+  optimizer?: { readonly optimizer: Optimizer; readonly groups: ReadonlyArray<ReadonlyArray<ParamSpec>> },
 ): Effect.Effect<
   {
     readonly progress: TrainProgress
@@ -231,5 +237,16 @@ export const readTrainState = (
       })
     const states: Record<string, HostTensor> = {}
     for (const info of file.tensors) states[info.name] = toHostTensor(yield* file.read(info.name))
-    return { progress: JSON.parse(progressText) as TrainProgress, states, metadata: file.metadata }
+    const convert = optimizer?.optimizer.convertSavedState
+    const converted = convert
+      ? yield* Effect.try({
+          try: () => convert(states, optimizer.groups),
+          catch: (cause) =>
+            new CheckpointFormatError({
+              file: path,
+              detail: cause instanceof Error ? cause.message : String(cause),
+            }),
+        })
+      : states
+    return { progress: JSON.parse(progressText) as TrainProgress, states: converted, metadata: file.metadata }
   })
