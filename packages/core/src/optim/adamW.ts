@@ -76,6 +76,37 @@ export const momentNames = (group: number, pack = 0): { readonly m: string; read
 export const packedDType = (dtypes: ReadonlyArray<DType>): DType =>
   dtypes.length > 0 && dtypes.every((d) => d === dtypes[0]) ? dtypes[0]! : "f32"
 
+// ONNX Runtime plans a session in time that grows with the square of one value's inputs or readers: one
+// Concat of an SD1.5 LoRA's 528 gradients and 528 Slices of its packed step took its cached compile from
+// 2.2 s to 3.7 s. Joining and splitting in a tree of at most `treeFan` parts a level keeps every fan small;
+// the values are the same bits.
+const treeFan = 16
+
+/** `parts` joined along axis 0 through concats of at most `treeFan` inputs. */
+const concatTree = (parts: ReadonlyArray<Tensor>): Tensor => {
+  if (parts.length <= treeFan) return concat(parts, 0)
+  const joined: Array<Tensor> = []
+  for (let i = 0; i < parts.length; i += treeFan) joined.push(concat(parts.slice(i, i + treeFan), 0))
+  return concatTree(joined)
+}
+
+/** `vector` cut into consecutive pieces of `sizes`, each cut from a slice holding at most `treeFan` pieces. */
+const sliceTree = (vector: Tensor, sizes: ReadonlyArray<number>): Array<Tensor> => {
+  if (sizes.length <= treeFan) {
+    let at = 0
+    return sizes.map((size) => {
+      const piece = slice(vector, [at], [at + size])
+      at += size
+      return piece
+    })
+  }
+  const span = Math.ceil(sizes.length / treeFan)
+  const groups: Array<ReadonlyArray<number>> = []
+  for (let i = 0; i < sizes.length; i += span) groups.push(sizes.slice(i, i + span))
+  const totals = groups.map((group) => group.reduce((a, b) => a + b, 0))
+  return sliceTree(vector, totals).flatMap((part, i) => sliceTree(part, groups[i]!))
+}
+
 /**
  * AdamW as graph updates, the same arithmetic as `torch.optim.AdamW` (kohya's default optimizer): returns
  * the new value of every parameter and of the group's moment states, keyed by state name.
@@ -110,22 +141,17 @@ export const adamW = (
     const names = momentNames(group, pack)
     const m = state(names.m, [total], dtype)
     const v = state(names.v, [total], dtype)
-    const grad = concat(
-      members.map(({ grad }, i) => reshape(cast(grad, dtype), [sizes[from + i]!])),
-      0,
-    )
+    const grad = concatTree(members.map(({ grad }, i) => reshape(cast(grad, dtype), [sizes[from + i]!])))
     const m1 = add(mul(m, beta1), mul(grad, 1 - beta1))
     const v1 = add(mul(v, beta2), mul(square(grad), 1 - beta2))
     const denominator = add(div(sqrt(v1), rootCorrection2), eps)
     const stepped = mul(stepSize, div(m1, denominator))
     updates[names.m] = m1
     updates[names.v] = v1
-    let at = 0
+    const steps = sliceTree(stepped, sizes.slice(from, to))
     members.forEach(({ param }, i) => {
-      const size = sizes[from + i]!
-      const own = cast(reshape(slice(stepped, [at], [at + size]), param.shape), param.dtype)
+      const own = cast(reshape(steps[i]!, param.shape), param.dtype)
       updates[param.attrs.name] = sub(mul(param, decay), own)
-      at += size
     })
   })
   return updates

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { topologicalOrder } from "../../src/graph/topologicalOrder.js"
 import { input, state } from "../../src/ops/sources.js"
 import { adamW, adamWOptimizer, momentNames, momentPacks } from "../../src/optim/adamW.js"
 import { paramStateName } from "../../src/optim/optimizer.js"
@@ -82,6 +83,46 @@ describe("AdamW", () => {
       }
     },
   )
+
+  it("joins and cuts a large group through concats and slices of at most 16 parts, with torch's numbers", () => {
+    const sizes = Array.from({ length: 300 }, (_, i) => 1 + (i % 4))
+    const trainables = sizes.map((size, i) => ({
+      param: state(`p${i}`, [size]),
+      grad: input(`g${i}`, [size]),
+    }))
+    const updates = adamW(trainables, { lr: input("lr", []), step: input("step", []) })
+    const nodes = topologicalOrder(Object.values(updates))
+    const readers = new Map<number, number>()
+    for (const node of nodes) {
+      if (node.op === "concat") expect(node.inputs.length).toBeLessThanOrEqual(16)
+      if (node.op === "slice") readers.set(node.inputs[0]!.id, (readers.get(node.inputs[0]!.id) ?? 0) + 1)
+    }
+    expect(Math.max(...readers.values())).toBeLessThanOrEqual(16)
+    const names = sizes.map((_, i) => `p${i}`)
+    const step = compileExact(names.map((name) => updates[name]!))
+    const value = (i: number, j: number) => Math.sin(i * 7 + j)
+    const gradient = (i: number, j: number) => Math.cos(i * 3 - j) / 10
+    const moments = momentNames(0)
+    const out = step({
+      ...Object.fromEntries(
+        sizes.map((size, i) => [`p${i}`, Float64Array.from({ length: size }, (_, j) => value(i, j))]),
+      ),
+      ...Object.fromEntries(
+        sizes.map((size, i) => [`g${i}`, Float64Array.from({ length: size }, (_, j) => gradient(i, j))]),
+      ),
+      [moments.m]: new Float64Array(750),
+      [moments.v]: new Float64Array(750),
+      lr: Float64Array.of(0.01),
+      step: Float64Array.of(1),
+    })
+    sizes.forEach((size, i) => {
+      const expected = Array.from(
+        { length: size },
+        (_, j) => torchAdamW(value(i, j), gradient(i, j), 0, 0, 0.01, 1).p,
+      )
+      expectClose([...out[i]!], expected)
+    })
+  })
 
   it("packs parameters in order up to the element bound, a larger one alone", () => {
     expect(momentPacks([3, 4, 2, 9, 1, 1], 8)).toEqual([
