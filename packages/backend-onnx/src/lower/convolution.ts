@@ -34,10 +34,11 @@ const flippedKernel = (ctx: EmitContext, w: string, [o, c, kh, kw]: ReadonlyArra
  * The input gradient is a transposed convolution with the forward weight, whose [O, C/g, kh, kw] layout
  * is ConvTranspose's [C_in, C_out/g, kh, kw]. `output_padding` restores the rows a strided forward
  * pass dropped. At stride 1 (every UNet conv but the downsamplers) it is instead a Conv with the turned
- * kernel, which ONNX Runtime's CPU provider runs faster than its ConvTranspose (a GEMM into a column buffer
- * of C·kh·kw × H·W, then col2im): the SD1.5 LoRA step's input gradients took 5.2 s of kernel time as
- * ConvTranspose and 2.6 s as Conv, kernel turns included. The turn reads only the weight, so it is placed
- * `leading`: computed just before the Conv, not held from the start of the step.
+ * kernel. ONNX Runtime's ConvTranspose (a GEMM into a column buffer of C·kh·kw × H·W, then col2im) slows
+ * most when other work shares the cores: the SD1.5 LoRA step's input gradients took 5.2 s of kernel time
+ * as ConvTranspose against 2.6 s as Conv, kernel turns included, on a loaded machine, and 2.47 against
+ * 2.45 s on a quiet one. The turn reads only the weight, so it is placed `leading`: computed just before
+ * the Conv, not held from the start of the step.
  */
 export const conv2dBackwardInput: Emitter<"conv2dBackwardInput"> = (ctx, node, [dy, w]) => {
   const { stride, padding, dilation, inputShape } = node.attrs
