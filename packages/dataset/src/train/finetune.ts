@@ -22,7 +22,7 @@ import {
   textConditioning,
   WeightScope,
 } from "@danlu/core"
-import { checkpointTrainSink, readTrainState } from "@danlu/core/node"
+import { checkpointTrainSink } from "@danlu/core/node"
 import { Effect, type Scope } from "effect"
 import type { DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError } from "../errors.js"
@@ -30,7 +30,7 @@ import { batchInputs } from "./batchInputs.js"
 import { checkpointModelspec } from "./checkpointMetadata.js"
 import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { pyBool, pyFloat, pyInt } from "./pythonStr.js"
-import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { readResumeState, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { isTrainingStateOf, scalarTensor, stepCounterInputs, stepGraphs } from "./runSteps.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning } from "./textEncoderCache.js"
@@ -184,13 +184,7 @@ export const finetune = (
       stop_text_encoder_training: String(stopTextEncoder ?? "None"),
       cache_text_encoder_outputs: String(config.cacheTextEncoderOutputs),
     }
-    const resume = config.resume
-      ? yield* readTrainState(config.resume, { optimizer, groups: paramGroups })
-      : undefined
-    if (resume && config.resume) {
-      const mismatch = resumeMismatch(config.resume, identity, resume.metadata)
-      if (mismatch) return yield* fail(mismatch)
-    }
+    const resume = yield* readResumeState(config.resume, identity, { optimizer, groups: paramGroups })
 
     const embedded = file.metadata[architectureMetadataKey]
     const validationLosses = validationLossLog()

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto"
 import { basename } from "node:path"
 import type { TrainConfig } from "@danlu/core"
+import { readTrainState } from "@danlu/core/node"
+import { Effect } from "effect"
+import { DatasetError } from "../errors.js"
 import type { TrainingData } from "./trainingData.js"
 
 /** Where a resumable state keeps the identity of the run that wrote it. */
@@ -54,7 +57,7 @@ export const runIdentity = (
  * Why a state cannot continue this run, in one line, or undefined when it can. A state without an
  * identity (written before danlu kept one) is taken as it is.
  */
-export const resumeMismatch = (
+const resumeMismatch = (
   folder: string,
   identity: Readonly<Record<string, string>>,
   stateMetadata: Readonly<Record<string, string>>,
@@ -71,3 +74,20 @@ export const resumeMismatch = (
   )
   return `--resume ${folder} is the state of another run: ${described.join("; ")}; resume with that run's settings, or train afresh without --resume`
 }
+
+/**
+ * The train state `--resume` names (its optimizer states converted as `readTrainState` does), refused in one
+ * line when it is the state of another run; undefined without `--resume`.
+ */
+export const readResumeState = (
+  folder: string | undefined,
+  identity: Readonly<Record<string, string>>,
+  optimizer: Parameters<typeof readTrainState>[1],
+) =>
+  Effect.gen(function* () {
+    if (folder === undefined) return undefined
+    const state = yield* readTrainState(folder, optimizer)
+    const mismatch = resumeMismatch(folder, identity, state.metadata)
+    if (mismatch) return yield* new DatasetError({ message: mismatch })
+    return state
+  })

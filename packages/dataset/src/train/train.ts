@@ -28,7 +28,7 @@ import {
   trainedNetwork,
   WeightScope,
 } from "@danlu/core"
-import { kohyaTrainSink, openModelFile, readTrainState } from "@danlu/core/node"
+import { kohyaTrainSink, openModelFile } from "@danlu/core/node"
 import { Effect, type Scope } from "effect"
 import type { DatasetConfig } from "../config/datasetConfig.js"
 import { DatasetError } from "../errors.js"
@@ -37,7 +37,7 @@ import { datasetsMetadata } from "./datasetsMetadata.js"
 import { loopScheduleOf, validationLossLog } from "./loopSchedule.js"
 import { loraDropout } from "./loraDropout.js"
 import { pyBool, pyFloat, pyInt } from "./pythonStr.js"
-import { resumeMismatch, runIdentity, runIdentityKey } from "./runIdentity.js"
+import { readResumeState, runIdentity, runIdentityKey } from "./runIdentity.js"
 import { isTrainingStateOf, stepCounterInputs, stepGraphs } from "./runSteps.js"
 import { stepOptionsOf } from "./stepOptionsOf.js"
 import { cachedConditioning } from "./textEncoderCache.js"
@@ -209,13 +209,7 @@ export const train = (
       { name: modelPath.split(/[\\/]/).pop() ?? modelPath, size: modelStat.size },
       data,
     )
-    const resume = config.resume
-      ? yield* readTrainState(config.resume, { optimizer, groups: paramGroups })
-      : undefined
-    if (resume && config.resume) {
-      const mismatch = resumeMismatch(config.resume, identity, resume.metadata)
-      if (mismatch) return yield* fail(mismatch)
-    }
+    const resume = yield* readResumeState(config.resume, identity, { optimizer, groups: paramGroups })
     // kohya writes the data options as top-level keys for train_data_dir, and per dataset in ss_datasets.
     const foldersMetadata: Record<string, string> = {
       ss_batch_size_per_device: String(config.trainBatchSize),
