@@ -118,13 +118,15 @@ const copyViewsPerReader = (graph: Graph): { readonly graph: Graph; readonly vie
   const rewritten = new Map<number, Tensor>()
   const copyOf = (view: Tensor): Tensor => {
     const source = view.inputs[0]!
-    return new Tensor(
+    const copy = new Tensor(
       view.op,
       [isWeightView(source) ? copyOf(source) : source],
       view.attrs,
       view.shape,
       view.dtype,
     )
+    views.add(copy)
+    return copy
   }
   const roots = [...Object.values(graph.outputs), ...Object.values(graph.updates ?? {})]
   for (const node of topologicalOrder(roots)) {

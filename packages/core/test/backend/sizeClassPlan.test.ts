@@ -148,6 +148,15 @@ describe("weight views", () => {
     for (const { step, i } of views) expect(readers.get(step.node.id)).toEqual([i + 1])
   })
 
+  it("places a view read first by its reader after the reader's other inputs, not before them", () => {
+    const w = T.state("w", [4, 4])
+    let x: Tensor = T.input("x", [4, 4])
+    for (let i = 0; i < 5; i++) x = T.mul(x, 1.5)
+    const plan = planExecution(Reference.referenceDevice, { outputs: { y: T.add(T.transpose(w), x) } })
+    const ops = plan.steps.map((step) => step.node.op)
+    expect(ops.slice(-2)).toEqual(["permute", "add"])
+  })
+
   it("plans about the activation memory of f32 weights for half weights, and less than shared views did", () => {
     const half = activationElements(planExecution(Reference.referenceDevice, gradientGraph(halfStep.grads)))
     const full = activationElements(
