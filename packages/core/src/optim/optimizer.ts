@@ -57,3 +57,14 @@ export const paramStateName = (param: string, state: string): string => `optimiz
 
 /** `optimizer.group<i>.<name>`: a group's states (AdamW's packed moments; Prodigy's d … in group 0). */
 export const groupStateName = (group: number, state: string): string => `optimizer.group${group}.${state}`
+
+/** Whose state a name from `paramStateName` or `groupStateName` is; undefined for any other name. */
+export const stateOwner = (
+  name: string,
+): { readonly group: number } | { readonly param: string } | undefined => {
+  if (!name.startsWith("optimizer.")) return undefined
+  const group = /^optimizer\.group(\d+)\./.exec(name)
+  return group
+    ? { group: Number(group[1]) }
+    : { param: name.slice("optimizer.".length, name.lastIndexOf(".")) }
+}

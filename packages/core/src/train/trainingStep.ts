@@ -3,6 +3,7 @@ import type { Graph } from "../graph/graph.js"
 import { add, div, greater, minimum, mul, sqrt, square, where } from "../ops/elementwise.js"
 import { sum } from "../ops/reduce.js"
 import { input, state, zeros } from "../ops/sources.js"
+import { stateOwner } from "../optim/optimizer.js"
 import type { DType } from "../tensor/dtype.js"
 import { type HostTensor, zerosHost } from "../tensor/hostTensor.js"
 import type { Tensor } from "../tensor/tensor.js"
@@ -147,16 +148,13 @@ export const buildTrainingStep = (spec: TrainingStepSpec): TrainingStep => {
     groupGates.set(i, on)
     for (const param of group.trainables) paramGates.set(param.attrs.name, on)
   })
-  // Optimizer states are named `optimizer.<param>.<state>`, or `optimizer.group<i>.<state…>` for a group's (AdamW's
-  // packed moments), held with group i (optim/optimizer.ts). Prodigy's and D-Adaptation's d live in group 0 but sum
-  // over every group, and torch keeps updating them while a group is frozen: fineTuneGroups gates only the text
-  // encoder's group, never group 0.
+  // A group's optimizer states (AdamW's packed moments) are held with the group. Prodigy's and D-Adaptation's d
+  // live in group 0 but sum over every group, and torch keeps updating them while a group is frozen:
+  // fineTuneGroups gates only the text encoder's group, never group 0.
   const gateOf = (name: string) => {
-    if (!name.startsWith("optimizer.")) return paramGates.get(name)
-    const group = /^optimizer\.group(\d+)\./.exec(name)
-    return group
-      ? groupGates.get(Number(group[1]))
-      : paramGates.get(name.slice("optimizer.".length, name.lastIndexOf(".")))
+    const owner = stateOwner(name)
+    if (owner === undefined) return paramGates.get(name)
+    return "group" in owner ? groupGates.get(owner.group) : paramGates.get(owner.param)
   }
   const gatedUpdates: Record<string, Tensor> = {}
   for (const [name, value] of Object.entries(optimized)) {
