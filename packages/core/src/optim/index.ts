@@ -25,6 +25,7 @@ export {
   type ParamGroup,
   type ParamSpec,
   paramStateName,
+  stateOwner,
 } from "./optimizer.js"
 export { type PyValue, parsePyLiteral } from "./optimizerArgs.js"
 export { type ProdigyOptions, prodigy } from "./prodigy.js"

@@ -6,6 +6,7 @@ import {
   type HostTensor,
   hostTensor,
   type StepOptions,
+  stateOwner,
   stepInputNames,
   stepKey,
   type Tensor,
@@ -79,4 +80,4 @@ export const stepCounterInputs =
 export const isTrainingStateOf =
   (trained: ReadonlySet<string>) =>
   (name: string): boolean =>
-    trained.has(name) || name.startsWith("optimizer.") || name.startsWith(accumulatorName(""))
+    trained.has(name) || stateOwner(name) !== undefined || name.startsWith(accumulatorName(""))
