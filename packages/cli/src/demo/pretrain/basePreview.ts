@@ -4,9 +4,7 @@ import {
   clipTokenizer,
   conditioningInputs,
   conditioningValues,
-  type DeviceBuffer,
   detectCheckpoint,
-  readBaseWeight,
   Sample,
   T,
   textConditioning,
@@ -20,7 +18,7 @@ import {
 import { openModelFile } from "@danlu/core/node"
 import { Effect } from "effect"
 import { captionFollowing, type PreviewPrompt, previewPrompts } from "./captionFollowing.js"
-import { checkpointProgram } from "./checkpointProgram.js"
+import { checkpointProgram, checkpointStates } from "./checkpointProgram.js"
 import { gridPng, pixelsPng } from "./sceneImages.js"
 
 /**
@@ -75,9 +73,7 @@ export const basePreview = (
         },
       )
       const program = yield* backend.compile(denoiser.graph)
-      const states: Record<string, DeviceBuffer> = {}
-      for (const spec of program.states)
-        states[spec.name] = yield* backend.upload(yield* readBaseWeight(file, spec.name, spec.shape, "f32"))
+      const states = yield* checkpointStates(file, program)
       const latents = yield* Sample.sample({
         sampler: "DPM++ 2M",
         steps: 20,
