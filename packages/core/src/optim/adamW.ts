@@ -114,7 +114,7 @@ const sliceTree = (vector: Tensor, sizes: ReadonlyArray<number>): Array<Tensor> 
  * The moments are packed (`momentPacks`, `momentNames(group, pack)`): the parameters flattened and concatenated
  * in order. The moments and the Adam step are computed once over each pack's concatenated gradients and each
  * parameter takes its slice of the step, element by element the arithmetic of a per-tensor AdamW with a few
- * nodes per parameter instead of fourteen (ONNX Runtime's compile grows with the square of the node count).
+ * nodes per parameter instead of fourteen and no moment inputs or outputs per parameter (ADR 0013).
  */
 export const adamW = (
   trainables: ReadonlyArray<Trainable>,
