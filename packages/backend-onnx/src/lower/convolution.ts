@@ -33,19 +33,25 @@ const flippedKernel = (ctx: EmitContext, w: string, [o, c, kh, kw]: ReadonlyArra
 /**
  * The input gradient is a transposed convolution with the forward weight, whose [O, C/g, kh, kw] layout
  * is ConvTranspose's [C_in, C_out/g, kh, kw]. `output_padding` restores the rows a strided forward
- * pass dropped. At stride 1 (every UNet conv but the downsamplers) it is instead a Conv with the turned
- * kernel. ONNX Runtime's ConvTranspose (a GEMM into a column buffer of C·kh·kw × H·W, then col2im) slows
- * most when other work shares the cores: the SD1.5 LoRA step's input gradients took 5.2 s of kernel time
- * as ConvTranspose against 2.6 s as Conv, kernel turns included, on a loaded machine, and 2.47 against
- * 2.45 s on a quiet one. The turn reads only the weight, so it is placed `leading`: computed just before
- * the Conv, not held from the start of the step.
+ * pass dropped. At stride 1 it may instead be a Conv with the turned kernel. ONNX Runtime's ConvTranspose
+ * is a GEMM into a column buffer of C·kh·kw × N·H·W, then col2im; the turn reads and writes the O·C·kh·kw
+ * weight twice. So the turn pays where dy has at least as many pixels (N·H·W) as channels (O): the SD1.5
+ * UNet's 64² and 32² layers, where alone it took 32 against 52 ms (320 channels at 64², batch 1). Its 16²
+ * and 8² layers keep ConvTranspose: 11 against 30 ms (1280 channels at 8²). The turn reads only the weight,
+ * so it is placed `leading`: computed just before the Conv, not held from the start of the step.
  */
 export const conv2dBackwardInput: Emitter<"conv2dBackwardInput"> = (ctx, node, [dy, w]) => {
   const { stride, padding, dilation, inputShape } = node.attrs
   const dyShape = node.inputs[0]!.shape
   const kernel = node.inputs[1]!.shape.slice(2)
   const flippedPadding = [0, 1].map((i) => dilation[i]! * (kernel[i]! - 1) - padding[i]!)
-  if (node.attrs.groups === 1 && stride.every((s) => s === 1) && flippedPadding.every((p) => p >= 0))
+  const turnPays = dyShape[0]! * dyShape[2]! * dyShape[3]! >= dyShape[1]!
+  if (
+    turnPays &&
+    node.attrs.groups === 1 &&
+    stride.every((s) => s === 1) &&
+    flippedPadding.every((p) => p >= 0)
+  )
     return ctx.b.op(
       "Conv",
       [

@@ -289,8 +289,9 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       inputs: [f(2, 2, 3, 3), f(2, 3, 3, 3)],
       build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), conv, [2, 3, 6, 5]),
     },
-    // Stride 1 is a convolution with the turned kernel on ONNX Runtime: padding, dilation and kernel shapes
-    // that change the turned padding, and the cases that keep the transposed convolution.
+    // Stride 1 is a convolution with the turned kernel on ONNX Runtime where dy has as many pixels as
+    // channels: padding, dilation and kernel shapes that change the turned padding, and the cases that keep
+    // the transposed convolution.
     {
       name: "conv2dBackwardInput stride 1, 3×3 pad 1",
       inputs: [f(2, 3, 5, 4), f(3, 2, 3, 3)],
@@ -311,6 +312,11 @@ export const conformanceCases: { readonly [Op in OpName]: ReadonlyArray<OpCase> 
       name: "conv2dBackwardInput stride 1, padding past the kernel",
       inputs: [f(1, 2, 7, 6), f(2, 2, 3, 3)],
       build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), convAttrs({ padding: 3 }), [1, 2, 3, 2]),
+    },
+    {
+      name: "conv2dBackwardInput stride 1, more channels than pixels",
+      inputs: [f(1, 6, 2, 2), f(6, 2, 3, 3)],
+      build: (xs) => conv2dBackwardInput(x0(xs), x1(xs), convAttrs({ padding: 1 }), [1, 2, 2, 2]),
     },
     {
       name: "conv2dBackwardInput stride 1, groups 2",
