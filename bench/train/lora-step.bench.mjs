@@ -281,9 +281,11 @@ if (process.argv[2] === "--case") {
         push(`${label}, ONNX Runtime (first compile, fills the cache)`, first, { batch })
         remember(`onnx-${size}`, batch, first, first.parameters)
         loads.push(loadAverage())
+        // The same steps as the first process and PyTorch: a process's second step runs slower than the ones
+        // after it (SD1.5 batch 2: 23.2 s, then 21.0 and 20.9 s), so one timed step would not compare.
         const cached = await onnx({
           ...base,
-          steps: size === "sd15" ? 1 : config.steps,
+          steps: config.steps,
           compileCacheDir: join(cacheDir, `${size}-${batch}`),
         })
         push(`${label}, ONNX Runtime (second process, cached compile)`, cached, { batch })
@@ -335,7 +337,7 @@ if (process.argv[2] === "--case") {
       "graph; MSE on epsilon; clip_grad_norm 1; AdamW — one compiled program per case, random f32 weights. SD1.5:",
       "859.5 M UNet + 123 M text-encoder parameters, 64² latents, 77 tokens. Tiny: tinyArchitecture('sd1'), 32²",
       `latents. ${cpus().length} threads both sides. Step = median of the timed steps after a warm-up step (SD1.5:`,
-      `${sd15Steps} in the first process, 1 in the cached one; tiny: 10); the ratios use the medians of the two ONNX`,
+      `${sd15Steps}, tiny: 10, in each process on both sides); the ratios use the medians of the two ONNX`,
       "processes' step and step CPU. PyTorch runs the original CompVis UNet eagerly with kohya-style LoRA hooks",
       "(bench/train/lora_step_torch.py); its rows name the BLAS library it loaded, and it refuses Debian's reference",
       "BLAS, which python3-torch alone installs (install libopenblas0-pthread). Step CPU is the process's CPU time per step summed over its threads,",
