@@ -14,6 +14,9 @@ import sharp from "sharp"
 import { makeJpeg } from "../lib/images.mjs"
 import { buildVitCostModel, macsPerImage, vitB16 } from "./vitCostModel.mjs"
 
+// This script makes its own sessions; like danlu's loaders, it keeps ONNX Runtime's telemetry off unless asked.
+process.env.ORT_DISABLE_TELEMETRY ??= "1"
+
 const images = 24
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results")
 

@@ -1,13 +1,15 @@
 import { hostTensor, Random, T } from "@danlu/core"
-import ort from "onnxruntime-node"
+import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { EmitContext } from "../src/lower/emitContext.js"
 import { philoxWords } from "../src/lower/philox.js"
 import { ElemType } from "../src/onnx/elemType.js"
 import { ModelBuilder } from "../src/onnx/modelBuilder.js"
+import { loadOrt } from "../src/runtime/ortRuntime.js"
 import { onnxRuntime, runGraph } from "./support.js"
 
 const runtime = onnxRuntime()
+const ort = await Effect.runPromise(loadOrt)
 afterAll(() => runtime.dispose())
 
 // Seeds and offsets with both words in use, and word values at the edges of u32.

@@ -13,6 +13,9 @@ import type { LoadModelOptions } from "./wd14Model.js"
 let runtime: Promise<typeof Ort> | undefined
 /** Loaded on first use so that tag editing works where the native module is absent. */
 const loadRuntime = (): Promise<typeof Ort> => {
+  // As backend-onnx's loader does (turnOffOrtTelemetry): ONNX Runtime's telemetry stays off unless the user
+  // set ORT_DISABLE_TELEMETRY.
+  process.env.ORT_DISABLE_TELEMETRY ??= "1"
   runtime ??= import("onnxruntime-node").then((module) => {
     const ort = (module as { default?: typeof Ort }).default ?? module
     // Failures reach the user as one line each; ONNX Runtime's own log would repeat them on stderr.
