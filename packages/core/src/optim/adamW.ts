@@ -76,6 +76,36 @@ export const momentNames = (group: number, pack = 0): { readonly m: string; read
 export const packedDType = (dtypes: ReadonlyArray<DType>): DType =>
   dtypes.length > 0 && dtypes.every((d) => d === dtypes[0]) ? dtypes[0]! : "f32"
 
+/** One packed moment pair of a group: which parameters it holds, their sizes, its dtype and its state names. */
+interface MomentPack {
+  readonly from: number
+  readonly to: number
+  readonly sizes: ReadonlyArray<number>
+  readonly total: number
+  readonly dtype: DType
+  readonly names: { readonly m: string; readonly v: string }
+}
+
+/** Group `group`'s packs over its parameters in order, as `adamW` holds them. */
+const packLayout = (
+  params: ReadonlyArray<{ readonly shape: ReadonlyArray<number>; readonly dtype: DType }>,
+  group: number,
+  limit: number | undefined,
+): Array<MomentPack> => {
+  const sizes = params.map((p) => sizeOf(p.shape))
+  return momentPacks(sizes, limit).map(({ from, to }, pack) => {
+    const packSizes = sizes.slice(from, to)
+    return {
+      from,
+      to,
+      sizes: packSizes,
+      total: packSizes.reduce((a, b) => a + b, 0),
+      dtype: packedDType(params.slice(from, to).map((p) => p.dtype)),
+      names: momentNames(group, pack),
+    }
+  })
+}
+
 // ONNX Runtime plans a session in time that grows with the square of one value's inputs or readers: one
 // Concat of an SD1.5 LoRA's 528 gradients and 528 Slices of its packed step took its cached compile from
 // 2.2 s to 3.7 s. Joining and splitting in a tree of at most `treeFan` parts a level keeps every fan small;
@@ -132,28 +162,29 @@ export const adamW = (
   const decay = sub(1, mul(lr, weightDecay))
   const stepSize = div(lr, correction1)
   const rootCorrection2 = sqrt(correction2)
-  const sizes = trainables.map(({ param }) => sizeOf(param.shape))
   const updates: Record<string, Tensor> = {}
-  momentPacks(sizes, options.packElements).forEach(({ from, to }, pack) => {
+  const layout = packLayout(
+    trainables.map(({ param }) => param),
+    group,
+    options.packElements,
+  )
+  for (const { from, to, sizes, total, dtype, names } of layout) {
     const members = trainables.slice(from, to)
-    const dtype = packedDType(members.map(({ param }) => param.dtype))
-    const total = sizes.slice(from, to).reduce((a, b) => a + b, 0)
-    const names = momentNames(group, pack)
     const m = state(names.m, [total], dtype)
     const v = state(names.v, [total], dtype)
-    const grad = concatTree(members.map(({ grad }, i) => reshape(cast(grad, dtype), [sizes[from + i]!])))
+    const grad = concatTree(members.map(({ grad }, i) => reshape(cast(grad, dtype), [sizes[i]!])))
     const m1 = add(mul(m, beta1), mul(grad, 1 - beta1))
     const v1 = add(mul(v, beta2), mul(square(grad), 1 - beta2))
     const denominator = add(div(sqrt(v1), rootCorrection2), eps)
     const stepped = mul(stepSize, div(m1, denominator))
     updates[names.m] = m1
     updates[names.v] = v1
-    const steps = sliceTree(stepped, sizes.slice(from, to))
+    const steps = sliceTree(stepped, sizes)
     members.forEach(({ param }, i) => {
       const own = cast(reshape(steps[i]!, param.shape), param.dtype)
       updates[param.attrs.name] = sub(mul(param, decay), own)
     })
-  })
+  }
   return updates
 }
 
@@ -164,19 +195,10 @@ const initialMoments = (
 ): Record<string, HostTensor> =>
   Object.fromEntries(
     groups.flatMap((params, group) =>
-      momentPacks(
-        params.map((p) => sizeOf(p.shape)),
-        limit,
-      ).flatMap(({ from, to }, pack) => {
-        const members = params.slice(from, to)
-        const shape = [members.reduce((n, p) => n + sizeOf(p.shape), 0)]
-        const dtype = packedDType(members.map((p) => p.dtype))
-        const names = momentNames(group, pack)
-        return [
-          [names.m, zerosHost(dtype, shape)],
-          [names.v, zerosHost(dtype, shape)],
-        ]
-      }),
+      packLayout(params, group, limit).flatMap(({ total, dtype, names }) => [
+        [names.m, zerosHost(dtype, [total])],
+        [names.v, zerosHost(dtype, [total])],
+      ]),
     ),
   )
 
@@ -193,6 +215,7 @@ const packSavedMoments = (
   const converted = { ...saved }
   groups.forEach((params, group) => {
     const sizes = params.map((p) => sizeOf(p.shape))
+    const layout = packLayout(params, group, limit)
     for (const kind of ["exp_avg", "exp_avg_sq"] as const) {
       const names = params.map((p) => paramStateName(p.name, kind))
       const found = names.filter((name) => saved[name] !== undefined)
@@ -207,12 +230,12 @@ const packSavedMoments = (
             `the saved ${name} has ${saved[name]!.data.length} values, the parameter ${sizes[i]}`,
           )
       })
-      momentPacks(sizes, limit).forEach(({ from, to }, pack) => {
-        const packed = momentNames(group, pack)[kind === "exp_avg" ? "m" : "v"]
-        if (saved[packed] !== undefined) return
+      for (const { from, to, total, names: packNames } of layout) {
+        const packed = packNames[kind === "exp_avg" ? "m" : "v"]
+        if (saved[packed] !== undefined) continue
         const parts = names.slice(from, to).map((name) => saved[name]!)
         const dtype = packedDType(parts.map((part) => part.dtype))
-        const vector = zerosHost(dtype, [parts.reduce((n, part) => n + part.data.length, 0)])
+        const vector = zerosHost(dtype, [total])
         let at = 0
         for (const part of parts) {
           const data = castHostFloat(part, dtype).data
@@ -220,7 +243,7 @@ const packSavedMoments = (
           at += data.length
         }
         converted[packed] = vector
-      })
+      }
       for (const name of names) delete converted[name]
     }
   })
