@@ -7,6 +7,7 @@ import {
   hostTensor,
   LoraNetwork,
   makeOptimizer,
+  paramSpec,
   Sample,
   type SdArchitecture,
   standardArchitecture,
@@ -138,9 +139,7 @@ const loraStep = ({ architecture, latent, rank }: SizeSpec): Workload => {
     ],
     optimizer,
   })
-  const params = [true, false].map((unetPart) =>
-    trainables(unetPart).map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
-  )
+  const params = [true, false].map((unetPart) => trainables(unetPart).map(paramSpec))
   return {
     name: "LoRA training step",
     graph: step.graph,

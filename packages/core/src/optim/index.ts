@@ -24,6 +24,7 @@ export {
   type Optimizer,
   type ParamGroup,
   type ParamSpec,
+  paramSpec,
   paramStateName,
   stateOwner,
 } from "./optimizer.js"

@@ -27,6 +27,13 @@ export interface ParamSpec {
   readonly dtype: DType
 }
 
+/** A trainable parameter's `ParamSpec`, from its state tensor. */
+export const paramSpec = (param: Tensor<"state">): ParamSpec => ({
+  name: param.attrs.name,
+  shape: param.shape,
+  dtype: param.dtype,
+})
+
 /** An optimizer as graph updates: one compiled step program serves every step of a run. */
 export interface Optimizer {
   /** kohya's `optimizer_type` spelling: "AdamW", "AdamW8bit", "Lion", "SGDNesterov", "SGD", "Prodigy", "Adafactor". */

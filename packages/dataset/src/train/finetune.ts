@@ -13,6 +13,7 @@ import {
   fineTuneInputNames,
   type LrGroup,
   makeOptimizer,
+  paramSpec,
   runTrainingLoop,
   type SavePoint,
   T,
@@ -149,9 +150,7 @@ export const finetune = (
     ]
     const optimizer = makeOptimizer(config.optimizerType, optimizerArgStrings(config.optimizerArgs))
     // The optimizer's states follow the step's groups (AdamW packs each group's moments in one vector).
-    const paramGroups = trainedGroups.map((group) =>
-      group.map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
-    )
+    const paramGroups = trainedGroups.map((group) => group.map(paramSpec))
     const optimizerInitial = optimizer.initialState(paramGroups)
     const { stepGraph, validationGraph, stepInitial } = stepGraphs({
       train: (shape) => {

@@ -18,6 +18,7 @@ import {
   loraUpName,
   makeOptimizer,
   type OptimizerArgValue,
+  paramSpec,
   runTrainingLoop,
   type SavePoint,
   T,
@@ -185,9 +186,7 @@ export const train = (
       }
     }
     // The optimizer's states follow the step's groups (AdamW packs each group's moments in one vector).
-    const paramGroups = graphGroups.map((group) =>
-      group.trainables.map((t) => ({ name: t.attrs.name, shape: t.shape, dtype: t.dtype })),
-    )
+    const paramGroups = graphGroups.map((group) => group.trainables.map(paramSpec))
     const optimizerInitial = optimizer.initialState(paramGroups)
     const { stepGraph, validationGraph, stepInitial } = stepGraphs({
       train: (shape) => ({ ...buildModel(shape, dropoutFor(shape)), groups: graphGroups }),

@@ -7,6 +7,7 @@ import {
   type HostTensor,
   hostTensor,
   makeOptimizer,
+  paramSpec,
   T,
   type Tensor,
   type TensorSpec,
@@ -34,9 +35,7 @@ export const fullTrainingGraph = (
   )
   return {
     graph: { outputs: { loss, grad_norm: norm, ...outputs }, updates },
-    optimizerState: optimizer.initialState([
-      params.map((p) => ({ name: p.attrs.name, shape: p.shape, dtype: p.dtype })),
-    ]),
+    optimizerState: optimizer.initialState([params.map(paramSpec)]),
   }
 }
 

@@ -3,6 +3,7 @@ import {
   conditionedUNet,
   conditioningInputs,
   makeOptimizer,
+  paramSpec,
   type SdArchitecture,
   type StepOptions,
   T,
@@ -51,8 +52,6 @@ export const unetTrainingGraph = (
   return {
     graph: step.graph,
     params,
-    optimizerState: optimizer.initialState([
-      params.map((p) => ({ name: p.attrs.name, shape: p.shape, dtype: p.dtype })),
-    ]),
+    optimizerState: optimizer.initialState([params.map(paramSpec)]),
   }
 }
