@@ -138,6 +138,12 @@ describe("AdamW", () => {
     ])
   })
 
+  /** Each state's name, dtype and shape, sorted by name. */
+  const layout = (states: Record<string, HostTensor>) =>
+    Object.entries(states)
+      .map(([name, t]) => [name, t.dtype, t.shape])
+      .sort()
+
   it("lays out one moment pair per pack of each group, in the dtype its parameters share, else f32", () => {
     const state = adamWOptimizer().initialState([
       [
@@ -150,11 +156,7 @@ describe("AdamW", () => {
         { name: "d", shape: [1], dtype: "f32" },
       ],
     ])
-    expect(
-      Object.entries(state)
-        .map(([name, t]) => [name, t.dtype, t.shape])
-        .sort(),
-    ).toEqual([
+    expect(layout(state)).toEqual([
       ["optimizer.group0.exp_avg", "f16", [10]],
       ["optimizer.group0.exp_avg_sq", "f16", [10]],
       ["optimizer.group2.exp_avg", "f32", [6]],
@@ -166,11 +168,7 @@ describe("AdamW", () => {
         { name: "b", shape: [4], dtype: "f32" },
       ],
     ])
-    expect(
-      Object.entries(bounded)
-        .map(([name, t]) => [name, t.dtype, t.shape])
-        .sort(),
-    ).toEqual([
+    expect(layout(bounded)).toEqual([
       ["optimizer.group0.exp_avg", "f16", [6]],
       ["optimizer.group0.exp_avg.1", "f32", [4]],
       ["optimizer.group0.exp_avg_sq", "f16", [6]],
